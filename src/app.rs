@@ -1,0 +1,263 @@
+//! Application assembly: [`Application::build`] turns a [`Config`] into a
+//! ready state (database migrated, demo data loaded when empty), and
+//! [`serve`] runs the router on a listener until the shutdown future fires.
+//! `main` and the tests use the same two functions.
+
+use std::{
+    future::Future,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use axum::{
+    extract::DefaultBodyLimit,
+    http::{header, HeaderName, HeaderValue, Method, Request, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use tokio::net::TcpListener;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    auth::{TokenKeys, Viewer},
+    config::Config,
+    db::Db,
+    graphql::{self, AppSchema, Services},
+    http,
+    seed::{self, DEMO_USER_ID},
+};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+struct StateInner {
+    config: Config,
+    schema: AppSchema,
+    services: Services,
+    token_keys: TokenKeys,
+    /// Raised on SIGTERM/Ctrl-C so `/readyz` turns 503 while in-flight
+    /// requests finish.
+    shutting_down: AtomicBool,
+}
+
+impl AppState {
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn schema(&self) -> &AppSchema {
+        &self.0.schema
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.0.services
+    }
+
+    pub fn token_keys(&self) -> &TokenKeys {
+        &self.0.token_keys
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.shutting_down.load(Ordering::Relaxed)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.0.shutting_down.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A built application: state ready to serve.
+pub struct Application {
+    pub state: AppState,
+    /// In dev mode, a token for the demo admin user (valid 24 h).
+    pub dev_token: Option<String>,
+}
+
+impl Application {
+    /// Connects, migrates, loads the demo data into an empty database (unless
+    /// disabled) and assembles the schema.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url, &config.db).await?;
+        db.migrate().await?;
+        if !config.no_demo_data && is_empty(&db).await? {
+            let report = load_demo_data(&db).await?;
+            tracing::info!(?report, "loaded the demo data set into the empty database");
+        }
+        let token_keys = match &config.jwt_secret {
+            Some(secret) => TokenKeys::new(secret.as_bytes()),
+            None => TokenKeys::random(),
+        };
+        let dev_token = config.is_dev_mode().then(|| {
+            let demo_admin = Viewer {
+                id: DEMO_USER_ID,
+                is_admin: true,
+            };
+            token_keys.issue(demo_admin, Duration::from_secs(24 * 3600))
+        });
+        let services = Services { db };
+        let schema = graphql::schema_builder(&config.limits)
+            .extension(http::ExecutionMarker)
+            .data(services.clone())
+            .finish();
+        let state = AppState(Arc::new(StateInner {
+            config,
+            schema,
+            services,
+            token_keys,
+            shutting_down: AtomicBool::new(false),
+        }));
+        Ok(Self { state, dev_token })
+    }
+}
+
+/// Loads the demo data set in one transaction (idempotent).
+pub async fn load_demo_data(db: &Db) -> anyhow::Result<seed::SeedReport> {
+    let txn = db.begin_write().await?;
+    let report = seed::seed_demo(&txn).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+async fn is_empty(db: &Db) -> Result<bool, sea_orm::DbErr> {
+    Ok(entity::agents::Entity::find().count(db.conn()).await? == 0)
+}
+
+/// The router with every route and the HTTP middleware (request ids,
+/// tracing, panics, deadline, body limit, CORS).
+pub fn build_router(state: AppState) -> Router {
+    let config = state.config().clone();
+    let x_request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/", get(http::graphiql))
+        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
+        .with_state(state)
+        .layer(cors(&config.cors_origins))
+        .layer(DefaultBodyLimit::max(config.http.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(config.http.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_millis(config.http.request_timeout_ms),
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id,
+                    operation = tracing::field::Empty,
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-agentgraph-cost"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let body = serde_json::json!({ "errors": [{
+        "message": "internal server error",
+        "extensions": { "code": "INTERNAL_SERVER_ERROR" },
+    }] });
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// Serves until `shutdown` completes; then `/readyz` turns 503, the
+/// listener closes, in-flight requests get the configured grace period and
+/// the pool is closed.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_millis(state.config().http.shutdown_grace_ms);
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let flagging_state = state.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        flagging_state.begin_shutdown();
+        let _ = stopping_tx.send(true);
+    };
+    let server = axum::serve(listener, build_router(state.clone())).with_graceful_shutdown(signal);
+    let mut stopping = stopping_rx;
+    let deadline = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests");
+            Ok(())
+        }
+    };
+    state.services().db.clone().close().await;
+    result
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

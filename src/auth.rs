@@ -1,0 +1,171 @@
+//! Identity: the bearer JWT (HS256, Supabase convention) becomes a
+//! [`Viewer`]. Cookies are never read.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::{header::AUTHORIZATION, HeaderMap};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Who is asking: the token's subject, and whether it may write agents,
+/// tools and circles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    pub id: Uuid,
+    pub is_admin: bool,
+}
+
+impl Viewer {
+    /// `FORBIDDEN` unless the viewer holds the `admin` role.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("this change needs the admin role"))
+        }
+    }
+}
+
+/// A token was presented but is not acceptable (bad signature, expired,
+/// malformed, `alg: none`, a subject that is not a UUID, or another scheme).
+/// The client only learns that; the reason is logged.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid bearer token: {0}")]
+pub struct InvalidToken(String);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+}
+
+const ADMIN_ROLE: &str = "admin";
+
+/// Verifies and (for dev mode and tests) issues tokens with one secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    decoding: DecodingKey,
+    encoding: EncodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys(..)")
+    }
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Supabase puts `aud: authenticated` in its tokens; the audience
+        // carries no authority here, so it is not checked.
+        validation.validate_aud = false;
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            decoding: DecodingKey::from_secret(secret),
+            encoding: EncodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A secret for one process, for dev mode: random, never written down.
+    pub fn random() -> Self {
+        let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        Self::new(secret.as_bytes())
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Viewer, InvalidToken> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| InvalidToken(e.to_string()))?;
+        let id = Uuid::parse_str(&data.claims.sub)
+            .map_err(|_| InvalidToken("subject is not a UUID".into()))?;
+        Ok(Viewer {
+            id,
+            is_admin: data.claims.role.as_deref() == Some(ADMIN_ROLE),
+        })
+    }
+
+    /// Signs a token for `viewer`, valid for `ttl`.
+    pub fn issue(&self, viewer: Viewer, ttl: Duration) -> String {
+        let exp = SystemTime::now()
+            .checked_add(ttl)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let claims = Claims {
+            sub: viewer.id.to_string(),
+            exp,
+            role: viewer.is_admin.then(|| ADMIN_ROLE.to_owned()),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_else(|error| {
+                // HS256 signing of a serialisable struct cannot fail.
+                tracing::error!(%error, "signing a token failed");
+                String::new()
+            })
+    }
+
+    /// The viewer of a request: `Ok(None)` without an `Authorization` header.
+    pub fn viewer_from_headers(&self, headers: &HeaderMap) -> Result<Option<Viewer>, InvalidToken> {
+        let Some(value) = headers.get(AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| InvalidToken("header is not ASCII".into()))?;
+        let token = value
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| InvalidToken("not a bearer token".into()))?;
+        self.verify(token).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_token_round_trips_with_its_role() {
+        let keys = TokenKeys::new(b"secret");
+        let viewer = Viewer {
+            id: Uuid::now_v7(),
+            is_admin: true,
+        };
+        assert_eq!(keys.verify(&keys.issue(viewer, HOUR)).ok(), Some(viewer));
+    }
+
+    #[test]
+    fn another_secret_is_rejected() {
+        let viewer = Viewer {
+            id: Uuid::now_v7(),
+            is_admin: false,
+        };
+        let token = TokenKeys::new(b"one").issue(viewer, HOUR);
+        assert!(TokenKeys::new(b"two").verify(&token).is_err());
+    }
+
+    #[test]
+    fn only_the_bearer_scheme_is_accepted() {
+        let keys = TokenKeys::new(b"secret");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            "Basic abc".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(keys.viewer_from_headers(&headers).is_err());
+        assert!(matches!(
+            keys.viewer_from_headers(&HeaderMap::new()),
+            Ok(None)
+        ));
+    }
+}

@@ -1,0 +1,268 @@
+//! Every setting: its command-line flag, environment variable and default,
+//! in one place. `agentgraph --help` prints this file's doc comments.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The command line: a subcommand (serve by default) and the settings.
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentgraph",
+    version,
+    about = "GraphQL API server for agents, circles and projects"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default): migrate, load the demo data into an empty
+    /// database, and print the GraphiQL URL.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Load the demo data set (idempotent) and exit.
+    SeedDemo,
+    /// Print the GraphQL schema (SDL) and exit.
+    ExportSchema,
+}
+
+/// All settings. Each flag has an environment variable of the same meaning.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    /// Database to use: `sqlite://FILE?mode=rwc` (embedded, created on start)
+    /// or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://agentgraph.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Address to serve HTTP on.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_LISTEN",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// HS256 secret that signs bearer tokens. Without it the server runs in
+    /// dev mode: a random secret for the process and a printed demo token.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// Origins allowed by CORS, comma separated (none by default).
+    #[arg(
+        long,
+        env = "AGENTGRAPH_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Who may use introspection and GraphiQL. Default: `always` in dev
+    /// mode, `authenticated` otherwise.
+    #[arg(long, env = "AGENTGRAPH_INTROSPECTION", global = true)]
+    pub introspection: Option<IntrospectionPolicy>,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Do not load the demo data set into an empty database on `serve`.
+    #[arg(long, env = "AGENTGRAPH_NO_DEMO_DATA", global = true)]
+    pub no_demo_data: bool,
+
+    /// Report each request's cost in the response `extensions` even without
+    /// the `x-agentgraph-cost: 1` header.
+    #[arg(long, env = "AGENTGRAPH_COST_ALWAYS", global = true)]
+    pub cost_always: bool,
+
+    #[command(flatten)]
+    pub db: DbConfig,
+
+    #[command(flatten)]
+    pub http: HttpConfig,
+
+    #[command(flatten)]
+    pub limits: QueryLimits,
+}
+
+/// Connection pool and statement settings. Short defaults: a request that
+/// cannot get a connection fails fast instead of queueing for 30 s.
+#[derive(Clone, Debug, Args)]
+pub struct DbConfig {
+    /// Maximum connections in the pool.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_DB_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_max_connections: u32,
+
+    /// How long a request waits for a pooled connection, in milliseconds.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+
+    /// PostgreSQL `statement_timeout`, in milliseconds (0 disables it).
+    #[arg(
+        long,
+        env = "AGENTGRAPH_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub db_statement_timeout_ms: u64,
+}
+
+impl DbConfig {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+}
+
+/// HTTP limits and timings.
+#[derive(Clone, Debug, Args)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes (larger: 413).
+    #[arg(long, env = "AGENTGRAPH_BODY_LIMIT_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub body_limit_bytes: usize,
+
+    /// Deadline for one request, in milliseconds (past it: 504).
+    #[arg(
+        long,
+        env = "AGENTGRAPH_REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub request_timeout_ms: u64,
+
+    /// On shutdown, how long in-flight requests may take to finish, in
+    /// milliseconds.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_SHUTDOWN_GRACE_MS",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub shutdown_grace_ms: u64,
+}
+
+/// Limits checked before any resolver runs.
+#[derive(Clone, Debug, Args)]
+pub struct QueryLimits {
+    /// Deepest selection nesting allowed.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_DEPTH",
+        default_value_t = 12,
+        global = true
+    )]
+    pub max_depth: usize,
+
+    /// Highest query complexity (each field costs 1; connections multiply
+    /// their children by `first`).
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_COMPLEXITY",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub max_complexity: usize,
+
+    /// Most aliased fields in one document.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_ALIASES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub max_aliases: usize,
+
+    /// Most field selections in one document.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_FIELDS",
+        default_value_t = 500,
+        global = true
+    )]
+    pub max_fields: usize,
+
+    /// Most directives on one field.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_DIRECTIVES",
+        default_value_t = 4,
+        global = true
+    )]
+    pub max_directives: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IntrospectionPolicy {
+    /// Anyone, even without a token.
+    Always,
+    /// Requests with a valid token only.
+    Authenticated,
+    /// Nobody.
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Settings parsed exactly as the command line would parse `args`
+    /// (the first item is the program name): what tests and embedders use to
+    /// get the documented defaults plus their overrides.
+    pub fn from_flags<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Cli::try_parse_from(args).map(|cli| cli.config)
+    }
+
+    /// Dev mode: no secret configured, so the process makes one up.
+    pub fn is_dev_mode(&self) -> bool {
+        self.jwt_secret.is_none()
+    }
+
+    pub fn introspection_policy(&self) -> IntrospectionPolicy {
+        self.introspection.unwrap_or(if self.is_dev_mode() {
+            IntrospectionPolicy::Always
+        } else {
+            IntrospectionPolicy::Authenticated
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}

@@ -1,0 +1,345 @@
+//! Agents, their models, providers and tools: every statement that reads or
+//! writes them.
+//!
+//! An agent is always read together with its model and the model's provider
+//! in one LEFT JOIN ([`AgentRow`]), so showing `agent { model { provider } }`
+//! never costs more statements than showing the agent.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use entity::{
+    agent_tools, agents,
+    agents::{AgentStatus, SkillNames},
+    models, providers,
+};
+use sea_orm::{
+    sea_query::OnConflict, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait,
+    Select, Set,
+};
+use uuid::Uuid;
+
+use super::{joined_row_present, select_prefixed, Db};
+use crate::error::AppError;
+
+/// An agent with its model and that model's provider, as one JOIN returns them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentRow {
+    pub agent: agents::Model,
+    pub model: Option<ModelRow>,
+}
+
+/// A model with the provider that serves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelRow {
+    pub model: models::Model,
+    pub provider: providers::Model,
+}
+
+const AGENT: &str = "a_";
+const MODEL: &str = "m_";
+const PROVIDER: &str = "p_";
+
+impl FromQueryResult for AgentRow {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        let agent = agents::Model::from_query_result(row, AGENT)?;
+        let model = if joined_row_present(row, MODEL)? {
+            Some(ModelRow {
+                model: models::Model::from_query_result(row, MODEL)?,
+                provider: providers::Model::from_query_result(row, PROVIDER)?,
+            })
+        } else {
+            None
+        };
+        Ok(Self { agent, model })
+    }
+}
+
+/// `agents LEFT JOIN models LEFT JOIN providers`, every column prefixed;
+/// other queries extend it (circle members join it onto their rows).
+pub(crate) fn agent_row_select<S: QuerySelect>(select: S) -> S {
+    let select = select
+        .join(JoinType::LeftJoin, agents::Relation::Models.def())
+        .join(JoinType::LeftJoin, models::Relation::Providers.def());
+    let select = select_prefixed::<agents::Entity, _>(select, AGENT);
+    let select = select_prefixed::<models::Entity, _>(select, MODEL);
+    select_prefixed::<providers::Entity, _>(select, PROVIDER)
+}
+
+fn agent_rows() -> Select<agents::Entity> {
+    agent_row_select(agents::Entity::find().select_only())
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn find_agent_by_name(
+    conn: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<AgentRow>, DbErr> {
+    agent_rows()
+        .filter(agents::Column::Name.eq(name))
+        .into_model::<AgentRow>()
+        .one(conn)
+        .await
+}
+
+/// One page of agents ordered by name (keyset: names after `after`).
+#[tracing::instrument(skip(conn))]
+pub async fn list_agents(
+    conn: &impl ConnectionTrait,
+    status: Option<AgentStatus>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<AgentRow>, DbErr> {
+    let mut query = agent_rows();
+    if let Some(status) = status {
+        query = query.filter(agents::Column::Status.eq(status));
+    }
+    if let Some(after) = after {
+        query = query.filter(agents::Column::Name.gt(after));
+    }
+    query
+        .order_by_asc(agents::Column::Name)
+        .limit(limit)
+        .into_model::<AgentRow>()
+        .all(conn)
+        .await
+}
+
+/// Every tool of every agent in `agent_ids`, in one statement, grouped by agent.
+#[tracing::instrument(skip_all, fields(agents = agent_ids.len()))]
+pub async fn tools_by_agent(
+    conn: &impl ConnectionTrait,
+    agent_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<agent_tools::Model>>, DbErr> {
+    let tools = agent_tools::Entity::find()
+        .filter(agent_tools::Column::AgentId.is_in(agent_ids.iter().copied()))
+        .order_by_asc(agent_tools::Column::AgentId)
+        .order_by_asc(agent_tools::Column::Name)
+        .all(conn)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<agent_tools::Model>> = HashMap::new();
+    for tool in tools {
+        grouped.entry(tool.agent_id).or_default().push(tool);
+    }
+    Ok(grouped)
+}
+
+/// A new agent, validated by the caller.
+#[derive(Clone, Debug, Default)]
+pub struct NewAgent {
+    pub name: String,
+    pub description: String,
+    pub system_prompt: String,
+    pub base_prompt: String,
+    pub skill_names: Vec<String>,
+    pub status: Option<AgentStatus>,
+    pub model_id: Option<Uuid>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i32>,
+}
+
+/// Changes to an agent; `None` leaves a field as it is, `Some(None)` clears
+/// a nullable one.
+#[derive(Clone, Debug, Default)]
+pub struct AgentPatch {
+    pub description: Option<String>,
+    pub system_prompt: Option<String>,
+    pub base_prompt: Option<String>,
+    pub skill_names: Option<Vec<String>>,
+    pub status: Option<AgentStatus>,
+    pub model_id: Option<Option<Uuid>>,
+    pub temperature: Option<Option<f64>>,
+    pub max_tokens: Option<Option<i32>>,
+}
+
+#[tracing::instrument(skip_all, fields(name = %new.name))]
+pub async fn create_agent(db: &Db, new: NewAgent) -> Result<AgentRow, AppError> {
+    let txn = db.begin_write().await?;
+    if let Some(model_id) = new.model_id {
+        ensure_model_exists(&txn, model_id).await?;
+    }
+    let now = Utc::now();
+    let name = new.name.clone();
+    agents::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(new.name),
+        description: Set(new.description),
+        system_prompt: Set(new.system_prompt),
+        base_prompt: Set(new.base_prompt),
+        skill_names: Set(SkillNames(new.skill_names)),
+        status: Set(new.status.unwrap_or(AgentStatus::Active)),
+        model_id: Set(new.model_id),
+        temperature: Set(new.temperature),
+        max_tokens: Set(new.max_tokens),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        AppError::on_conflict(e, "name", format!("an agent named `{name}` already exists"))
+    })?;
+    let row = reread_agent(&txn, &name).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+#[tracing::instrument(skip(db, patch))]
+pub async fn update_agent(db: &Db, name: &str, patch: AgentPatch) -> Result<AgentRow, AppError> {
+    let txn = db.begin_write().await?;
+    let existing = agent_by_name(&txn, name).await?;
+    if let Some(Some(model_id)) = patch.model_id {
+        ensure_model_exists(&txn, model_id).await?;
+    }
+    let mut agent: agents::ActiveModel = existing.into();
+    if let Some(v) = patch.description {
+        agent.description = Set(v);
+    }
+    if let Some(v) = patch.system_prompt {
+        agent.system_prompt = Set(v);
+    }
+    if let Some(v) = patch.base_prompt {
+        agent.base_prompt = Set(v);
+    }
+    if let Some(v) = patch.skill_names {
+        agent.skill_names = Set(SkillNames(v));
+    }
+    if let Some(v) = patch.status {
+        agent.status = Set(v);
+    }
+    if let Some(v) = patch.model_id {
+        agent.model_id = Set(v);
+    }
+    if let Some(v) = patch.temperature {
+        agent.temperature = Set(v);
+    }
+    if let Some(v) = patch.max_tokens {
+        agent.max_tokens = Set(v);
+    }
+    agent.updated_at = Set(Utc::now());
+    agent.update(&txn).await?;
+    let row = reread_agent(&txn, name).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Inserts the tool, or replaces the agent's tool of the same name.
+#[derive(Clone, Debug)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub tool_type: String,
+    pub config: serde_json::Value,
+    pub is_active: bool,
+}
+
+#[tracing::instrument(skip(db, spec), fields(tool = %spec.name))]
+pub async fn set_tool(
+    db: &Db,
+    agent_name: &str,
+    spec: ToolSpec,
+) -> Result<agent_tools::Model, AppError> {
+    let txn = db.begin_write().await?;
+    let agent = agent_by_name(&txn, agent_name).await?;
+    let tool_name = spec.name.clone();
+    agent_tools::Entity::insert(agent_tools::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        agent_id: Set(agent.id),
+        name: Set(spec.name),
+        description: Set(spec.description),
+        tool_type: Set(spec.tool_type),
+        config: Set(spec.config),
+        is_active: Set(spec.is_active),
+    })
+    .on_conflict(
+        OnConflict::columns([agent_tools::Column::AgentId, agent_tools::Column::Name])
+            .update_columns([
+                agent_tools::Column::Description,
+                agent_tools::Column::ToolType,
+                agent_tools::Column::Config,
+                agent_tools::Column::IsActive,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let agent_id = agent.id;
+    touch_agent(&txn, agent).await?;
+    let tool = find_tool(&txn, agent_id, &tool_name)
+        .await?
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("tool vanished in its own transaction"))
+        })?;
+    txn.commit().await?;
+    Ok(tool)
+}
+
+/// Deletes the tool and returns it as it was.
+#[tracing::instrument(skip(db))]
+pub async fn remove_tool(
+    db: &Db,
+    agent_name: &str,
+    tool_name: &str,
+) -> Result<agent_tools::Model, AppError> {
+    let txn = db.begin_write().await?;
+    let agent = agent_by_name(&txn, agent_name).await?;
+    let tool = find_tool(&txn, agent.id, tool_name)
+        .await?
+        .ok_or(AppError::NotFound("tool"))?;
+    agent_tools::Entity::delete_by_id(tool.id)
+        .exec(&txn)
+        .await?;
+    touch_agent(&txn, agent).await?;
+    txn.commit().await?;
+    Ok(tool)
+}
+
+/// The agent named `name`, or `NOT_FOUND`.
+pub(crate) async fn agent_by_name(
+    conn: &impl ConnectionTrait,
+    name: &str,
+) -> Result<agents::Model, AppError> {
+    agents::Entity::find()
+        .filter(agents::Column::Name.eq(name))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("agent"))
+}
+
+async fn reread_agent(conn: &impl ConnectionTrait, name: &str) -> Result<AgentRow, AppError> {
+    find_agent_by_name(conn, name).await?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!(
+            "agent {name} vanished in its own transaction"
+        ))
+    })
+}
+
+async fn find_tool(
+    conn: &impl ConnectionTrait,
+    agent_id: Uuid,
+    tool_name: &str,
+) -> Result<Option<agent_tools::Model>, DbErr> {
+    agent_tools::Entity::find()
+        .filter(agent_tools::Column::AgentId.eq(agent_id))
+        .filter(agent_tools::Column::Name.eq(tool_name))
+        .one(conn)
+        .await
+}
+
+/// A tool change is a change of the agent's configuration: bump `updated_at`.
+async fn touch_agent(conn: &impl ConnectionTrait, agent: agents::Model) -> Result<(), DbErr> {
+    let mut agent: agents::ActiveModel = agent.into();
+    agent.updated_at = Set(Utc::now());
+    agent.update(conn).await.map(drop)
+}
+
+async fn ensure_model_exists(conn: &impl ConnectionTrait, model_id: Uuid) -> Result<(), AppError> {
+    match models::Entity::find_by_id(model_id).one(conn).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::bad_input(
+            "modelId",
+            format!("no model has id {model_id}"),
+        )),
+    }
+}

@@ -1,0 +1,233 @@
+//! Circles and their members: every statement that reads or writes them.
+//!
+//! Members are read with their agent, the agent's model and the model's
+//! provider in one JOIN for any number of circles ([`members_by_circle`]),
+//! which is what keeps the nested circles query at two statements.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use entity::{circle_members, circles};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Set,
+};
+use uuid::Uuid;
+
+use super::{
+    agents::{agent_by_name, agent_row_select, AgentRow},
+    select_prefixed, Db,
+};
+use crate::error::AppError;
+
+/// A membership with the member agent (and its model and provider).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberRow {
+    pub member: circle_members::Model,
+    pub agent: AgentRow,
+}
+
+const MEMBER: &str = "cm_";
+
+impl FromQueryResult for MemberRow {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            member: circle_members::Model::from_query_result(row, MEMBER)?,
+            agent: AgentRow::from_query_result(row, prefix)?,
+        })
+    }
+}
+
+#[tracing::instrument(skip(conn))]
+pub async fn find_circle(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<circles::Model>, DbErr> {
+    circles::Entity::find_by_id(id).one(conn).await
+}
+
+/// One page of circles ordered by name (keyset: names after `after`).
+#[tracing::instrument(skip(conn))]
+pub async fn list_circles(
+    conn: &impl ConnectionTrait,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<circles::Model>, DbErr> {
+    let mut query = circles::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(circles::Column::Name.gt(after));
+    }
+    query
+        .order_by_asc(circles::Column::Name)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// The members of every circle in `circle_ids` with their agents, models and
+/// providers: one statement, grouped by circle, in joining order.
+#[tracing::instrument(skip_all, fields(circles = circle_ids.len()))]
+pub async fn members_by_circle(
+    conn: &impl ConnectionTrait,
+    circle_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<MemberRow>>, DbErr> {
+    let rows = member_rows()
+        .filter(circle_members::Column::CircleId.is_in(circle_ids.iter().copied()))
+        .order_by_asc(circle_members::Column::CircleId)
+        .order_by_asc(circle_members::Column::JoinedAt)
+        .order_by_asc(circle_members::Column::Id)
+        .into_model::<MemberRow>()
+        .all(conn)
+        .await?;
+    let mut grouped: HashMap<Uuid, Vec<MemberRow>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.member.circle_id).or_default().push(row);
+    }
+    Ok(grouped)
+}
+
+fn member_rows() -> sea_orm::Select<circle_members::Entity> {
+    let select = circle_members::Entity::find()
+        .select_only()
+        .join(JoinType::InnerJoin, circle_members::Relation::Agents.def());
+    let select = select_prefixed::<circle_members::Entity, _>(select, MEMBER);
+    agent_row_select(select)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn create_circle(
+    db: &Db,
+    name: String,
+    description: String,
+) -> Result<circles::Model, AppError> {
+    let txn = db.begin_write().await?;
+    let conflict = format!("a circle named `{name}` already exists");
+    let circle = circles::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name),
+        description: Set(description),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| AppError::on_conflict(e, "name", conflict))?;
+    txn.commit().await?;
+    Ok(circle)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn add_member(
+    db: &Db,
+    circle_id: Uuid,
+    agent_name: &str,
+    role: String,
+) -> Result<MemberRow, AppError> {
+    let txn = db.begin_write().await?;
+    circle_by_id(&txn, circle_id).await?;
+    let agent = agent_by_name(&txn, agent_name).await?;
+    let id = Uuid::now_v7();
+    circle_members::ActiveModel {
+        id: Set(id),
+        circle_id: Set(circle_id),
+        agent_id: Set(agent.id),
+        role: Set(role),
+        is_active: Set(true),
+        joined_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        AppError::on_conflict(
+            e,
+            "agentName",
+            format!("`{agent_name}` is already a member of this circle"),
+        )
+    })?;
+    let row = member_by_id(&txn, id).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Changes to a membership; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct MemberPatch {
+    pub role: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+#[tracing::instrument(skip(db, patch))]
+pub async fn update_member(
+    db: &Db,
+    circle_id: Uuid,
+    agent_name: &str,
+    patch: MemberPatch,
+) -> Result<MemberRow, AppError> {
+    let txn = db.begin_write().await?;
+    let member = membership(&txn, circle_id, agent_name).await?;
+    let id = member.id;
+    let mut member: circle_members::ActiveModel = member.into();
+    if let Some(role) = patch.role {
+        member.role = Set(role);
+    }
+    if let Some(is_active) = patch.is_active {
+        member.is_active = Set(is_active);
+    }
+    member.update(&txn).await?;
+    let row = member_by_id(&txn, id).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Deletes the membership and returns it as it was.
+#[tracing::instrument(skip(db))]
+pub async fn remove_member(
+    db: &Db,
+    circle_id: Uuid,
+    agent_name: &str,
+) -> Result<MemberRow, AppError> {
+    let txn = db.begin_write().await?;
+    let member = membership(&txn, circle_id, agent_name).await?;
+    let row = member_by_id(&txn, member.id).await?;
+    circle_members::Entity::delete_by_id(member.id)
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+async fn circle_by_id(
+    conn: &impl ConnectionTrait,
+    circle_id: Uuid,
+) -> Result<circles::Model, AppError> {
+    find_circle(conn, circle_id)
+        .await?
+        .ok_or(AppError::NotFound("circle"))
+}
+
+async fn membership(
+    conn: &impl ConnectionTrait,
+    circle_id: Uuid,
+    agent_name: &str,
+) -> Result<circle_members::Model, AppError> {
+    circle_by_id(conn, circle_id).await?;
+    let agent = agent_by_name(conn, agent_name).await?;
+    circle_members::Entity::find()
+        .filter(circle_members::Column::CircleId.eq(circle_id))
+        .filter(circle_members::Column::AgentId.eq(agent.id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("circle member"))
+}
+
+async fn member_by_id(conn: &impl ConnectionTrait, id: Uuid) -> Result<MemberRow, AppError> {
+    member_rows()
+        .filter(circle_members::Column::Id.eq(id))
+        .into_model::<MemberRow>()
+        .one(conn)
+        .await?
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "membership vanished in its own transaction"
+            ))
+        })
+}

@@ -1,0 +1,163 @@
+//! Data access: the connection pool, migrations, the transaction helper and
+//! every SQL statement, grouped by domain in the submodules. Nothing here
+//! knows about GraphQL or HTTP.
+
+pub mod agents;
+pub mod circles;
+
+use std::{sync::Arc, time::Duration};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions},
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, ExecResult, IdenStatic, Iterable, QueryResult, QuerySelect, Statement,
+    TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::{config::DbConfig, observability};
+
+/// The database handle every layer above uses.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    /// SQLite allows one writer at a time and answers a second writer that
+    /// upgrades a read lock with SQLITE_BUSY at once (no busy wait). Writers
+    /// of this process queue here instead; SQLite means one process.
+    sqlite_write_gate: Option<Arc<Mutex<()>>>,
+}
+
+impl Db {
+    /// Opens the pool with the configured limits and charges every statement
+    /// to the current request's cost.
+    #[tracing::instrument(skip_all)]
+    pub async fn connect(url: &str, config: &DbConfig) -> Result<Self, DbErr> {
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(config.db_max_connections)
+            .min_connections(0)
+            .acquire_timeout(config.acquire_timeout())
+            .connect_timeout(config.acquire_timeout())
+            .sqlx_logging(false);
+        let statement_timeout = config.db_statement_timeout_ms;
+        options.map_sqlx_postgres_opts(move |pg: PgConnectOptions| {
+            if statement_timeout == 0 {
+                pg
+            } else {
+                pg.options([("statement_timeout", format!("{statement_timeout}ms"))])
+            }
+        });
+        options.map_sqlx_sqlite_opts(|sqlite: SqliteConnectOptions| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+        let mut conn = Database::connect(options).await?;
+        conn.set_metric_callback(|info| observability::record_statement(info.elapsed));
+        let sqlite_write_gate =
+            (conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self {
+            conn,
+            sqlite_write_gate,
+        })
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.conn, None).await
+    }
+
+    /// True when the database answers a trivial statement.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+
+    pub async fn close(self) {
+        if let Err(error) = self.conn.close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+    }
+
+    /// Starts a write transaction. Commit it with [`WriteTxn::commit`];
+    /// dropping it (an early `?` return) rolls it back, so a mutation that
+    /// fails writes nothing.
+    pub async fn begin_write(&self) -> Result<WriteTxn, DbErr> {
+        let writer = match &self.sqlite_write_gate {
+            Some(gate) => Some(Arc::clone(gate).lock_owned().await),
+            None => None,
+        };
+        Ok(WriteTxn {
+            txn: self.conn.begin().await?,
+            _writer: writer,
+        })
+    }
+}
+
+/// An open write transaction.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    /// Held until commit or rollback (SQLite only).
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+/// Statements run inside the transaction, so data access functions take a
+/// `WriteTxn` wherever they take a connection.
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one(stmt).await
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all(stmt).await
+    }
+}
+
+/// Adds every column of `E` to `select`, aliased `{prefix}{column}`, so one
+/// JOIN can return several entities per row; read them back with
+/// `FromQueryResult::from_query_result(row, prefix)`.
+pub(crate) fn select_prefixed<E, S>(mut select: S, prefix: &str) -> S
+where
+    E: EntityTrait,
+    S: QuerySelect,
+{
+    for column in E::Column::iter() {
+        select = select.column_as(column, format!("{prefix}{}", column.as_str()));
+    }
+    select
+}
+
+/// Whether the optional side of a LEFT JOIN is present in `row`.
+pub(crate) fn joined_row_present(row: &QueryResult, prefix: &str) -> Result<bool, DbErr> {
+    Ok(row.try_get::<Option<uuid::Uuid>>(prefix, "id")?.is_some())
+}

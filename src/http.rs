@@ -1,0 +1,541 @@
+//! HTTP: the GraphQL-over-HTTP endpoint, GraphiQL, `/healthz` and
+//! `/readyz`.
+//!
+//! GraphQL-over-HTTP rules applied here: POST takes `application/json` only
+//! (else 415); GET runs queries only (a mutation: 405); array batching is
+//! refused (400); the response media type follows `Accept`, and with
+//! `application/graphql-response+json` a request error (the document could
+//! not be parsed or validated, so nothing ran) is a 400 without `data`.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use async_graphql::{
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
+    http::GraphiQLSource,
+    parser::types::OperationType,
+    Response as GqlResponse, Variables,
+};
+use async_graphql_axum::GraphQLResponse;
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::{json, Map, Value};
+
+use crate::{
+    app::AppState,
+    config::IntrospectionPolicy,
+    error::{AppError, ErrorCode},
+    graphql::RequestContext,
+    observability::RequestCost,
+};
+
+/// The response media types a client can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    /// `application/graphql-response+json`: request errors are 4xx.
+    GraphqlResponse,
+    /// `application/json`: the legacy type; well-formed requests get 200.
+    Json,
+}
+
+impl Media {
+    const GRAPHQL_RESPONSE: &'static str = "application/graphql-response+json";
+
+    fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+            return Some(Self::Json);
+        };
+        let types: Vec<String> = accept
+            .split(',')
+            .map(|part| {
+                part.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .collect();
+        if types.iter().any(|t| t == Self::GRAPHQL_RESPONSE) {
+            Some(Self::GraphqlResponse)
+        } else if types
+            .iter()
+            .any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"))
+        {
+            Some(Self::Json)
+        } else {
+            None
+        }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::GraphqlResponse => Self::GRAPHQL_RESPONSE,
+            Self::Json => "application/json",
+        })
+    }
+}
+
+/// `POST /graphql`.
+pub async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(media) = Media::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    if !is_json_content_type(&headers) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "POST requests must have `Content-Type: application/json`",
+        );
+    }
+    match parse_post_body(&body) {
+        Ok(request) => execute(&state, &headers, request, media).await,
+        Err(message) => request_error(StatusCode::BAD_REQUEST, media, &message),
+    }
+}
+
+/// `GET /graphql`: GraphiQL for a browser, otherwise a query in the URL.
+pub async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    if query.is_empty() && accepts_html(&headers) {
+        return graphiql(State(state)).await;
+    }
+    let Some(media) = Media::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let request = match parse_get_params(&query) {
+        Ok(request) => request,
+        Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
+    };
+    if !is_query_operation(&request) {
+        let mut response = request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "only queries may be sent with GET; send mutations with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, &headers, request, media).await
+}
+
+/// GraphiQL, at `/` and for browsers at `GET /graphql`. With introspection
+/// `off` there is nothing for it to do, so it is not served.
+pub async fn graphiql(State(state): State<AppState>) -> Response {
+    if state.config().introspection_policy() == IntrospectionPolicy::Off {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("agentgraph")
+            .finish(),
+    )
+    .into_response()
+}
+
+/// `GET /healthz`: the process is alive. Never touches the database.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: 200 when the database answers, 503 when it does not or
+/// while shutting down.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.services().db.ping()).await;
+    match ping {
+        Ok(true) => "ready".into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+    }
+}
+
+/// Runs one GraphQL request for the bearer of `headers`.
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    media: Media,
+) -> Response {
+    let request_id = request_id(headers);
+    let viewer = match state.token_keys().viewer_from_headers(headers) {
+        Ok(viewer) => viewer,
+        Err(error) => {
+            tracing::info!(%error, "refused a bearer token");
+            return unauthorized(media);
+        }
+    };
+    if let Some(operation) = &request.operation_name {
+        tracing::Span::current().record("operation", operation.as_str());
+    }
+    let introspection_allowed = match state.config().introspection_policy() {
+        IntrospectionPolicy::Always => true,
+        IntrospectionPolicy::Authenticated => viewer.is_some(),
+        IntrospectionPolicy::Off => false,
+    };
+    let started = Instant::now();
+    let cost = Arc::new(RequestCost::default());
+    let executed = ExecutionStarted::default();
+    let mut request = request
+        .data(RequestContext::new(viewer, state.services()))
+        .data(executed.clone());
+    if !introspection_allowed {
+        request = request.disable_introspection();
+    }
+    let mut response = RequestCost::scope(Arc::clone(&cost), state.schema().execute(request)).await;
+    publish_errors(&mut response, &request_id);
+    if wants_cost(state, headers) {
+        response
+            .extensions
+            .insert("cost".to_owned(), cost_value(&cost, started.elapsed()));
+    }
+    let status = if media == Media::GraphqlResponse && !executed.get() && response.is_err() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    with_media(
+        GraphQLResponse::from(response).into_response(),
+        status,
+        media,
+    )
+}
+
+/// Rewrites every error into its public shape: a stable code, a message
+/// without internal detail, the field at fault when known, and the request
+/// id on internal errors (whose detail is logged here, under that id).
+fn publish_errors(response: &mut GqlResponse, request_id: &str) {
+    for error in &mut response.errors {
+        let (code, field) = match error.source::<AppError>().cloned() {
+            Some(app_error) => {
+                match &app_error {
+                    AppError::Internal(detail) => {
+                        tracing::error!(
+                            request_id,
+                            error = format!("{detail:#}"),
+                            "internal error"
+                        );
+                    }
+                    AppError::Unavailable(detail) => {
+                        tracing::warn!(request_id, error = %detail, "database unavailable");
+                    }
+                    _ => {}
+                }
+                error.message = app_error.public_message(request_id);
+                let field = match &app_error {
+                    AppError::BadUserInput { field, .. } => *field,
+                    _ => None,
+                };
+                (app_error.code(), field)
+            }
+            // Errors async-graphql raised itself: syntax, validation, limits
+            // and argument coercion. All are the client's input.
+            None => (ErrorCode::BadUserInput, None),
+        };
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", code.as_str());
+        }
+        if let Some(field) = field {
+            extensions.set("field", field);
+        }
+        if code == ErrorCode::InternalServerError {
+            extensions.set("requestId", request_id);
+        }
+    }
+}
+
+fn cost_value(cost: &RequestCost, elapsed: Duration) -> async_graphql::Value {
+    let caches: Map<String, Value> = cost
+        .caches()
+        .into_iter()
+        .map(|(name, outcomes)| {
+            (
+                name.to_owned(),
+                json!({ "hits": outcomes.hits, "misses": outcomes.misses }),
+            )
+        })
+        .collect();
+    let value = json!({
+        "sqlStatements": cost.statements(),
+        "sqlMillis": cost.statement_time().as_secs_f64() * 1e3,
+        "caches": caches,
+        "durationMillis": elapsed.as_secs_f64() * 1e3,
+    });
+    async_graphql::Value::from_json(value).unwrap_or_default()
+}
+
+fn wants_cost(state: &AppState, headers: &HeaderMap) -> bool {
+    state.config().cost_always
+        || headers
+            .get("x-agentgraph-cost")
+            .is_some_and(|v| v.as_bytes() == b"1")
+}
+
+/// Set by [`ExecutionMarker`] once a request got past parsing and
+/// validation: from then on its errors are field errors (HTTP 200).
+#[derive(Clone, Default)]
+pub struct ExecutionStarted(Arc<AtomicBool>);
+
+impl ExecutionStarted {
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Schema extension that raises [`ExecutionStarted`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecutionMarker;
+
+impl ExtensionFactory for ExecutionMarker {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ExecutionMarker)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ExecutionMarker {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> GqlResponse {
+        if let Some(flag) = ctx.data_opt::<ExecutionStarted>() {
+            flag.0.store(true, Ordering::Relaxed);
+        }
+        next.run(ctx, operation_name).await
+    }
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// A POST body: one JSON object with `query` and optional `variables`,
+/// `operationName` and `extensions`. Messages name JSON, never Rust types.
+fn parse_post_body(body: &[u8]) -> Result<async_graphql::Request, String> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
+    match value {
+        Value::Object(fields) => request_from_fields(
+            fields.get("query").cloned(),
+            fields.get("variables").cloned(),
+            fields.get("operationName").cloned(),
+        ),
+        Value::Array(_) => Err(
+            "batched requests (a JSON array) are not supported; send one request per POST".into(),
+        ),
+        _ => Err("the request body must be a JSON object with a `query`".into()),
+    }
+}
+
+/// GET parameters: `query`, and `variables` as a JSON string.
+fn parse_get_params(raw: &str) -> Result<async_graphql::Request, String> {
+    let pairs: Vec<(String, String)> = url_pairs(raw);
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let variables = match param("variables") {
+        Some(text) if !text.is_empty() => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| format!("`variables` is not valid JSON: {e}"))?,
+        ),
+        _ => None,
+    };
+    request_from_fields(
+        param("query").map(Value::String),
+        variables,
+        param("operationName").map(Value::String),
+    )
+}
+
+fn url_pairs(raw: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn request_from_fields(
+    query: Option<Value>,
+    variables: Option<Value>,
+    operation_name: Option<Value>,
+) -> Result<async_graphql::Request, String> {
+    let query = match query {
+        Some(Value::String(query)) if !query.trim().is_empty() => query,
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err("`query` is required".into())
+        }
+        Some(_) => return Err("`query` must be a string".into()),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match variables {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            request = request.variables(Variables::from_json(Value::Object(map)))
+        }
+        Some(_) => return Err("`variables` must be a JSON object".into()),
+    }
+    match operation_name {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err("`operationName` must be a string".into()),
+    }
+    Ok(request)
+}
+
+/// Whether the operation a GET would run is a query. A document that does
+/// not parse counts as a query: executing it reports the syntax error.
+fn is_query_operation(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return true;
+    };
+    let operation = match &request.operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(op_name, _)| op_name.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op.node.ty),
+        None => document.operations.iter().next().map(|(_, op)| op.node.ty),
+    };
+    operation.is_none_or(|ty| ty == OperationType::Query)
+}
+
+fn with_media(mut response: Response, status: StatusCode, media: Media) -> Response {
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// A request the server refuses before GraphQL sees it: a GraphQL-shaped
+/// body with one error and no `data`.
+fn request_error(status: StatusCode, media: Media, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadUserInput.as_str() } }] });
+    with_media(axum::Json(body).into_response(), status, media)
+}
+
+fn unauthorized(media: Media) -> Response {
+    let body = json!({ "errors": [{
+        "message": "invalid or expired token",
+        "extensions": { "code": ErrorCode::Unauthenticated.as_str() },
+    }] });
+    let mut response = with_media(
+        axum::Json(body).into_response(),
+        StatusCode::UNAUTHORIZED,
+        media,
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    response
+}
+
+fn not_acceptable() -> Response {
+    let body = json!({ "errors": [{
+        "message": "`Accept` must allow application/graphql-response+json or application/json",
+        "extensions": { "code": ErrorCode::BadUserInput.as_str() },
+    }] });
+    with_media(
+        axum::Json(body).into_response(),
+        StatusCode::NOT_ACCEPTABLE,
+        Media::Json,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(Media::negotiate(&HeaderMap::new()), Some(Media::Json));
+        assert_eq!(
+            Media::negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(Media::GraphqlResponse)
+        );
+        assert_eq!(Media::negotiate(&accept("*/*")), Some(Media::Json));
+        assert_eq!(Media::negotiate(&accept("text/html")), None);
+    }
+
+    #[test]
+    fn body_errors_name_json_not_rust_types() {
+        let Err(message) = parse_post_body(b"{\"query\": 1}") else {
+            panic!("accepted a number")
+        };
+        assert_eq!(message, "`query` must be a string");
+        let Err(message) = parse_post_body(b"[{}]") else {
+            panic!("accepted a batch")
+        };
+        assert!(message.contains("batched"));
+        let Err(message) = parse_post_body(b"{nope") else {
+            panic!("accepted bad JSON")
+        };
+        assert!(message.starts_with("the request body is not valid JSON"));
+    }
+
+    #[test]
+    fn get_detects_mutations() {
+        let mutation =
+            async_graphql::Request::new("mutation { createCircle(input: {name: \"x\"}) { id } }");
+        assert!(!is_query_operation(&mutation));
+        let named = async_graphql::Request::new("query A { viewer { id } } mutation B { x }")
+            .operation_name("B");
+        assert!(!is_query_operation(&named));
+        assert!(is_query_operation(&async_graphql::Request::new(
+            "{ viewer { id } }"
+        )));
+    }
+}

@@ -1,0 +1,27 @@
+//! agentgraph: the GraphQL API server behind an AI-agent platform's frontend.
+//!
+//! How a request flows, and which module owns each step:
+//!
+//! - [`app`] builds the router and runs the server ([`app::serve`] takes the
+//!   listener and the shutdown future, so tests run the real thing on port 0).
+//! - [`http`] speaks GraphQL-over-HTTP: content types, `Accept` negotiation,
+//!   status codes, GraphiQL, `/healthz` and `/readyz`.
+//! - [`auth`] turns the bearer JWT into a [`auth::Viewer`].
+//! - [`graphql`] assembles the schema; one module per domain, thin resolvers.
+//! - [`loaders`] batch relation lookups per request into single queries.
+//! - [`db`] owns every SQL statement, grouped by domain.
+//! - [`error`] is the one list of public error codes.
+//! - [`config`] holds every setting with its flag, env var and default.
+//! - [`observability`] sets up tracing and counts each request's cost.
+//! - [`seed`] loads the demo data set.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod loaders;
+pub mod observability;
+pub mod seed;

@@ -1,0 +1,47 @@
+//! Per-request DataLoaders: every relation lookup a request makes is batched
+//! into one query per relation and nesting level.
+//!
+//! async-graphql's own DataLoader waits on a timer (1 ms by default, paid at
+//! every nesting level) and runs batches in spawned tasks. [`Batcher`] needs
+//! neither: the first lookup of a batch yields once to the executor, which
+//! lets every sibling resolver polled in the same pass add its key, and then
+//! sends the batch from the request's own task. Loaders are created per
+//! request, so nothing one viewer loaded is ever served to another.
+
+mod batcher;
+
+pub use batcher::Batcher;
+
+use entity::agent_tools;
+use uuid::Uuid;
+
+use crate::db::{self, circles::MemberRow, Db};
+
+/// The loaders of one request.
+pub struct Loaders {
+    /// Tools of an agent, by agent id.
+    pub tools_by_agent: Batcher<Uuid, Vec<agent_tools::Model>>,
+    /// Members (with agent, model and provider) of a circle, by circle id.
+    pub members_by_circle: Batcher<Uuid, Vec<MemberRow>>,
+}
+
+impl Loaders {
+    pub fn new(db: &Db) -> Self {
+        Self {
+            tools_by_agent: Batcher::new({
+                let db = db.clone();
+                move |ids| {
+                    let db = db.clone();
+                    async move { Ok(db::agents::tools_by_agent(db.conn(), &ids).await?) }
+                }
+            }),
+            members_by_circle: Batcher::new({
+                let db = db.clone();
+                move |ids| {
+                    let db = db.clone();
+                    async move { Ok(db::circles::members_by_circle(db.conn(), &ids).await?) }
+                }
+            }),
+        }
+    }
+}

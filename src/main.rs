@@ -1,0 +1,57 @@
+//! The `agentgraph` command: parse the command line, set up tracing, run.
+
+use agentgraph::{
+    app::{self, Application},
+    config::{Cli, Command},
+    db::Db,
+    graphql, observability,
+};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::ExportSchema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            observability::init_tracing(config.log_format);
+            let db = Db::connect(&config.database_url, &config.db).await?;
+            db.migrate().await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::SeedDemo => {
+            observability::init_tracing(config.log_format);
+            let db = Db::connect(&config.database_url, &config.db).await?;
+            db.migrate().await?;
+            let report = app::load_demo_data(&db).await?;
+            tracing::info!(?report, "demo data set loaded");
+            Ok(())
+        }
+        Command::Serve => {
+            observability::init_tracing(config.log_format);
+            serve(config).await
+        }
+    }
+}
+
+async fn serve(config: agentgraph::config::Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let application = Application::build(config).await?;
+    println!("agentgraph is serving GraphiQL at http://{address}/graphql");
+    if let Some(token) = &application.dev_token {
+        println!();
+        println!("!! DEV MODE: no AGENTGRAPH_JWT_SECRET is set, so this process made up a random secret.");
+        println!("!! Tokens die with the process. Do not run like this in production.");
+        println!("!! Demo admin token (24 h), paste into GraphiQL's headers:");
+        println!("{{\"Authorization\": \"Bearer {token}\"}}");
+        println!();
+    }
+    app::serve(listener, application.state, app::shutdown_signal()).await?;
+    Ok(())
+}

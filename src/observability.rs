@@ -1,0 +1,97 @@
+//! Tracing set-up and the per-request cost: how many SQL statements a
+//! request ran and how its cache lookups went.
+//!
+//! The cost is carried in a task-local, so the database metric callback
+//! (which knows nothing of requests) charges each statement to the request
+//! whose task ran it, even when many requests run at once.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+    time::Duration,
+};
+
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+
+use crate::config::LogFormat;
+
+/// Installs the global tracing subscriber. `RUST_LOG` overrides the default
+/// filter. Safe to call more than once (later calls do nothing).
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match format {
+        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .try_init(),
+    };
+}
+
+/// What one request cost. Shared by every future of the request.
+#[derive(Debug, Default)]
+pub struct RequestCost {
+    statements: AtomicU64,
+    statement_micros: AtomicU64,
+    caches: Mutex<BTreeMap<&'static str, CacheOutcomes>>,
+}
+
+/// Hits and misses of one cache within one request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheOutcomes {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+tokio::task_local! {
+    static CURRENT_COST: Arc<RequestCost>;
+}
+
+impl RequestCost {
+    /// Runs `future` with `cost` as the request cost that statements and
+    /// cache lookups inside it are charged to.
+    pub async fn scope<F: std::future::Future>(cost: Arc<RequestCost>, future: F) -> F::Output {
+        CURRENT_COST.scope(cost, future).await
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub fn statement_time(&self) -> Duration {
+        Duration::from_micros(self.statement_micros.load(Ordering::Relaxed))
+    }
+
+    pub fn caches(&self) -> BTreeMap<&'static str, CacheOutcomes> {
+        self.caches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Charges one executed SQL statement to the current request, if any.
+pub fn record_statement(elapsed: Duration) {
+    let _ = CURRENT_COST.try_with(|cost| {
+        cost.statements.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        cost.statement_micros.fetch_add(micros, Ordering::Relaxed);
+    });
+}
+
+/// Charges one cache lookup to the current request, if any.
+pub fn record_cache_lookup(cache: &'static str, hit: bool) {
+    let _ = CURRENT_COST.try_with(|cost| {
+        let mut caches = cost.caches.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcomes = caches.entry(cache).or_default();
+        if hit {
+            outcomes.hits += 1;
+        } else {
+            outcomes.misses += 1;
+        }
+    });
+}
