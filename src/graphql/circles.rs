@@ -117,6 +117,9 @@ impl CircleQuery {
     }
 }
 
+/// The role of a member added without one.
+const DEFAULT_ROLE: &str = "member";
+
 #[derive(InputObject)]
 pub struct CreateCircleInput {
     name: String,
@@ -146,15 +149,16 @@ impl CircleMutation {
         Ok(circle.into())
     }
 
-    /// Adds the agent to the circle with a role (`member` by default).
+    /// Adds the agent to the circle with a role.
     async fn add_circle_member(
         &self,
         ctx: &Context<'_>,
         circle_id: Uuid,
         agent_name: String,
-        #[graphql(default = "member")] role: String,
+        #[graphql(desc = "`member` when omitted or null")] role: Option<String>,
     ) -> Result<CircleMember> {
         ctx.admin()?;
+        let role = role.unwrap_or_else(|| DEFAULT_ROLE.to_owned());
         input::display_name("role", &role)?;
         let row =
             db::circles::add_member(&ctx.services()?.db, circle_id, &agent_name, role).await?;

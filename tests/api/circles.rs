@@ -1,0 +1,155 @@
+//! Circles and members through the API, and the nested query's budget.
+
+use chrono::Utc;
+use entity::{circle_members, circles};
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::{
+    agents::{create_agent, insert_model},
+    helpers::TestApp,
+    test_both,
+};
+
+const CREATE_CIRCLE: &str = "mutation($name: String!) { createCircle(input: { name: $name, description: \"d\" }) { id name } }";
+
+async fn create_circle(app: &TestApp, name: &str) -> String {
+    let data = app.admin_ok(CREATE_CIRCLE, json!({ "name": name })).await;
+    data["createCircle"]["id"].as_str().expect("id").to_owned()
+}
+
+const MEMBERS: &str =
+    "query($id: UUID!) { circle(id: $id) { name members { role isActive agent { name } } } }";
+
+test_both! {
+    async fn members_are_added_updated_and_removed(app: TestApp) {
+        create_agent(&app, json!({ "name": "lead-agent" })).await;
+        create_agent(&app, json!({ "name": "helper-agent" })).await;
+        let circle = create_circle(&app, "core").await;
+
+        let add = "mutation($c: UUID!, $a: String!, $r: String) { addCircleMember(circleId: $c, agentName: $a, role: $r) { role agent { name } } }";
+        let added = app.admin_ok(add, json!({ "c": circle, "a": "lead-agent", "r": "lead" })).await;
+        assert_eq!(added["addCircleMember"]["agent"]["name"], "lead-agent");
+        app.admin_ok(add, json!({ "c": circle, "a": "helper-agent" })).await;
+
+        let members = app.user_ok(MEMBERS, json!({ "id": circle })).await;
+        assert_eq!(members["circle"]["members"], json!([
+            { "role": "lead", "isActive": true, "agent": { "name": "lead-agent" } },
+            { "role": "member", "isActive": true, "agent": { "name": "helper-agent" } },
+        ]));
+
+        let update = "mutation($c: UUID!) { updateCircleMember(circleId: $c, agentName: \"helper-agent\", input: { role: \"reviewer\", isActive: false }) { role isActive } }";
+        let updated = app.admin_ok(update, json!({ "c": circle })).await;
+        assert_eq!(updated["updateCircleMember"], json!({ "role": "reviewer", "isActive": false }));
+
+        let remove = "mutation($c: UUID!) { removeCircleMember(circleId: $c, agentName: \"lead-agent\") { role agent { name } } }";
+        let removed = app.admin_ok(remove, json!({ "c": circle })).await;
+        assert_eq!(removed["removeCircleMember"]["role"], "lead");
+        let members = app.user_ok(MEMBERS, json!({ "id": circle })).await;
+        assert_eq!(members["circle"]["members"], json!([
+            { "role": "reviewer", "isActive": false, "agent": { "name": "helper-agent" } },
+        ]));
+    }
+}
+
+test_both! {
+    async fn membership_errors_are_clear_and_write_nothing(app: TestApp) {
+        create_agent(&app, json!({ "name": "solo" })).await;
+        let circle = create_circle(&app, "pair").await;
+        let add = "mutation($c: UUID!, $a: String!) { addCircleMember(circleId: $c, agentName: $a) { role } }";
+        app.admin_ok(add, json!({ "c": circle, "a": "solo" })).await;
+
+        let twice = app.post(Some(&app.admin), add, json!({ "c": circle, "a": "solo" })).await;
+        assert_eq!(twice.error_code(), "BAD_USER_INPUT");
+        assert_eq!(twice.error_field(), Some("agentName"));
+        let unknown_agent = app.post(Some(&app.admin), add, json!({ "c": circle, "a": "nobody" })).await;
+        assert_eq!(unknown_agent.error_code(), "NOT_FOUND");
+        let unknown_circle = app.post(Some(&app.admin), add, json!({ "c": Uuid::now_v7(), "a": "solo" })).await;
+        assert_eq!(unknown_circle.error_message(), "circle not found");
+        assert_eq!(app.count("circle_members").await, 1);
+
+        let duplicate = app.post(Some(&app.admin), CREATE_CIRCLE, json!({ "name": "pair" })).await;
+        assert_eq!(duplicate.error_message(), "a circle named `pair` already exists");
+        assert_eq!(app.count("circles").await, 1);
+    }
+}
+
+test_both! {
+    async fn an_unknown_circle_is_null(app: TestApp) {
+        let data = app.user_ok(MEMBERS, json!({ "id": Uuid::now_v7() })).await;
+        assert_eq!(data["circle"], Value::Null);
+    }
+}
+
+test_both! {
+    async fn circles_page_by_name(app: TestApp) {
+        for name in ["c3", "c1", "c2"] {
+            create_circle(&app, name).await;
+        }
+        let first = app.user_ok("{ circles(first: 2) { nodes { name } pageInfo { hasNextPage endCursor } } }", json!({})).await;
+        assert_eq!(first["circles"]["nodes"], json!([{ "name": "c1" }, { "name": "c2" }]));
+        assert_eq!(first["circles"]["pageInfo"]["hasNextPage"], true);
+        let rest = app.user_ok("query($a: String) { circles(first: 2, after: $a) { nodes { name } pageInfo { hasNextPage } } }",
+            json!({ "a": first["circles"]["pageInfo"]["endCursor"] })).await;
+        assert_eq!(rest["circles"]["nodes"], json!([{ "name": "c3" }]));
+        assert_eq!(rest["circles"]["pageInfo"]["hasNextPage"], false);
+    }
+}
+
+/// Inserts `count` circles (named after `prefix`) with three members each.
+async fn insert_circles(app: &TestApp, prefix: &str, count: usize, agent_ids: &[Uuid]) {
+    for c in 0..count {
+        let circle_id = Uuid::now_v7();
+        circles::ActiveModel {
+            id: Set(circle_id),
+            name: Set(format!("{prefix}-{c:03}")),
+            description: Set(String::new()),
+            created_at: Set(Utc::now()),
+        }
+        .insert(app.db.conn())
+        .await
+        .expect("circle");
+        for (m, agent_id) in agent_ids.iter().cycle().skip(c).take(3).enumerate() {
+            circle_members::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                circle_id: Set(circle_id),
+                agent_id: Set(*agent_id),
+                role: Set(if m == 0 { "lead" } else { "member" }.to_owned()),
+                is_active: Set(true),
+                joined_at: Set(Utc::now()),
+            }
+            .insert(app.db.conn())
+            .await
+            .expect("member");
+        }
+    }
+}
+
+test_both! {
+    async fn the_nested_circles_query_takes_at_most_two_statements_for_any_page(app: TestApp) {
+        let model_id = insert_model(&app, "anthropic", "claude").await;
+        let mut agent_ids = Vec::new();
+        for n in 0..6 {
+            let model = if n % 2 == 0 { json!(model_id) } else { Value::Null };
+            let agent = create_agent(&app, json!({ "name": format!("member-{n}"), "modelId": model })).await;
+            agent_ids.push(agent["id"].as_str().expect("id").parse::<Uuid>().expect("uuid"));
+        }
+        let query = "query($n: Int!) { circles(first: $n) { nodes { name
+            members { role agent { name model { modelName provider { name } } } } } } }";
+        let mut inserted = 0;
+        for n in [1usize, 10, 50] {
+            insert_circles(&app, &format!("batch{n:02}"), n - inserted, &agent_ids).await;
+            inserted = n;
+            let response = app.post(Some(&app.user), query, json!({ "n": n })).await;
+            let nodes = response.body["data"]["circles"]["nodes"].as_array().cloned().expect("nodes");
+            assert_eq!(nodes.len(), n);
+            assert!(nodes.iter().all(|c| c["members"].as_array().map(Vec::len) == Some(3)), "{}", response.body);
+            let with_provider = nodes.iter().flat_map(|c| c["members"].as_array().cloned().unwrap_or_default())
+                .filter(|m| m["agent"]["model"]["provider"]["name"] == "anthropic").count();
+            assert!(with_provider > 0, "models and providers are joined in");
+            assert!(response.statements() <= 2, "{} statements for {n} circles", response.statements());
+            eprintln!("circles(first: {n}) with members -> agent -> model -> provider: {} statements", response.statements());
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! The test harness: spawn the real server on a fresh database, talk to it
+//! over HTTP, and read the database directly to check what was written.
+
+use std::{net::SocketAddr, time::Duration};
+
+use agentgraph::{
+    app::{self, Application},
+    auth::{TokenKeys, Viewer},
+    config::Config,
+    db::Db,
+};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub const SECRET: &str = "test-secret-that-signs-every-test-token";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite` and `postgres` variants of a test. The PostgreSQL one
+/// is ignored, with the reason shown by `cargo test`, unless
+/// `AGENTGRAPH_TEST_POSTGRES_URL` points at a server.
+///
+/// `#[flags("--max-depth", "5")]` before `async fn` spawns both servers with
+/// those extra command-line flags.
+#[macro_export]
+macro_rules! test_both {
+    ($(#[doc = $doc:literal])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        $crate::test_both! {
+            $(#[doc = $doc])*
+            #[flags()]
+            async fn $name($app: TestApp) $body
+        }
+    };
+    (
+        $(#[doc = $doc:literal])*
+        #[flags($($flag:expr),* $(,)?)]
+        async fn $name:ident($app:ident: TestApp) $body:block
+    ) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[doc = $doc])*
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, &[$($flag),*]).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(agentgraph_postgres_tests),
+                ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
+            )]
+            async fn postgres() {
+                run($crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, &[$($flag),*]).await).await;
+            }
+        }
+    };
+}
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    /// A separate connection for arranging data and checking what was
+    /// written; its statements are never charged to a request.
+    pub db: Db,
+    pub keys: TokenKeys,
+    /// The bearer header value of an admin.
+    pub admin: String,
+    /// The bearer header value of a user without roles.
+    pub user: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    _database: ScratchDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Spawns with extra command-line flags (e.g. a smaller limit).
+    pub async fn spawn_with(backend: Backend, flags: &[&str]) -> Self {
+        let database = ScratchDatabase::create(backend).await;
+        let mut args = vec![
+            "agentgraph",
+            "--database-url",
+            &database.url,
+            "--jwt-secret",
+            SECRET,
+            "--no-demo-data",
+        ];
+        args.extend_from_slice(flags);
+        let config = Config::from_flags(args).expect("test flags parse");
+        let db_config = config.db.clone();
+        let application = Application::build(config)
+            .await
+            .expect("application builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        tokio::spawn(app::serve(listener, application.state, async move {
+            let _ = stop.await;
+        }));
+        let db = Db::connect(&database.url, &db_config)
+            .await
+            .expect("test connection");
+        let keys = TokenKeys::new(SECRET.as_bytes());
+        let admin = bearer(
+            &keys,
+            Viewer {
+                id: Uuid::now_v7(),
+                is_admin: true,
+            },
+        );
+        let user = bearer(
+            &keys,
+            Viewer {
+                id: Uuid::now_v7(),
+                is_admin: false,
+            },
+        );
+        Self {
+            backend,
+            address,
+            client: reqwest::Client::new(),
+            db,
+            keys,
+            admin,
+            user,
+            shutdown: Some(shutdown),
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// A bearer header value for a fresh user.
+    pub fn new_user(&self, is_admin: bool) -> (Uuid, String) {
+        let id = Uuid::now_v7();
+        (id, bearer(&self.keys, Viewer { id, is_admin }))
+    }
+
+    /// POSTs a GraphQL request as `auth` (a bearer header value, or none),
+    /// asking for the cost extension.
+    pub async fn post(&self, auth: Option<&str>, query: &str, variables: Value) -> Gql {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("x-agentgraph-cost", "1")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        Gql::from(request.send().await.expect("request is sent")).await
+    }
+
+    /// Sends any request (method, path, headers and body of the caller's
+    /// choosing) and reads the answer, JSON or not.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Gql {
+        Gql::from(request.send().await.expect("request is sent")).await
+    }
+
+    /// Runs `query` as an admin and returns `data`, failing on any error.
+    pub async fn admin_ok(&self, query: &str, variables: Value) -> Value {
+        self.post(Some(&self.admin), query, variables)
+            .await
+            .data_ok()
+    }
+
+    /// Runs `query` as the plain user and returns `data`, failing on any error.
+    pub async fn user_ok(&self, query: &str, variables: Value) -> Value {
+        self.post(Some(&self.user), query, variables)
+            .await
+            .data_ok()
+    }
+
+    /// `SELECT COUNT(*) FROM table`, read directly.
+    pub async fn count(&self, table: &str) -> i64 {
+        let backend = self.db.backend();
+        let row = self
+            .db
+            .conn()
+            .query_one(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+pub fn bearer(keys: &TokenKeys, viewer: Viewer) -> String {
+    format!("Bearer {}", keys.issue(viewer, Duration::from_secs(3600)))
+}
+
+/// One GraphQL response: HTTP status, content type, headers and the JSON
+/// body (a JSON string holding the text when the body is not JSON).
+#[derive(Debug)]
+pub struct Gql {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Gql {
+    pub async fn from(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Self {
+            status,
+            content_type,
+            headers,
+            body,
+        }
+    }
+
+    /// `data`, after checking there were no errors.
+    pub fn data_ok(self) -> Value {
+        assert_eq!(
+            self.body["errors"],
+            Value::Null,
+            "unexpected errors: {}",
+            self.body
+        );
+        assert_eq!(self.status, 200);
+        self.body["data"].clone()
+    }
+
+    /// The SQL statements the request ran, from the cost extension.
+    pub fn statements(&self) -> u64 {
+        self.body["extensions"]["cost"]["sqlStatements"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no cost extension in {}", self.body))
+    }
+
+    /// The first error's `extensions.code`.
+    pub fn error_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
+    }
+
+    pub fn error_message(&self) -> &str {
+        self.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message in {}", self.body))
+    }
+
+    pub fn error_field(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["field"].as_str()
+    }
+
+    /// Fails unless the body has a non-empty `errors` list whose every
+    /// entry carries a message and `extensions.code`.
+    pub fn assert_every_error_has_a_code(&self) {
+        let errors = self.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no `errors` list in {}", self.body));
+        assert!(!errors.is_empty(), "empty `errors` list in {}", self.body);
+        for error in errors {
+            assert!(
+                error["message"].is_string(),
+                "an error without a message in {}",
+                self.body
+            );
+            assert!(
+                error["extensions"]["code"].is_string(),
+                "an error without `extensions.code` in {}",
+                self.body
+            );
+        }
+    }
+
+    /// A response header, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A database that exists for one test: a temporary SQLite file, or a
+/// PostgreSQL database with a random name, dropped when the test ends
+/// (even when it panics).
+struct ScratchDatabase {
+    url: String,
+    cleanup: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl ScratchDatabase {
+    async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                Self {
+                    url,
+                    cleanup: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("AGENTGRAPH_TEST_POSTGRES_URL")
+                    .expect("AGENTGRAPH_TEST_POSTGRES_URL is set for PostgreSQL tests");
+                let name = format!("agentgraph_test_{}", Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let url = with_database(&admin_url, &name);
+                Self {
+                    url,
+                    cleanup: Some((admin_url, name)),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.cleanup.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on async
+        // work; a short-lived thread with its own runtime can.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                let _ = admin.close().await;
+                Some(())
+            })
+        })
+        .join();
+    }
+}
+
+/// `postgres://u@h:5432/test?x` with the database swapped for `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}

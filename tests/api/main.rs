@@ -1,0 +1,12 @@
+//! The integration tests: one binary, one module per feature. Each test runs
+//! against the real router over real HTTP, once on SQLite and once on
+//! PostgreSQL, each time on a fresh database.
+
+mod helpers;
+
+mod agents;
+mod auth;
+mod circles;
+mod limits;
+mod protocol;
+mod schema;
