@@ -20,11 +20,10 @@ use axum::{
     Router,
 };
 use sea_orm::{EntityTrait, PaginatorTrait};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
@@ -32,6 +31,7 @@ use tower_http::{
 
 use crate::{
     auth::{TokenKeys, Viewer},
+    cache::{self, AfterLoadHook, Caches},
     config::Config,
     db::Db,
     graphql::{self, AppSchema, Services},
@@ -51,6 +51,8 @@ struct StateInner {
     /// Raised on SIGTERM/Ctrl-C so `/readyz` turns 503 while in-flight
     /// requests finish.
     shutting_down: AtomicBool,
+    /// Background tasks (cache refresh), stopped when serving stops.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl AppState {
@@ -77,6 +79,20 @@ impl AppState {
     pub fn begin_shutdown(&self) {
         self.0.shutting_down.store(true, Ordering::Relaxed);
     }
+
+    fn stop_background_tasks(&self) {
+        for task in &self.0.background {
+            task.abort();
+        }
+    }
+}
+
+/// Test seams; production uses the default (none).
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Runs inside every cache load, after the database read and before the
+    /// store.
+    pub after_load: Option<AfterLoadHook>,
 }
 
 /// A built application: state ready to serve.
@@ -90,6 +106,11 @@ impl Application {
     /// Connects, migrates, loads the demo data into an empty database (unless
     /// disabled) and assembles the schema.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, Hooks::default()).await
+    }
+
+    /// [`Self::build`] with test hooks installed.
+    pub async fn build_with(config: Config, hooks: Hooks) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url, &config.db).await?;
         db.migrate().await?;
         if !config.no_demo_data && is_empty(&db).await? {
@@ -107,7 +128,14 @@ impl Application {
             };
             token_keys.issue(demo_admin, Duration::from_secs(24 * 3600))
         });
-        let services = Services { db };
+        let caches = Caches::new(db.clone(), &config.caches, hooks.after_load);
+        let agents = caches.refresh_agent_configs().await?;
+        tracing::info!(agents, "agent config cache preloaded");
+        let refresh = cache::spawn_agent_config_refresh(
+            Arc::clone(&caches),
+            config.caches.agent_cache_refresh,
+        );
+        let services = Services { db, caches };
         let schema = graphql::schema_builder(&config.limits)
             .extension(http::ExecutionMarker)
             .data(services.clone())
@@ -118,6 +146,7 @@ impl Application {
             services,
             token_keys,
             shutting_down: AtomicBool::new(false),
+            background: vec![refresh],
         }));
         Ok(Self { state, dev_token })
     }
@@ -148,10 +177,9 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state)
         .layer(cors(&config.cors_origins))
         .layer(DefaultBodyLimit::max(config.http.body_limit_bytes))
-        .layer(RequestBodyLimitLayer::new(config.http.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
-            Duration::from_millis(config.http.request_timeout_ms),
+            config.http.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
@@ -208,7 +236,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = Duration::from_millis(state.config().http.shutdown_grace_ms);
+    let grace = state.config().http.shutdown_grace;
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let flagging_state = state.clone();
     let signal = async move {
@@ -230,6 +258,7 @@ pub async fn serve(
             Ok(())
         }
     };
+    state.stop_background_tasks();
     state.services().db.clone().close().await;
     result
 }

@@ -104,6 +104,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: QueryLimits,
+
+    #[command(flatten)]
+    pub caches: CacheConfig,
 }
 
 /// Connection pool and statement settings. Short defaults: a request that
@@ -119,29 +122,13 @@ pub struct DbConfig {
     )]
     pub db_max_connections: u32,
 
-    /// How long a request waits for a pooled connection, in milliseconds.
-    #[arg(
-        long,
-        env = "AGENTGRAPH_DB_ACQUIRE_TIMEOUT_MS",
-        default_value_t = 3000,
-        global = true
-    )]
-    pub db_acquire_timeout_ms: u64,
+    /// How long a request waits for a pooled connection (`3s`, `500ms`).
+    #[arg(long, env = "AGENTGRAPH_DB_ACQUIRE_TIMEOUT", default_value = "3s", value_parser = duration, global = true)]
+    pub db_acquire_timeout: Duration,
 
-    /// PostgreSQL `statement_timeout`, in milliseconds (0 disables it).
-    #[arg(
-        long,
-        env = "AGENTGRAPH_DB_STATEMENT_TIMEOUT_MS",
-        default_value_t = 5000,
-        global = true
-    )]
-    pub db_statement_timeout_ms: u64,
-}
-
-impl DbConfig {
-    pub fn acquire_timeout(&self) -> Duration {
-        Duration::from_millis(self.db_acquire_timeout_ms)
-    }
+    /// PostgreSQL `statement_timeout` (`0s` disables it).
+    #[arg(long, env = "AGENTGRAPH_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = duration, global = true)]
+    pub db_statement_timeout: Duration,
 }
 
 /// HTTP limits and timings.
@@ -151,24 +138,79 @@ pub struct HttpConfig {
     #[arg(long, env = "AGENTGRAPH_BODY_LIMIT_BYTES", default_value_t = 256 * 1024, global = true)]
     pub body_limit_bytes: usize,
 
-    /// Deadline for one request, in milliseconds (past it: 504).
+    /// Deadline for one request (past it: 504).
+    #[arg(long, env = "AGENTGRAPH_REQUEST_TIMEOUT", default_value = "10s", value_parser = duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// On shutdown, how long in-flight requests may take to finish.
+    #[arg(long, env = "AGENTGRAPH_SHUTDOWN_GRACE", default_value = "20s", value_parser = duration, global = true)]
+    pub shutdown_grace: Duration,
+}
+
+/// Cache sizes (entries) and lifetimes; the README's cache table explains
+/// each cache.
+#[derive(Clone, Debug, Args)]
+pub struct CacheConfig {
+    /// Agent configurations (agent + model + provider + tools) kept.
     #[arg(
         long,
-        env = "AGENTGRAPH_REQUEST_TIMEOUT_MS",
+        env = "AGENTGRAPH_AGENT_CACHE_CAPACITY",
         default_value_t = 10_000,
         global = true
     )]
-    pub request_timeout_ms: u64,
+    pub agent_cache_capacity: u64,
 
-    /// On shutdown, how long in-flight requests may take to finish, in
-    /// milliseconds.
+    /// How long an agent configuration lives without a refresh.
+    #[arg(long, env = "AGENTGRAPH_AGENT_CACHE_TTL", default_value = "600s", value_parser = duration, global = true)]
+    pub agent_cache_ttl: Duration,
+
+    /// How often every agent configuration is reloaded in the background.
+    #[arg(long, env = "AGENTGRAPH_AGENT_CACHE_REFRESH", default_value = "120s", value_parser = duration, global = true)]
+    pub agent_cache_refresh: Duration,
+
+    /// (user, agent) instruction entries kept.
     #[arg(
         long,
-        env = "AGENTGRAPH_SHUTDOWN_GRACE_MS",
-        default_value_t = 20_000,
+        env = "AGENTGRAPH_INSTRUCTIONS_CACHE_CAPACITY",
+        default_value_t = 100_000,
         global = true
     )]
-    pub shutdown_grace_ms: u64,
+    pub instructions_cache_capacity: u64,
+
+    /// How long a user's instructions stay cached.
+    #[arg(long, env = "AGENTGRAPH_INSTRUCTIONS_CACHE_TTL", default_value = "120s", value_parser = duration, global = true)]
+    pub instructions_cache_ttl: Duration,
+
+    /// Assembled (user, agent) runtimes kept.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_RUNTIME_CACHE_CAPACITY",
+        default_value_t = 100_000,
+        global = true
+    )]
+    pub runtime_cache_capacity: u64,
+
+    /// How long an assembled runtime stays cached.
+    #[arg(long, env = "AGENTGRAPH_RUNTIME_CACHE_TTL", default_value = "120s", value_parser = duration, global = true)]
+    pub runtime_cache_ttl: Duration,
+
+    /// Project readiness snapshots kept in memory.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_READINESS_CACHE_CAPACITY",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub readiness_cache_capacity: u64,
+
+    /// How long a readiness snapshot stays in memory.
+    #[arg(long, env = "AGENTGRAPH_READINESS_CACHE_TTL", default_value = "300s", value_parser = duration, global = true)]
+    pub readiness_cache_ttl: Duration,
+}
+
+/// Parses `600s`, `2m`, `250ms`.
+fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
 }
 
 /// Limits checked before any resolver runs.

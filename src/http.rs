@@ -24,7 +24,7 @@ use async_graphql::{
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{rejection::BytesRejection, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
 };
@@ -88,10 +88,25 @@ impl Media {
 pub async fn graphql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let limit = state.config().http.body_limit_bytes;
+            let message = format!("the request body is larger than the limit of {limit} bytes");
+            return request_error(StatusCode::PAYLOAD_TOO_LARGE, media, &message);
+        }
+        Err(_) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "the request body could not be read",
+            )
+        }
     };
     if !is_json_content_type(&headers) {
         return request_error(
@@ -209,16 +224,23 @@ async fn execute(
             .extensions
             .insert("cost".to_owned(), cost_value(&cost, started.elapsed()));
     }
-    let status = if media == Media::GraphqlResponse && !executed.get() && response.is_err() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    if executed.get() {
+        return with_media(
+            GraphQLResponse::from(response).into_response(),
+            StatusCode::OK,
+            media,
+        );
+    }
+    // A request error: nothing ran, so the body has no `data` at all.
+    let status = match media {
+        Media::GraphqlResponse => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
     };
-    with_media(
-        GraphQLResponse::from(response).into_response(),
-        status,
-        media,
-    )
+    let mut body = json!({ "errors": response.errors });
+    if !response.extensions.is_empty() {
+        body["extensions"] = json!(response.extensions);
+    }
+    with_media(axum::Json(body).into_response(), status, media)
 }
 
 /// Rewrites every error into its public shape: a stable code, a message

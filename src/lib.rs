@@ -9,6 +9,11 @@
 //! - [`auth`] turns the bearer JWT into a [`auth::Viewer`].
 //! - [`graphql`] assembles the schema; one module per domain, thin resolvers.
 //! - [`loaders`] batch relation lookups per request into single queries.
+//! - [`cache`] holds the shared caches (agent config, instructions,
+//!   runtime) and keeps them correct under concurrent invalidation.
+//! - [`invalidation`] carries "what changed" from committed transactions to
+//!   the caches.
+//! - [`runtime`] assembles what starting an agent needs (pure).
 //! - [`db`] owns every SQL statement, grouped by domain.
 //! - [`error`] is the one list of public error codes.
 //! - [`config`] holds every setting with its flag, env var and default.
@@ -17,11 +22,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod invalidation;
 pub mod loaders;
 pub mod observability;
+pub mod runtime;
 pub mod seed;

@@ -20,8 +20,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{joined_row_present, select_prefixed, Db};
-use crate::error::AppError;
+use super::{joined_row_present, select_prefixed, Db, WriteTxn};
+use crate::{error::AppError, invalidation::Invalidation};
 
 /// An agent with its model and that model's provider, as one JOIN returns them.
 #[derive(Clone, Debug, PartialEq)]
@@ -125,6 +125,70 @@ pub async fn tools_by_agent(
     Ok(grouped)
 }
 
+/// Everything the runtime needs of an agent: the agent with its model and
+/// provider, and all its tools (active or not) by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentConfig {
+    pub agent: AgentRow,
+    pub tools: Vec<agent_tools::Model>,
+}
+
+const TOOL: &str = "t_";
+
+/// One row of the config JOIN: an agent and one of its tools (if any).
+struct ConfigRow {
+    agent: AgentRow,
+    tool: Option<agent_tools::Model>,
+}
+
+impl FromQueryResult for ConfigRow {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        let tool = if joined_row_present(row, TOOL)? {
+            Some(agent_tools::Model::from_query_result(row, TOOL)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            agent: AgentRow::from_query_result(row, prefix)?,
+            tool,
+        })
+    }
+}
+
+/// The configuration of the agent named `name`, or of every agent when
+/// `name` is `None`: one statement either way (agents, models, providers and
+/// tools joined), ordered by agent name.
+#[tracing::instrument(skip(conn))]
+pub async fn load_configs(
+    conn: &impl ConnectionTrait,
+    name: Option<&str>,
+) -> Result<Vec<AgentConfig>, DbErr> {
+    let select = agent_rows().join(JoinType::LeftJoin, agents::Relation::AgentTools.def());
+    let mut select = select_prefixed::<agent_tools::Entity, _>(select, TOOL);
+    if let Some(name) = name {
+        select = select.filter(agents::Column::Name.eq(name));
+    }
+    let rows = select
+        .order_by_asc(agents::Column::Name)
+        .order_by_asc(agent_tools::Column::Name)
+        .into_model::<ConfigRow>()
+        .all(conn)
+        .await?;
+    let mut configs: Vec<AgentConfig> = Vec::new();
+    for row in rows {
+        match configs.last_mut() {
+            Some(config) if config.agent.agent.id == row.agent.agent.id => {
+                config.tools.extend(row.tool);
+            }
+            _ => configs.push(AgentConfig {
+                agent: row.agent,
+                tools: row.tool.into_iter().collect(),
+            }),
+        }
+    }
+    Ok(configs)
+}
+
 /// A new agent, validated by the caller.
 #[derive(Clone, Debug, Default)]
 pub struct NewAgent {
@@ -180,6 +244,7 @@ pub async fn create_agent(db: &Db, new: NewAgent) -> Result<AgentRow, AppError> 
     .map_err(|e| {
         AppError::on_conflict(e, "name", format!("an agent named `{name}` already exists"))
     })?;
+    txn.invalidate(Invalidation::Agent { name: name.clone() });
     let row = reread_agent(&txn, &name).await?;
     txn.commit().await?;
     Ok(row)
@@ -219,6 +284,9 @@ pub async fn update_agent(db: &Db, name: &str, patch: AgentPatch) -> Result<Agen
     }
     agent.updated_at = Set(Utc::now());
     agent.update(&txn).await?;
+    txn.invalidate(Invalidation::Agent {
+        name: name.to_owned(),
+    });
     let row = reread_agent(&txn, name).await?;
     txn.commit().await?;
     Ok(row)
@@ -327,11 +395,15 @@ async fn find_tool(
         .await
 }
 
-/// A tool change is a change of the agent's configuration: bump `updated_at`.
-async fn touch_agent(conn: &impl ConnectionTrait, agent: agents::Model) -> Result<(), DbErr> {
+/// A tool change is a change of the agent's configuration: bump
+/// `updated_at` and invalidate the agent.
+async fn touch_agent(txn: &WriteTxn, agent: agents::Model) -> Result<(), DbErr> {
+    txn.invalidate(Invalidation::Agent {
+        name: agent.name.clone(),
+    });
     let mut agent: agents::ActiveModel = agent.into();
     agent.updated_at = Set(Utc::now());
-    agent.update(conn).await.map(drop)
+    agent.update(txn).await.map(drop)
 }
 
 async fn ensure_model_exists(conn: &impl ConnectionTrait, model_id: Uuid) -> Result<(), AppError> {

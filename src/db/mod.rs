@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod circles;
+pub mod instructions;
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,7 +17,11 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::{config::DbConfig, observability};
+use crate::{
+    config::DbConfig,
+    invalidation::{Invalidation, InvalidationBus},
+    observability,
+};
 
 /// The database handle every layer above uses.
 #[derive(Clone, Debug)]
@@ -26,6 +31,8 @@ pub struct Db {
     /// upgrades a read lock with SQLITE_BUSY at once (no busy wait). Writers
     /// of this process queue here instead; SQLite means one process.
     sqlite_write_gate: Option<Arc<Mutex<()>>>,
+    /// Where committed transactions deliver their invalidations.
+    bus: InvalidationBus,
 }
 
 impl Db {
@@ -37,15 +44,15 @@ impl Db {
         options
             .max_connections(config.db_max_connections)
             .min_connections(0)
-            .acquire_timeout(config.acquire_timeout())
-            .connect_timeout(config.acquire_timeout())
+            .acquire_timeout(config.db_acquire_timeout)
+            .connect_timeout(config.db_acquire_timeout)
             .sqlx_logging(false);
-        let statement_timeout = config.db_statement_timeout_ms;
+        let statement_timeout_ms = config.db_statement_timeout.as_millis();
         options.map_sqlx_postgres_opts(move |pg: PgConnectOptions| {
-            if statement_timeout == 0 {
+            if statement_timeout_ms == 0 {
                 pg
             } else {
-                pg.options([("statement_timeout", format!("{statement_timeout}ms"))])
+                pg.options([("statement_timeout", format!("{statement_timeout_ms}ms"))])
             }
         });
         options.map_sqlx_sqlite_opts(|sqlite: SqliteConnectOptions| {
@@ -63,11 +70,17 @@ impl Db {
         Ok(Self {
             conn,
             sqlite_write_gate,
+            bus: InvalidationBus::default(),
         })
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The bus this handle's transactions deliver invalidations to.
+    pub fn bus(&self) -> &InvalidationBus {
+        &self.bus
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -100,21 +113,44 @@ impl Db {
         };
         Ok(WriteTxn {
             txn: self.conn.begin().await?,
+            invalidations: std::sync::Mutex::new(Vec::new()),
+            bus: self.bus.clone(),
             _writer: writer,
         })
     }
 }
 
-/// An open write transaction.
+/// An open write transaction, and what it will invalidate on commit.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
+    invalidations: std::sync::Mutex<Vec<Invalidation>>,
+    bus: InvalidationBus,
     /// Held until commit or rollback (SQLite only).
     _writer: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTxn {
+    /// Records that committing this transaction changes what `event`
+    /// describes. Delivered only after a successful commit.
+    pub fn invalidate(&self, event: Invalidation) {
+        let mut events = self
+            .invalidations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+
+    /// Commits, then delivers the recorded invalidations.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        let events = self
+            .invalidations
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.txn.commit().await?;
+        self.bus.deliver(&events);
+        Ok(())
     }
 }
 

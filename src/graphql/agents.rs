@@ -16,7 +16,7 @@ use super::{
 use crate::{
     db::{
         self,
-        agents::{AgentPatch, AgentRow, ModelRow, NewAgent, ToolSpec},
+        agents::{AgentConfig, AgentPatch, AgentRow, ModelRow, NewAgent, ToolSpec},
     },
     error::AppError,
 };
@@ -67,6 +67,10 @@ pub struct Agent {
     pub updated_at: DateTime<Utc>,
     /// The model the agent runs on, with its provider.
     pub model: Option<Model>,
+    /// Tools already at hand (from the agent config cache), so `tools`
+    /// costs no statement; `None` means load them.
+    #[graphql(skip)]
+    pub known_tools: Option<Vec<agent_tools::Model>>,
 }
 
 impl From<AgentRow> for Agent {
@@ -85,6 +89,16 @@ impl From<AgentRow> for Agent {
             created_at: agent.created_at,
             updated_at: agent.updated_at,
             model: row.model.map(Model::from),
+            known_tools: None,
+        }
+    }
+}
+
+impl From<&AgentConfig> for Agent {
+    fn from(config: &AgentConfig) -> Self {
+        Self {
+            known_tools: Some(config.tools.clone()),
+            ..Agent::from(config.agent.clone())
         }
     }
 }
@@ -97,9 +111,16 @@ impl Agent {
         ctx: &Context<'_>,
         #[graphql(default = false)] active_only: bool,
     ) -> Result<Vec<AgentTool>> {
-        let tools = ctx.loaders()?.tools_by_agent.load(self.id).await?;
+        let tools = match &self.known_tools {
+            Some(tools) => tools.clone(),
+            None => ctx
+                .loaders()?
+                .tools_by_agent
+                .load(self.id)
+                .await?
+                .unwrap_or_default(),
+        };
         Ok(tools
-            .unwrap_or_default()
             .into_iter()
             .filter(|tool| tool.is_active || !active_only)
             .map(AgentTool::from)

@@ -1,14 +1,17 @@
 //! What resolvers read from the GraphQL context: the process-wide services
 //! and the per-request viewer and loaders.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
 
-use crate::{auth::Viewer, db::Db, error::AppError, loaders::Loaders};
+use crate::{auth::Viewer, cache::Caches, db::Db, error::AppError, loaders::Loaders};
 
 /// Process-wide dependencies of the resolvers, shared by all requests.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub db: Db,
+    pub caches: Arc<Caches>,
 }
 
 /// Per-request data: who asks, and the loaders that batch their lookups.

@@ -9,6 +9,7 @@ mod context;
 mod input;
 mod limits;
 mod pagination;
+mod runtime;
 mod viewer;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -19,14 +20,21 @@ pub use limits::DocumentLimits;
 use crate::config::QueryLimits;
 
 #[derive(Default, MergedObject)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(
     viewer::ViewerQuery,
     agents::AgentQuery,
+    runtime::RuntimeQuery,
     circles::CircleQuery,
 );
 
 #[derive(Default, MergedObject)]
-pub struct MutationRoot(agents::AgentMutation, circles::CircleMutation);
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(
+    agents::AgentMutation,
+    viewer::InstructionsMutation,
+    circles::CircleMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

@@ -1,18 +1,55 @@
-//! `viewer`: who the token says is asking.
+//! `viewer`: who the token says is asking, and their own instructions.
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::context::ContextExt;
+use super::{
+    context::ContextExt,
+    input::{self, MAX_PROMPT_CHARS},
+};
+use crate::{db, db::instructions::NamedInstructions, error::AppError};
 
 /// The authenticated user.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct Viewer {
     /// The token's subject.
     pub id: Uuid,
     /// Whether the token carries the `admin` role (may write agents, tools
     /// and circles).
     pub is_admin: bool,
+}
+
+#[ComplexObject]
+impl Viewer {
+    /// The viewer's own additions to agents' prompts, by agent name.
+    async fn instructions(&self, ctx: &Context<'_>) -> Result<Vec<MyAgentInstructions>> {
+        let db = &ctx.services()?.db;
+        let list = db::instructions::list_for_user(db.conn(), self.id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(list.into_iter().map(MyAgentInstructions::from).collect())
+    }
+}
+
+/// The viewer's instructions for one agent; `instructions` is null when
+/// there are none.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct MyAgentInstructions {
+    pub agent_name: String,
+    pub instructions: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<NamedInstructions> for MyAgentInstructions {
+    fn from(found: NamedInstructions) -> Self {
+        Self {
+            agent_name: found.agent_name,
+            instructions: Some(found.instructions),
+            updated_at: Some(found.updated_at),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -25,6 +62,44 @@ impl ViewerQuery {
         Ok(Viewer {
             id: viewer.id,
             is_admin: viewer.is_admin,
+        })
+    }
+}
+
+/// The viewer's own instructions; any authenticated user, for themselves only.
+#[derive(Default)]
+pub struct InstructionsMutation;
+
+#[Object]
+impl InstructionsMutation {
+    /// Sets (creates or replaces) the viewer's instructions for the agent.
+    async fn set_my_agent_instructions(
+        &self,
+        ctx: &Context<'_>,
+        agent_name: String,
+        instructions: String,
+    ) -> Result<MyAgentInstructions> {
+        let viewer = ctx.viewer()?;
+        input::max_chars("instructions", &instructions, MAX_PROMPT_CHARS)?;
+        let saved =
+            db::instructions::set(&ctx.services()?.db, viewer.id, &agent_name, instructions)
+                .await?;
+        Ok(saved.into())
+    }
+
+    /// Removes the viewer's instructions for the agent (fine if there were
+    /// none).
+    async fn clear_my_agent_instructions(
+        &self,
+        ctx: &Context<'_>,
+        agent_name: String,
+    ) -> Result<MyAgentInstructions> {
+        let viewer = ctx.viewer()?;
+        db::instructions::clear(&ctx.services()?.db, viewer.id, &agent_name).await?;
+        Ok(MyAgentInstructions {
+            agent_name,
+            instructions: None,
+            updated_at: None,
         })
     }
 }

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use agentgraph::{
-    app::{self, Application},
+    app::{self, AppState, Application, Hooks},
     auth::{TokenKeys, Viewer},
     config::Config,
     db::Db,
@@ -31,10 +31,26 @@ pub enum Backend {
 #[macro_export]
 macro_rules! test_both {
     ($(#[doc = $doc:literal])* async fn $name:ident($app:ident: TestApp) $body:block) => {
-        $crate::test_both! {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
             $(#[doc = $doc])*
-            #[flags()]
-            async fn $name($app: TestApp) $body
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(agentgraph_postgres_tests),
+                ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
+            )]
+            async fn postgres() {
+                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
+            }
         }
     };
     (
@@ -68,6 +84,7 @@ macro_rules! test_both {
 
 /// A running server on its own database.
 pub struct TestApp {
+    #[allow(dead_code, reason = "for tests whose expectations differ by database")]
     pub backend: Backend,
     pub address: SocketAddr,
     pub client: reqwest::Client,
@@ -80,6 +97,8 @@ pub struct TestApp {
     /// The bearer header value of a user without roles.
     pub user: String,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The server's state, for reading its cache counters.
+    pub state: AppState,
     _database: ScratchDatabase,
 }
 
@@ -90,6 +109,11 @@ impl TestApp {
 
     /// Spawns with extra command-line flags (e.g. a smaller limit).
     pub async fn spawn_with(backend: Backend, flags: &[&str]) -> Self {
+        Self::spawn_with_hooks(backend, flags, Hooks::default()).await
+    }
+
+    /// Spawns with extra flags and test hooks installed.
+    pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
         let mut args = vec![
             "agentgraph",
@@ -102,9 +126,10 @@ impl TestApp {
         args.extend_from_slice(flags);
         let config = Config::from_flags(args).expect("test flags parse");
         let db_config = config.db.clone();
-        let application = Application::build(config)
+        let application = Application::build_with(config, hooks)
             .await
             .expect("application builds");
+        let state = application.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -140,6 +165,7 @@ impl TestApp {
             admin,
             user,
             shutdown: Some(shutdown),
+            state,
             _database: database,
         }
     }

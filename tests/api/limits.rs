@@ -1,1 +1,109 @@
-//! placeholder
+//! Query limits (SPEC 10): depth, complexity, aliases, directives per field,
+//! page size and string length. Each is refused with a clear message before
+//! any resolver runs, so not one SQL statement is spent on it.
+
+use serde_json::{json, Value};
+
+use crate::{helpers::Gql, test_both};
+
+/// Refused before execution: BAD_USER_INPUT, no data, no SQL, and a
+/// message with one of `words` in it.
+fn assert_refused(response: &Gql, words: &[&str]) {
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.error_code(), "BAD_USER_INPUT", "{}", response.body);
+    assert_eq!(response.body["data"], Value::Null, "{}", response.body);
+    assert_eq!(response.statements(), 0, "SQL ran: {}", response.body);
+    let message = response.error_message().to_ascii_lowercase();
+    assert!(
+        words.iter().any(|word| message.contains(word)),
+        "{message:?} mentions none of {words:?}"
+    );
+    response.assert_every_error_has_a_code();
+}
+
+test_both! {
+    #[flags("--max-depth", "5")]
+    async fn a_query_nested_deeper_than_the_limit_is_refused_before_any_sql(app: TestApp) {
+        let too_deep = "{ circles { nodes { members { agent { model { provider { name } } } } } } }";
+        let response = app.post(Some(&app.admin), too_deep, json!({})).await;
+        assert_refused(&response, &["deep", "nested"]);
+
+        let at_the_limit = "{ circles { nodes { members { agent { name } } } } }";
+        let data = app.admin_ok(at_the_limit, json!({})).await;
+        assert_eq!(data, json!({ "circles": { "nodes": [] } }));
+    }
+}
+
+test_both! {
+    #[flags("--max-complexity", "50")]
+    async fn a_query_more_complex_than_the_limit_is_refused_before_any_sql(app: TestApp) {
+        let too_complex = "{ agents(first: 100) { nodes { name description } } }";
+        let response = app.post(Some(&app.admin), too_complex, json!({})).await;
+        assert_refused(&response, &["complex"]);
+
+        let small = "{ agents(first: 10) { nodes { name description } } }";
+        let data = app.admin_ok(small, json!({})).await;
+        assert_eq!(data, json!({ "agents": { "nodes": [] } }));
+    }
+}
+
+/// `{ a0: viewer { id } a1: viewer { id } ... }` with `n` aliases.
+fn aliased_viewers(n: usize) -> String {
+    let fields: Vec<String> = (0..n).map(|i| format!("a{i}: viewer {{ id }}")).collect();
+    format!("{{ {} }}", fields.join(" "))
+}
+
+test_both! {
+    async fn more_aliases_than_the_limit_are_refused_before_any_sql(app: TestApp) {
+        let response = app.post(Some(&app.admin), &aliased_viewers(31), json!({})).await;
+        assert_refused(&response, &["aliases"]);
+
+        let data = app.admin_ok(&aliased_viewers(30), json!({})).await;
+        assert_eq!(data.as_object().map(serde_json::Map::len), Some(30));
+    }
+}
+
+test_both! {
+    async fn more_directives_on_one_field_than_the_limit_are_refused_before_any_sql(app: TestApp) {
+        let directives = "@include(if: true) ".repeat(5);
+        let query = format!("{{ agents {directives}{{ nodes {{ name }} }} }}");
+        let response = app.post(Some(&app.admin), &query, json!({})).await;
+        assert_refused(&response, &["directives"]);
+    }
+}
+
+test_both! {
+    async fn a_page_larger_than_100_is_refused_before_any_sql(app: TestApp) {
+        for query in [
+            "{ agents(first: 101) { nodes { name } } }",
+            "{ circles(first: 101) { nodes { name } } }",
+            "{ agents(first: -1) { nodes { name } } }",
+        ] {
+            let response = app.post(Some(&app.admin), query, json!({})).await;
+            assert_eq!(response.statements(), 0, "{query}: SQL ran");
+            assert_eq!(response.error_code(), "BAD_USER_INPUT", "{query}: {}", response.body);
+            assert_eq!(response.error_field(), Some("first"), "{query}: {}", response.body);
+            response.assert_every_error_has_a_code();
+        }
+        let data = app.admin_ok("{ agents(first: 100) { nodes { name } } }", json!({})).await;
+        assert_eq!(data, json!({ "agents": { "nodes": [] } }));
+    }
+}
+
+test_both! {
+    async fn a_name_longer_than_100_characters_is_bad_user_input_and_writes_nothing(app: TestApp) {
+        let create = "mutation($name: String!) { createCircle(input: {name: $name}) { name } }";
+        let response = app.post(Some(&app.admin), create, json!({ "name": "n".repeat(101) })).await;
+        assert_eq!(response.error_code(), "BAD_USER_INPUT", "{}", response.body);
+        assert_eq!(response.error_field(), Some("name"), "{}", response.body);
+        assert!(response.error_message().contains("100"), "{}", response.error_message());
+        response.assert_every_error_has_a_code();
+        assert_eq!(app.count("circles").await, 0);
+
+        // Characters, not bytes: 100 two-byte characters are accepted.
+        let name = "é".repeat(100);
+        let data = app.admin_ok(create, json!({ "name": name })).await;
+        assert_eq!(data["createCircle"]["name"], json!(name));
+        assert_eq!(app.count("circles").await, 1);
+    }
+}

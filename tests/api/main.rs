@@ -9,4 +9,5 @@ mod auth;
 mod circles;
 mod limits;
 mod protocol;
+mod runtime;
 mod schema;

@@ -1,0 +1,439 @@
+//! [`FencedCache`]: a bounded moka cache with single-flight loads and a
+//! generation fence, so that an invalidation always beats a load that was
+//! already in flight.
+//!
+//! Why a fence: a load reads the database, then stores what it read. If a
+//! mutation commits and invalidates the key between the read and the store,
+//! a plain cache stores the pre-mutation value after the invalidation and
+//! serves it until its TTL. Here every key hashes to a stripe holding a
+//! generation counter; an invalidation bumps it. A load notes the
+//! generation (its [`Stamp`]) *before* reading, and the entry carries that
+//! stamp. A read accepts an entry only if its stamp equals the current one,
+//! so an entry loaded before an invalidation can never be served after it,
+//! whenever it was stored. Invalidations happen after commit, so a load
+//! whose stamp is current read the database after the last commit that
+//! touched its key.
+//!
+//! Single flight: concurrent misses of one key with the same stamp share one
+//! load. A miss that comes after an invalidation has a newer stamp and does
+//! not join a load started before it.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    hash::{BuildHasher, Hash, RandomState},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
+    time::{Duration, Instant},
+};
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use moka::{notification::RemovalCause, sync::Cache};
+
+use super::stats::CacheStats;
+use crate::{error::AppError, observability};
+
+/// Called after a load read the database and before its result is stored;
+/// tests use it to hold a load at exactly that point.
+pub type AfterLoadHook = Arc<dyn Fn(&'static str) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The generation a value was loaded under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    epoch: u64,
+    generation: u64,
+}
+
+/// Generation counters: one per stripe of keys, and an epoch for "all".
+pub struct Fence {
+    epoch: AtomicU64,
+    stripes: Box<[AtomicU64]>,
+    hasher: RandomState,
+}
+
+/// The fence as it was at one moment (for bulk loads of unknown keys).
+pub struct FenceSnapshot {
+    epoch: u64,
+    stripes: Vec<u64>,
+}
+
+const STRIPES: usize = 4096;
+
+impl Fence {
+    fn new() -> Self {
+        Self {
+            epoch: AtomicU64::new(0),
+            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn stripe<K: Hash>(&self, key: &K) -> usize {
+        // STRIPES is a power of two well below u64::MAX; the cast is exact.
+        (self.hasher.hash_one(key) % STRIPES as u64) as usize
+    }
+
+    pub fn stamp<K: Hash>(&self, key: &K) -> Stamp {
+        Stamp {
+            epoch: self.epoch.load(Ordering::SeqCst),
+            generation: self.stripes[self.stripe(key)].load(Ordering::SeqCst),
+        }
+    }
+
+    fn bump<K: Hash>(&self, key: &K) {
+        self.stripes[self.stripe(key)].fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn bump_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn snapshot(&self) -> FenceSnapshot {
+        FenceSnapshot {
+            epoch: self.epoch.load(Ordering::SeqCst),
+            stripes: self
+                .stripes
+                .iter()
+                .map(|g| g.load(Ordering::SeqCst))
+                .collect(),
+        }
+    }
+
+    fn stamp_in<K: Hash>(&self, snapshot: &FenceSnapshot, key: &K) -> Stamp {
+        Stamp {
+            epoch: snapshot.epoch,
+            generation: snapshot.stripes[self.stripe(key)],
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Stamped<V> {
+    value: V,
+    stamp: Stamp,
+}
+
+type LoadResult<V> = Result<Option<V>, AppError>;
+type SharedLoad<V> = Shared<BoxFuture<'static, LoadResult<V>>>;
+
+struct InFlight<V> {
+    stamp: Stamp,
+    load: SharedLoad<V>,
+}
+
+/// Settings of one cache.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheSettings {
+    pub capacity: u64,
+    pub ttl: Duration,
+}
+
+/// A bounded, fenced, single-flight cache. Cheap to clone (shared state).
+pub struct FencedCache<K, V> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Clone for FencedCache<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<K, V> {
+    name: &'static str,
+    entries: Cache<K, Stamped<V>>,
+    fence: Fence,
+    in_flight: Mutex<HashMap<K, InFlight<V>>>,
+    stats: Arc<CacheStats>,
+    after_load: Option<AfterLoadHook>,
+}
+
+impl<K, V> FencedCache<K, V>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub fn new(
+        name: &'static str,
+        settings: CacheSettings,
+        after_load: Option<AfterLoadHook>,
+    ) -> Self {
+        let stats = Arc::new(CacheStats::default());
+        let evictions = Arc::clone(&stats);
+        let entries = Cache::builder()
+            .name(name)
+            .max_capacity(settings.capacity)
+            .time_to_live(settings.ttl)
+            .eviction_listener(move |_key, _value, cause: RemovalCause| {
+                if cause.was_evicted() {
+                    evictions.record_eviction();
+                }
+            })
+            .build();
+        Self {
+            inner: Arc::new(Inner {
+                name,
+                entries,
+                fence: Fence::new(),
+                in_flight: Mutex::new(HashMap::new()),
+                stats,
+                after_load,
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.inner.name
+    }
+
+    pub fn stats(&self) -> &CacheStats {
+        &self.inner.stats
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.inner.entries.entry_count()
+    }
+
+    /// The current stamp of `key`; a derived value built from this cache
+    /// stays valid while it is unchanged.
+    pub fn stamp(&self, key: &K) -> Stamp {
+        self.inner.fence.stamp(key)
+    }
+
+    /// The cached value, if present and loaded under the current stamp.
+    /// Counts a hit or a miss.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let stamp = self.inner.fence.stamp(key);
+        let value = self
+            .inner
+            .entries
+            .get(key)
+            .filter(|entry| entry.stamp == stamp)
+            .map(|entry| entry.value);
+        self.inner.stats.record_lookup(value.is_some());
+        observability::record_cache_lookup(self.inner.name, value.is_some());
+        value
+    }
+
+    /// The cached value, or the result of `load` (shared with every
+    /// concurrent miss under the same stamp). `Ok(None)` (nothing to cache,
+    /// e.g. an unknown name) and errors are not stored.
+    pub async fn get_or_load<F, Fut>(&self, key: &K, load: F) -> LoadResult<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = LoadResult<V>> + Send + 'static,
+    {
+        if let Some(value) = self.get(key) {
+            return Ok(Some(value));
+        }
+        let flight = {
+            let mut in_flight = lock(&self.inner.in_flight);
+            let stamp = self.inner.fence.stamp(key);
+            match in_flight.get(key) {
+                Some(flight) if flight.stamp == stamp => flight.load.clone(),
+                _ => {
+                    let flight = self.start_load(key.clone(), stamp, load());
+                    in_flight.insert(
+                        key.clone(),
+                        InFlight {
+                            stamp,
+                            load: flight.clone(),
+                        },
+                    );
+                    flight
+                }
+            }
+        };
+        flight.await
+    }
+
+    fn start_load<Fut>(&self, key: K, stamp: Stamp, load: Fut) -> SharedLoad<V>
+    where
+        Fut: Future<Output = LoadResult<V>> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        async move {
+            let started = Instant::now();
+            let result = load.await;
+            inner.stats.record_load(started.elapsed(), result.is_ok());
+            if let Some(hook) = &inner.after_load {
+                hook(inner.name).await;
+            }
+            if let Ok(Some(value)) = &result {
+                inner.store(key.clone(), value.clone(), stamp);
+            }
+            let mut in_flight = lock(&inner.in_flight);
+            if in_flight
+                .get(&key)
+                .is_some_and(|flight| flight.stamp == stamp)
+            {
+                in_flight.remove(&key);
+            }
+            result
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Stores values read in bulk (a background refresh), each only if its
+    /// key was not invalidated since `snapshot` was taken.
+    pub fn store_loaded(&self, snapshot: &FenceSnapshot, values: impl IntoIterator<Item = (K, V)>) {
+        for (key, value) in values {
+            let stamp = self.inner.fence.stamp_in(snapshot, &key);
+            self.inner.store(key, value, stamp);
+        }
+    }
+
+    /// Take before a bulk read; pass to [`Self::store_loaded`].
+    pub fn snapshot(&self) -> FenceSnapshot {
+        self.inner.fence.snapshot()
+    }
+
+    /// The held value whatever its stamp, without counting a lookup (for
+    /// comparing against a fresh read).
+    pub fn peek(&self, key: &K) -> Option<V> {
+        self.inner.entries.get(key).map(|entry| entry.value)
+    }
+
+    /// Keys currently held (stale or not).
+    pub fn keys(&self) -> Vec<K> {
+        self.inner
+            .entries
+            .iter()
+            .map(|(key, _)| (*key).clone())
+            .collect()
+    }
+
+    pub fn invalidate(&self, key: &K) {
+        self.inner.fence.bump(key);
+        self.inner.entries.invalidate(key);
+    }
+
+    pub fn invalidate_all(&self) {
+        self.inner.fence.bump_all();
+        self.inner.entries.invalidate_all();
+    }
+}
+
+impl<K, V> Inner<K, V>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Stores `value` unless `key` was invalidated since `stamp`. (A store
+    /// that races an invalidation past this check is harmless: reads compare
+    /// stamps.)
+    fn store(&self, key: K, value: V, stamp: Stamp) {
+        if self.fence.stamp(&key) == stamp {
+            self.entries.insert(key, Stamped { value, stamp });
+        } else {
+            self.stats.record_stale_discard();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    fn cache() -> FencedCache<String, u32> {
+        FencedCache::new(
+            "test",
+            CacheSettings {
+                capacity: 100,
+                ttl: Duration::from_secs(60),
+            },
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_load() {
+        let cache = cache();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let key = "k".to_owned();
+        let results = futures::future::join_all((0..50).map(|_| {
+            let loads = Arc::clone(&loads);
+            cache.get_or_load(&key, move || async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                Ok(Some(7))
+            })
+        }))
+        .await;
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert!(results.iter().all(|r| matches!(r, Ok(Some(7)))));
+        assert_eq!(cache.get(&key), Some(7));
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_during_a_load_wins() {
+        let cache = cache();
+        let key = "k".to_owned();
+        let (loaded_tx, loaded_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = {
+            let cache = cache.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_load(&key, move || async move {
+                        let _ = loaded_tx.send(());
+                        let _ = release_rx.await;
+                        Ok(Some(1))
+                    })
+                    .await
+            })
+        };
+        loaded_rx.await.expect("load started");
+        cache.invalidate(&key);
+        let after = cache.get_or_load(&key, || async { Ok(Some(2)) }).await;
+        assert!(
+            matches!(after, Ok(Some(2))),
+            "a miss after the invalidation does not join the old load"
+        );
+        release_tx.send(()).expect("release");
+        assert!(matches!(slow.await.expect("joined"), Ok(Some(1))));
+        assert_eq!(
+            cache.get(&key),
+            Some(2),
+            "the old load did not overwrite the fresh value"
+        );
+        cache.invalidate(&key);
+        assert_eq!(cache.get(&key), None);
+    }
+
+    #[tokio::test]
+    async fn failed_and_empty_loads_are_not_stored() {
+        let cache = cache();
+        let key = "k".to_owned();
+        let failed = cache
+            .get_or_load(&key, || async { Err(AppError::NotFound("x")) })
+            .await;
+        assert!(failed.is_err());
+        let empty = cache.get_or_load(&key, || async { Ok(None) }).await;
+        assert!(matches!(empty, Ok(None)));
+        assert_eq!(cache.get(&key), None);
+        assert_eq!(cache.stats().snapshot().loads, 2);
+    }
+
+    #[test]
+    fn bulk_stores_skip_keys_invalidated_since_the_snapshot() {
+        let cache = cache();
+        let snapshot = cache.snapshot();
+        cache.invalidate(&"b".to_owned());
+        cache.store_loaded(&snapshot, [("a".to_owned(), 1), ("b".to_owned(), 2)]);
+        assert_eq!(cache.get(&"a".to_owned()), Some(1));
+        assert_eq!(cache.get(&"b".to_owned()), None);
+    }
+}

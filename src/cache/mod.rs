@@ -1,0 +1,216 @@
+//! The shared caches, their keys and invalidation.
+//!
+//! | cache | key | filled by | invalidated by |
+//! | --- | --- | --- | --- |
+//! | agent config | agent name | single-key load on miss; every entry reloaded in one statement at start and periodically | agent and tool mutations |
+//! | user instructions | (user, agent name) | single-key load on miss | set/clear instructions |
+//! | agent runtime | (user, agent name) | assembled from the two above, loaded concurrently | anything that invalidates either |
+//!
+//! Every cache is a [`FencedCache`] (bounded, TTL, single-flight, and a
+//! generation fence so an invalidation beats an in-flight load), except the
+//! runtime cache, whose entries carry the stamps of the two entries they
+//! were built from and are valid only while both are current. Caches wrap
+//! data access (`db`); resolvers call the methods here.
+
+mod fenced;
+mod refresh;
+mod runtime;
+mod stats;
+
+use std::sync::Arc;
+
+pub use fenced::{AfterLoadHook, CacheSettings, FencedCache};
+pub use refresh::spawn_agent_config_refresh;
+pub use stats::{CacheStats, StatsSnapshot};
+use uuid::Uuid;
+
+use self::runtime::RuntimeCache;
+use crate::{
+    config::CacheConfig,
+    db::{self, agents::AgentConfig, instructions::UserInstructions, Db},
+    error::AppError,
+    invalidation::{Invalidation, Subscriber},
+    runtime::AgentRuntime,
+};
+
+/// Names under which the caches report.
+pub mod names {
+    pub const AGENT_CONFIG: &str = "agent_config";
+    pub const INSTRUCTIONS: &str = "user_instructions";
+    pub const RUNTIME: &str = "agent_runtime";
+}
+
+/// The caches of this process. Shared by all requests.
+pub struct Caches {
+    db: Db,
+    agent_configs: FencedCache<String, Arc<AgentConfig>>,
+    instructions: FencedCache<(Uuid, String), Arc<UserInstructions>>,
+    runtimes: RuntimeCache,
+}
+
+impl std::fmt::Debug for Caches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Caches")
+    }
+}
+
+impl Caches {
+    /// Creates the caches and subscribes them to `db`'s invalidation bus.
+    pub fn new(db: Db, config: &CacheConfig, after_load: Option<AfterLoadHook>) -> Arc<Self> {
+        let caches = Arc::new(Self {
+            agent_configs: FencedCache::new(
+                names::AGENT_CONFIG,
+                CacheSettings {
+                    capacity: config.agent_cache_capacity,
+                    ttl: config.agent_cache_ttl,
+                },
+                after_load.clone(),
+            ),
+            instructions: FencedCache::new(
+                names::INSTRUCTIONS,
+                CacheSettings {
+                    capacity: config.instructions_cache_capacity,
+                    ttl: config.instructions_cache_ttl,
+                },
+                after_load,
+            ),
+            runtimes: RuntimeCache::new(CacheSettings {
+                capacity: config.runtime_cache_capacity,
+                ttl: config.runtime_cache_ttl,
+            }),
+            db: db.clone(),
+        });
+        db.bus().subscribe(caches.clone());
+        caches
+    }
+
+    /// The agent's configuration; `None` for an unknown name.
+    pub async fn agent_config(&self, name: &str) -> Result<Option<Arc<AgentConfig>>, AppError> {
+        let db = self.db.clone();
+        let key = name.to_owned();
+        let owned = key.clone();
+        self.agent_configs
+            .get_or_load(&key, || async move {
+                let mut configs = db::agents::load_configs(db.conn(), Some(&owned)).await?;
+                Ok(configs.pop().map(Arc::new))
+            })
+            .await
+    }
+
+    /// The user's instructions for the agent; `None` for an unknown agent.
+    pub async fn user_instructions(
+        &self,
+        user_id: Uuid,
+        agent_name: &str,
+    ) -> Result<Option<Arc<UserInstructions>>, AppError> {
+        let db = self.db.clone();
+        let key = (user_id, agent_name.to_owned());
+        let name = key.1.clone();
+        self.instructions
+            .get_or_load(&key, || async move {
+                let found = db::instructions::for_runtime(db.conn(), user_id, &name).await?;
+                Ok(found.map(Arc::new))
+            })
+            .await
+    }
+
+    /// Everything needed to start the agent for the user; `None` for an
+    /// unknown agent. On a miss, config and instructions load concurrently.
+    pub async fn agent_runtime(
+        &self,
+        user_id: Uuid,
+        agent_name: &str,
+    ) -> Result<Option<Arc<AgentRuntime>>, AppError> {
+        let key = (user_id, agent_name.to_owned());
+        let sources = (
+            self.agent_configs.stamp(&key.1),
+            self.instructions.stamp(&key),
+        );
+        if let Some(runtime) = self.runtimes.get(&key, sources) {
+            return Ok(Some(runtime));
+        }
+        let (config, instructions) = tokio::try_join!(
+            self.agent_config(agent_name),
+            self.user_instructions(user_id, agent_name)
+        )?;
+        let (Some(config), Some(instructions)) = (config, instructions) else {
+            return Ok(None);
+        };
+        let runtime = Arc::new(AgentRuntime::assemble(config, instructions));
+        self.runtimes.insert(key, Arc::clone(&runtime), sources);
+        Ok(Some(runtime))
+    }
+
+    /// Reloads every agent configuration in one statement. Unchanged
+    /// entries are stored again (renewing their TTL) unless invalidated
+    /// meanwhile; an entry that changed behind our back (a direct database
+    /// edit) is invalidated instead, so runtimes built from it go too, and
+    /// its next read loads it afresh; agents that no longer exist are
+    /// dropped. Returns how many agents were loaded.
+    pub async fn refresh_agent_configs(&self) -> Result<usize, AppError> {
+        let snapshot = self.agent_configs.snapshot();
+        let configs = db::agents::load_configs(self.db.conn(), None).await?;
+        let loaded = configs.len();
+        let mut unchanged = Vec::with_capacity(loaded);
+        let mut names = std::collections::HashSet::with_capacity(loaded);
+        for config in configs {
+            let name = config.agent.agent.name.clone();
+            names.insert(name.clone());
+            match self.agent_configs.peek(&name) {
+                Some(cached) if *cached != config => self.agent_configs.invalidate(&name),
+                _ => unchanged.push((name, Arc::new(config))),
+            }
+        }
+        for gone in self
+            .agent_configs
+            .keys()
+            .into_iter()
+            .filter(|k| !names.contains(k))
+        {
+            self.agent_configs.invalidate(&gone);
+        }
+        self.agent_configs.store_loaded(&snapshot, unchanged);
+        Ok(loaded)
+    }
+
+    /// Counters and sizes of every cache, by name.
+    pub fn stats(&self) -> Vec<(&'static str, StatsSnapshot, u64)> {
+        vec![
+            (
+                names::AGENT_CONFIG,
+                self.agent_configs.stats().snapshot(),
+                self.agent_configs.entry_count(),
+            ),
+            (
+                names::INSTRUCTIONS,
+                self.instructions.stats().snapshot(),
+                self.instructions.entry_count(),
+            ),
+            (
+                names::RUNTIME,
+                self.runtimes.stats().snapshot(),
+                self.runtimes.entry_count(),
+            ),
+        ]
+    }
+}
+
+impl Subscriber for Caches {
+    fn apply(&self, event: &Invalidation) {
+        match event {
+            // Runtime entries built from these are invalid from now on: they
+            // carry the stamps of their sources.
+            Invalidation::Agent { name } => self.agent_configs.invalidate(name),
+            Invalidation::AllAgents => self.agent_configs.invalidate_all(),
+            Invalidation::Instructions { user_id, agent } => {
+                self.instructions.invalidate(&(*user_id, agent.clone()));
+            }
+            Invalidation::Readiness { .. } => {}
+            Invalidation::Everything => {
+                self.agent_configs.invalidate_all();
+                self.instructions.invalidate_all();
+                self.runtimes.invalidate_all();
+            }
+        }
+    }
+}

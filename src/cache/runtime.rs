@@ -1,0 +1,76 @@
+//! The agent runtime cache: assembled runtimes keyed by (user, agent name),
+//! each valid only while the config and instructions entries it was built
+//! from are current (their stamps are stored with it). An invalidation of
+//! either source therefore invalidates every runtime built from it, for all
+//! users, without scanning.
+
+use std::sync::Arc;
+
+use moka::{notification::RemovalCause, sync::Cache};
+use uuid::Uuid;
+
+use super::{fenced::Stamp, names, stats::CacheStats, CacheSettings};
+use crate::{observability, runtime::AgentRuntime};
+
+type Key = (Uuid, String);
+/// The stamps of the agent config and the instructions a runtime was built from.
+pub(super) type SourceStamps = (Stamp, Stamp);
+
+#[derive(Clone)]
+struct Entry {
+    runtime: Arc<AgentRuntime>,
+    sources: SourceStamps,
+}
+
+pub(super) struct RuntimeCache {
+    entries: Cache<Key, Entry>,
+    stats: Arc<CacheStats>,
+}
+
+impl RuntimeCache {
+    pub(super) fn new(settings: CacheSettings) -> Self {
+        let stats = Arc::new(CacheStats::default());
+        let evictions = Arc::clone(&stats);
+        let entries = Cache::builder()
+            .name(names::RUNTIME)
+            .max_capacity(settings.capacity)
+            .time_to_live(settings.ttl)
+            .eviction_listener(move |_key, _value, cause: RemovalCause| {
+                if cause.was_evicted() {
+                    evictions.record_eviction();
+                }
+            })
+            .build();
+        Self { entries, stats }
+    }
+
+    /// The runtime, if cached and built from sources still at `sources`.
+    pub(super) fn get(&self, key: &Key, sources: SourceStamps) -> Option<Arc<AgentRuntime>> {
+        let runtime = self
+            .entries
+            .get(key)
+            .filter(|entry| entry.sources == sources)
+            .map(|entry| entry.runtime);
+        self.stats.record_lookup(runtime.is_some());
+        observability::record_cache_lookup(names::RUNTIME, runtime.is_some());
+        runtime
+    }
+
+    /// Stores a runtime built from sources whose stamps were `sources`
+    /// before they were read.
+    pub(super) fn insert(&self, key: Key, runtime: Arc<AgentRuntime>, sources: SourceStamps) {
+        self.entries.insert(key, Entry { runtime, sources });
+    }
+
+    pub(super) fn invalidate_all(&self) {
+        self.entries.invalidate_all();
+    }
+
+    pub(super) fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    pub(super) fn entry_count(&self) -> u64 {
+        self.entries.entry_count()
+    }
+}
