@@ -36,6 +36,7 @@ use crate::{
     db::Db,
     graphql::{self, AppSchema, Services},
     http,
+    invalidation::postgres::{Listener, ListenerHealth, ListenerSettings},
     seed::{self, DEMO_USER_ID},
 };
 
@@ -51,8 +52,11 @@ struct StateInner {
     /// Raised on SIGTERM/Ctrl-C so `/readyz` turns 503 while in-flight
     /// requests finish.
     shutting_down: AtomicBool,
-    /// Background tasks (cache refresh), stopped when serving stops.
+    /// Background tasks (cache refresh, invalidation listener), stopped
+    /// when serving stops.
     background: Vec<JoinHandle<()>>,
+    /// On PostgreSQL: the health of the invalidation listener.
+    listener: Option<Arc<ListenerHealth>>,
 }
 
 impl AppState {
@@ -70,6 +74,11 @@ impl AppState {
 
     pub fn token_keys(&self) -> &TokenKeys {
         &self.0.token_keys
+    }
+
+    /// The invalidation listener's health (PostgreSQL only).
+    pub fn listener(&self) -> Option<&ListenerHealth> {
+        self.0.listener.as_deref()
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -111,6 +120,7 @@ impl Application {
 
     /// [`Self::build`] with test hooks installed.
     pub async fn build_with(config: Config, hooks: Hooks) -> anyhow::Result<Self> {
+        crate::observability::metrics::handle();
         let db = Db::connect(&config.database_url, &config.db).await?;
         db.migrate().await?;
         if !config.no_demo_data && is_empty(&db).await? {
@@ -135,9 +145,21 @@ impl Application {
             Arc::clone(&caches),
             config.caches.agent_cache_refresh,
         );
+        let mut background = vec![refresh];
+        let listener = if config.is_postgres() {
+            let settings = ListenerSettings {
+                database_url: config.database_url.clone(),
+                heartbeat: config.caches.listener_heartbeat,
+            };
+            let (task, health) = Listener::start(settings, db.bus().clone()).await?;
+            background.push(task);
+            Some(health)
+        } else {
+            None
+        };
         let services = Services { db, caches };
         let schema = graphql::schema_builder(&config.limits)
-            .extension(http::ExecutionMarker)
+            .extension(http::RequestFactsRecorder)
             .data(services.clone())
             .finish();
         let state = AppState(Arc::new(StateInner {
@@ -146,7 +168,8 @@ impl Application {
             services,
             token_keys,
             shutting_down: AtomicBool::new(false),
-            background: vec![refresh],
+            background,
+            listener,
         }));
         Ok(Self { state, dev_token })
     }
@@ -174,6 +197,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
+        .route("/metrics", get(http::metrics))
         .with_state(state)
         .layer(cors(&config.cors_origins))
         .layer(DefaultBodyLimit::max(config.http.body_limit_bytes))

@@ -203,6 +203,12 @@ pub struct CacheConfig {
     )]
     pub readiness_cache_capacity: u64,
 
+    /// PostgreSQL only: silence on the invalidation listener after which its
+    /// connection is tested (a dead one makes the replica flush its caches
+    /// and reconnect).
+    #[arg(long, env = "AGENTGRAPH_LISTENER_HEARTBEAT", default_value = "5s", value_parser = duration, global = true)]
+    pub listener_heartbeat: Duration,
+
     /// How long a readiness snapshot stays in memory.
     #[arg(long, env = "AGENTGRAPH_READINESS_CACHE_TTL", default_value = "300s", value_parser = duration, global = true)]
     pub readiness_cache_ttl: Duration,

@@ -16,9 +16,9 @@ use std::{
 };
 
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
     http::GraphiQLSource,
-    parser::types::OperationType,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
     Response as GqlResponse, Variables,
 };
 use async_graphql_axum::GraphQLResponse;
@@ -35,7 +35,7 @@ use crate::{
     config::IntrospectionPolicy,
     error::{AppError, ErrorCode},
     graphql::RequestContext,
-    observability::RequestCost,
+    observability::{self, RequestCost},
 };
 
 /// The response media types a client can ask for.
@@ -172,11 +172,42 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let services = state.services();
+    let listener = state
+        .listener()
+        .map(|l| (l.is_connected(), l.reconnects(), l.received()));
+    let text = observability::metrics::render(
+        &services.caches.stats(),
+        services.db.pool_connections(),
+        listener,
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
 /// `GET /readyz`: 200 when the database answers, 503 when it does not or
 /// while shutting down.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    if state
+        .listener()
+        .is_some_and(|listener| !listener.is_connected())
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "invalidation listener reconnecting",
+        )
+            .into_response();
     }
     let ping = tokio::time::timeout(Duration::from_secs(2), state.services().db.ping()).await;
     match ping {
@@ -200,9 +231,6 @@ async fn execute(
             return unauthorized(media);
         }
     };
-    if let Some(operation) = &request.operation_name {
-        tracing::Span::current().record("operation", operation.as_str());
-    }
     let introspection_allowed = match state.config().introspection_policy() {
         IntrospectionPolicy::Always => true,
         IntrospectionPolicy::Authenticated => viewer.is_some(),
@@ -210,21 +238,28 @@ async fn execute(
     };
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
-    let executed = ExecutionStarted::default();
+    let facts = RequestFacts::default();
+    if let Some(name) = &request.operation_name {
+        let _ = facts.0.operation.set(name.clone());
+    }
     let mut request = request
         .data(RequestContext::new(viewer, state.services()))
-        .data(executed.clone());
+        .data(facts.clone());
     if !introspection_allowed {
         request = request.disable_introspection();
     }
     let mut response = RequestCost::scope(Arc::clone(&cost), state.schema().execute(request)).await;
+    if let Some(operation) = facts.operation() {
+        tracing::Span::current().record("operation", operation);
+    }
+    observability::metrics::record_request(facts.operation(), started.elapsed());
     publish_errors(&mut response, &request_id);
     if wants_cost(state, headers) {
         response
             .extensions
             .insert("cost".to_owned(), cost_value(&cost, started.elapsed()));
     }
-    if executed.get() {
+    if facts.executed() {
         return with_media(
             GraphQLResponse::from(response).into_response(),
             StatusCode::OK,
@@ -314,40 +349,87 @@ fn wants_cost(state: &AppState, headers: &HeaderMap) -> bool {
             .is_some_and(|v| v.as_bytes() == b"1")
 }
 
-/// Set by [`ExecutionMarker`] once a request got past parsing and
-/// validation: from then on its errors are field errors (HTTP 200).
+/// What the schema learned about a request while running it, recorded by
+/// [`RequestFactsRecorder`].
 #[derive(Clone, Default)]
-pub struct ExecutionStarted(Arc<AtomicBool>);
+pub struct RequestFacts(Arc<FactsInner>);
 
-impl ExecutionStarted {
-    fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+#[derive(Default)]
+struct FactsInner {
+    /// Raised once the request got past parsing and validation: from then
+    /// on its errors are field errors (HTTP 200).
+    executed: AtomicBool,
+    /// The operation's name: the one asked for, or the document's only one.
+    operation: std::sync::OnceLock<String>,
+}
+
+impl RequestFacts {
+    fn executed(&self) -> bool {
+        self.0.executed.load(Ordering::Relaxed)
+    }
+
+    fn operation(&self) -> Option<&str> {
+        self.0.operation.get().map(String::as_str)
     }
 }
 
-/// Schema extension that raises [`ExecutionStarted`].
+/// Schema extension that fills [`RequestFacts`].
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ExecutionMarker;
+pub struct RequestFactsRecorder;
 
-impl ExtensionFactory for ExecutionMarker {
+impl ExtensionFactory for RequestFactsRecorder {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ExecutionMarker)
+        Arc::new(RequestFactsRecorder)
     }
 }
 
 #[async_trait::async_trait]
-impl Extension for ExecutionMarker {
+impl Extension for RequestFactsRecorder {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> async_graphql::ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let (Some(facts), DocumentOperations::Single(_)) =
+            (ctx.data_opt::<RequestFacts>(), &document.operations)
+        {
+            // A single operation's name is not in `operations`' key; it is
+            // only known from the request or the text, so take the text's.
+            if let Some(name) = single_operation_name(query) {
+                let _ = facts.0.operation.set(name);
+            }
+        }
+        Ok(document)
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> GqlResponse {
-        if let Some(flag) = ctx.data_opt::<ExecutionStarted>() {
-            flag.0.store(true, Ordering::Relaxed);
+        if let Some(facts) = ctx.data_opt::<RequestFacts>() {
+            facts.0.executed.store(true, Ordering::Relaxed);
+            if let Some(name) = operation_name {
+                let _ = facts.0.operation.set(name.to_owned());
+            }
         }
         next.run(ctx, operation_name).await
     }
+}
+
+/// The name in `query Name` / `mutation Name`, for a document with one
+/// operation.
+fn single_operation_name(query: &str) -> Option<String> {
+    let mut words = query.split(|c: char| c.is_whitespace() || matches!(c, '{' | '(' | '@'));
+    let keyword = words.by_ref().find(|w| !w.is_empty())?;
+    if !matches!(keyword, "query" | "mutation" | "subscription") {
+        return None;
+    }
+    words.find(|w| !w.is_empty()).map(str::to_owned)
 }
 
 fn is_json_content_type(headers: &HeaderMap) -> bool {

@@ -31,5 +31,6 @@ pub mod http;
 pub mod invalidation;
 pub mod loaders;
 pub mod observability;
+pub mod readiness;
 pub mod runtime;
 pub mod seed;

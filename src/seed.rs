@@ -519,6 +519,7 @@ fn project_rows() -> Vec<projects::ActiveModel> {
         id: Set(demo_id(PROJECT, n)),
         owner_id: Set(DEMO_USER_ID),
         name: Set(name.to_owned()),
+        state_version: Set(0),
         created_at: Set(at(project_day(n), 0)),
         updated_at: Set(at(project_day(n), 1)),
     })

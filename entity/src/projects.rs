@@ -12,6 +12,9 @@ pub struct Model {
     /// The owning user (token `sub`); nobody else may see the project.
     pub owner_id: Uuid,
     pub name: String,
+    /// Bumped by every change of the project's state (in the changing
+    /// transaction); readiness snapshots record the version they describe.
+    pub state_version: i64,
     pub created_at: DateTimeUtc,
     /// Last change of the project row itself (rename).
     pub updated_at: DateTimeUtc,

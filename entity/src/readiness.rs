@@ -17,6 +17,12 @@ pub struct Model {
     /// The blocker messages, in their fixed order.
     #[sea_orm(column_type = "JsonBinary")]
     pub blockers: Json,
+    /// The counts the score was computed from (also served as `counts`).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub inputs: Json,
+    /// The project's `state_version` these counts were read at; a row whose
+    /// version differs from the project's is stale and ignored.
+    pub state_version: i64,
     pub computed_at: DateTimeUtc,
 }
 

@@ -26,6 +26,15 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Projects::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Projects::OwnerId).uuid().not_null())
                     .col(ColumnDef::new(Projects::Name).string().not_null())
+                    // Bumped by every change of the project's state; a
+                    // readiness snapshot is valid only for the version it
+                    // was computed from.
+                    .col(
+                        ColumnDef::new(Projects::StateVersion)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
                     .col(
                         ColumnDef::new(Projects::CreatedAt)
                             .timestamp_with_time_zone()
@@ -81,6 +90,14 @@ impl MigrationTrait for Migration {
             "idx_features_project_id_id",
             Features::Table,
             [Features::ProjectId, Features::Id],
+        )
+        .await?;
+        // Readiness counts confirmed features per project (index-only).
+        create_index(
+            manager,
+            "idx_features_project_id_confirmed",
+            Features::Table,
+            [Features::ProjectId, Features::Confirmed],
         )
         .await?;
 
@@ -326,6 +343,12 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     .col(ColumnDef::new(Readiness::Blockers).json_binary().not_null())
+                    .col(ColumnDef::new(Readiness::Inputs).json_binary().not_null())
+                    .col(
+                        ColumnDef::new(Readiness::StateVersion)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(Readiness::ComputedAt)
                             .timestamp_with_time_zone()
@@ -402,6 +425,7 @@ enum Projects {
     Name,
     CreatedAt,
     UpdatedAt,
+    StateVersion,
 }
 
 #[derive(DeriveIden)]
@@ -492,5 +516,7 @@ enum Readiness {
     Score,
     Dimensions,
     Blockers,
+    Inputs,
+    StateVersion,
     ComputedAt,
 }

@@ -116,11 +116,14 @@ struct Stamped<V> {
 }
 
 type LoadResult<V> = Result<Option<V>, AppError>;
-type SharedLoad<V> = Shared<BoxFuture<'static, LoadResult<V>>>;
+type BatchResult<K, V> = Result<Arc<HashMap<K, V>>, AppError>;
+type SharedBatch<K, V> = Shared<BoxFuture<'static, BatchResult<K, V>>>;
 
-struct InFlight<V> {
+/// A load in progress for one key: the batch it is part of (a single-key
+/// load is a batch of one) and the stamp it was started under.
+struct InFlight<K, V> {
     stamp: Stamp,
-    load: SharedLoad<V>,
+    batch: SharedBatch<K, V>,
 }
 
 /// Settings of one cache.
@@ -147,7 +150,7 @@ struct Inner<K, V> {
     name: &'static str,
     entries: Cache<K, Stamped<V>>,
     fence: Fence,
-    in_flight: Mutex<HashMap<K, InFlight<V>>>,
+    in_flight: Mutex<HashMap<K, InFlight<K, V>>>,
     stats: Arc<CacheStats>,
     after_load: Option<AfterLoadHook>,
 }
@@ -227,33 +230,95 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = LoadResult<V>> + Send + 'static,
     {
-        if let Some(value) = self.get(key) {
-            return Ok(Some(value));
-        }
-        let flight = {
-            let mut in_flight = lock(&self.inner.in_flight);
-            let stamp = self.inner.fence.stamp(key);
-            match in_flight.get(key) {
-                Some(flight) if flight.stamp == stamp => flight.load.clone(),
-                _ => {
-                    let flight = self.start_load(key.clone(), stamp, load());
-                    in_flight.insert(
-                        key.clone(),
-                        InFlight {
-                            stamp,
-                            load: flight.clone(),
-                        },
-                    );
-                    flight
+        let wanted = key.clone();
+        let mut found = self
+            .get_or_load_many(std::slice::from_ref(key), move |_| {
+                let loading = load();
+                async move {
+                    let value = loading.await?;
+                    Ok(value.map(|value| (wanted, value)).into_iter().collect())
                 }
-            }
-        };
-        flight.await
+            })
+            .await?;
+        Ok(found.remove(key))
     }
 
-    fn start_load<Fut>(&self, key: K, stamp: Stamp, load: Fut) -> SharedLoad<V>
+    /// The cached values of `keys`; the misses are loaded with one call of
+    /// `load` (keys already being loaded under their current stamp by
+    /// another request are waited for, not loaded again). Keys `load` does
+    /// not return are absent from the answer and not stored.
+    pub async fn get_or_load_many<F, Fut>(
+        &self,
+        keys: &[K],
+        load: F,
+    ) -> Result<HashMap<K, V>, AppError>
     where
-        Fut: Future<Output = LoadResult<V>> + Send + 'static,
+        F: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
+    {
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            match self.get(key) {
+                Some(value) => {
+                    found.insert(key.clone(), value);
+                }
+                None => missing.push(key.clone()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let batches = self.join_or_start(missing.clone(), load);
+        for batch in futures::future::try_join_all(batches).await? {
+            for key in &missing {
+                if let Some(value) = batch.get(key) {
+                    found.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The batches that answer `missing`: loads in flight under the current
+    /// stamp are joined; the rest are claimed and loaded together.
+    fn join_or_start<F, Fut>(&self, missing: Vec<K>, load: F) -> Vec<SharedBatch<K, V>>
+    where
+        F: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
+    {
+        let mut in_flight = lock(&self.inner.in_flight);
+        let mut batches: Vec<SharedBatch<K, V>> = Vec::new();
+        let mut claimed = Vec::new();
+        for key in missing {
+            let stamp = self.inner.fence.stamp(&key);
+            match in_flight.get(&key) {
+                Some(flight) if flight.stamp == stamp => {
+                    batches.push(flight.batch.clone());
+                }
+                _ => claimed.push((key, stamp)),
+            }
+        }
+        if !claimed.is_empty() {
+            let keys = claimed.iter().map(|(key, _)| key.clone()).collect();
+            let batch = self.start_batch(claimed.clone(), load(keys));
+            for (key, stamp) in claimed {
+                in_flight.insert(
+                    key,
+                    InFlight {
+                        stamp,
+                        batch: batch.clone(),
+                    },
+                );
+            }
+            batches.push(batch);
+        }
+        batches
+    }
+
+    fn start_batch<Fut>(&self, claimed: Vec<(K, Stamp)>, load: Fut) -> SharedBatch<K, V>
+    where
+        Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         async move {
@@ -263,17 +328,23 @@ where
             if let Some(hook) = &inner.after_load {
                 hook(inner.name).await;
             }
-            if let Ok(Some(value)) = &result {
-                inner.store(key.clone(), value.clone(), stamp);
+            if let Ok(values) = &result {
+                for (key, stamp) in &claimed {
+                    if let Some(value) = values.get(key) {
+                        inner.store(key.clone(), value.clone(), *stamp);
+                    }
+                }
             }
             let mut in_flight = lock(&inner.in_flight);
-            if in_flight
-                .get(&key)
-                .is_some_and(|flight| flight.stamp == stamp)
-            {
-                in_flight.remove(&key);
+            for (key, stamp) in &claimed {
+                if in_flight
+                    .get(key)
+                    .is_some_and(|flight| flight.stamp == *stamp)
+                {
+                    in_flight.remove(key);
+                }
             }
-            result
+            result.map(Arc::new)
         }
         .boxed()
         .shared()
@@ -425,6 +496,50 @@ mod tests {
         assert!(matches!(empty, Ok(None)));
         assert_eq!(cache.get(&key), None);
         assert_eq!(cache.stats().snapshot().loads, 2);
+    }
+
+    #[tokio::test]
+    async fn many_keys_load_together_and_join_loads_in_flight() {
+        let cache = cache();
+        let calls = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+        let load = |calls: Arc<Mutex<Vec<Vec<String>>>>| {
+            move |keys: Vec<String>| async move {
+                lock(&calls).push(keys.clone());
+                tokio::task::yield_now().await;
+                Ok(keys
+                    .into_iter()
+                    .filter(|k| k != "none")
+                    .map(|k| (k, 1))
+                    .collect())
+            }
+        };
+        cache
+            .get_or_load(&"a".to_owned(), || async { Ok(Some(0)) })
+            .await
+            .ok();
+        let keys: Vec<String> = ["a", "b", "c", "none"].map(String::from).to_vec();
+        let other: Vec<String> = ["c", "d"].map(String::from).to_vec();
+        let (first, second) = futures::future::join(
+            cache.get_or_load_many(&keys, load(Arc::clone(&calls))),
+            cache.get_or_load_many(&other, load(Arc::clone(&calls))),
+        )
+        .await;
+        let first = first.expect("first");
+        assert_eq!(first.get("a"), Some(&0), "a hit is not reloaded");
+        assert_eq!(
+            (first.get("b"), first.get("c"), first.get("none")),
+            (Some(&1), Some(&1), None)
+        );
+        assert_eq!(second.expect("second").len(), 2);
+        let calls = lock(&calls).clone();
+        assert_eq!(
+            calls,
+            vec![
+                vec!["b".to_owned(), "c".to_owned(), "none".to_owned()],
+                vec!["d".to_owned()]
+            ],
+            "c was joined, not reloaded"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! | agent config | agent name | single-key load on miss; every entry reloaded in one statement at start and periodically | agent and tool mutations |
 //! | user instructions | (user, agent name) | single-key load on miss | set/clear instructions |
 //! | agent runtime | (user, agent name) | assembled from the two above, loaded concurrently | anything that invalidates either |
+//! | readiness | project id | the `readiness` table (L2), else one aggregate for all misses of a batch | every mutation of the project's state |
 //!
 //! Every cache is a [`FencedCache`] (bounded, TTL, single-flight, and a
 //! generation fence so an invalidation beats an in-flight load), except the
@@ -17,7 +18,7 @@ mod refresh;
 mod runtime;
 mod stats;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 pub use fenced::{AfterLoadHook, CacheSettings, FencedCache};
 pub use refresh::spawn_agent_config_refresh;
@@ -27,7 +28,9 @@ use uuid::Uuid;
 use self::runtime::RuntimeCache;
 use crate::{
     config::CacheConfig,
-    db::{self, agents::AgentConfig, instructions::UserInstructions, Db},
+    db::{
+        self, agents::AgentConfig, instructions::UserInstructions, readiness::ReadinessSnapshot, Db,
+    },
     error::AppError,
     invalidation::{Invalidation, Subscriber},
     runtime::AgentRuntime,
@@ -38,6 +41,7 @@ pub mod names {
     pub const AGENT_CONFIG: &str = "agent_config";
     pub const INSTRUCTIONS: &str = "user_instructions";
     pub const RUNTIME: &str = "agent_runtime";
+    pub const READINESS: &str = "readiness";
 }
 
 /// The caches of this process. Shared by all requests.
@@ -46,6 +50,7 @@ pub struct Caches {
     agent_configs: FencedCache<String, Arc<AgentConfig>>,
     instructions: FencedCache<(Uuid, String), Arc<UserInstructions>>,
     runtimes: RuntimeCache,
+    readiness: FencedCache<Uuid, Arc<ReadinessSnapshot>>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -71,6 +76,14 @@ impl Caches {
                 CacheSettings {
                     capacity: config.instructions_cache_capacity,
                     ttl: config.instructions_cache_ttl,
+                },
+                after_load.clone(),
+            ),
+            readiness: FencedCache::new(
+                names::READINESS,
+                CacheSettings {
+                    capacity: config.readiness_cache_capacity,
+                    ttl: config.readiness_cache_ttl,
                 },
                 after_load,
             ),
@@ -141,6 +154,36 @@ impl Caches {
         Ok(Some(runtime))
     }
 
+    /// Readiness of each project in `project_ids` (the caller has checked
+    /// ownership). Memory first; the misses of all concurrent requests are
+    /// read from the persisted snapshots in one statement, and those still
+    /// missing are computed by one aggregate statement. New snapshots are
+    /// persisted off the request path.
+    pub async fn readiness_many(
+        &self,
+        project_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Arc<ReadinessSnapshot>>, AppError> {
+        let db = self.db.clone();
+        self.readiness
+            .get_or_load_many(project_ids, move |missing| async move {
+                let mut found = db::readiness::stored(db.conn(), &missing).await?;
+                let unknown: Vec<Uuid> = missing
+                    .into_iter()
+                    .filter(|id| !found.contains_key(id))
+                    .collect();
+                if !unknown.is_empty() {
+                    let computed = db::readiness::compute(db.conn(), &unknown).await?;
+                    persist_in_background(db, computed.values().cloned().collect());
+                    found.extend(computed);
+                }
+                Ok(found
+                    .into_iter()
+                    .map(|(id, snapshot)| (id, Arc::new(snapshot)))
+                    .collect())
+            })
+            .await
+    }
+
     /// Reloads every agent configuration in one statement. Unchanged
     /// entries are stored again (renewing their TTL) unless invalidated
     /// meanwhile; an entry that changed behind our back (a direct database
@@ -195,6 +238,23 @@ impl Caches {
     }
 }
 
+/// Writes new snapshots to the `readiness` table without holding up the
+/// request that computed them. A failure only costs a recomputation later.
+fn persist_in_background(db: Db, snapshots: Vec<ReadinessSnapshot>) {
+    tokio::spawn(async move {
+        // A write like any other: through the write transaction, so that on
+        // SQLite it queues behind (instead of colliding with) mutations.
+        let stored = async {
+            let txn = db.begin_write().await?;
+            db::readiness::store(&txn, &snapshots).await?;
+            txn.commit().await
+        };
+        if let Err(error) = stored.await {
+            tracing::warn!(%error, "persisting readiness snapshots failed");
+        }
+    });
+}
+
 impl Subscriber for Caches {
     fn apply(&self, event: &Invalidation) {
         match event {
@@ -205,8 +265,9 @@ impl Subscriber for Caches {
             Invalidation::Instructions { user_id, agent } => {
                 self.instructions.invalidate(&(*user_id, agent.clone()));
             }
-            Invalidation::Readiness { .. } => {}
+            Invalidation::Readiness { project_id } => self.readiness.invalidate(project_id),
             Invalidation::Everything => {
+                self.readiness.invalidate_all();
                 self.agent_configs.invalidate_all();
                 self.instructions.invalidate_all();
                 self.runtimes.invalidate_all();

@@ -4,7 +4,10 @@
 
 pub mod agents;
 pub mod circles;
+pub mod discovery;
 pub mod instructions;
+pub mod projects;
+pub mod readiness;
 
 use std::{sync::Arc, time::Duration};
 
@@ -19,7 +22,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
     config::DbConfig,
-    invalidation::{Invalidation, InvalidationBus},
+    invalidation::{postgres, Invalidation, InvalidationBus},
     observability,
 };
 
@@ -64,7 +67,9 @@ impl Db {
                 .busy_timeout(Duration::from_secs(5))
         });
         let mut conn = Database::connect(options).await?;
-        conn.set_metric_callback(|info| observability::record_statement(info.elapsed));
+        conn.set_metric_callback(|info| {
+            observability::cost::record_statement(info.elapsed, info.failed)
+        });
         let sqlite_write_gate =
             (conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self {
@@ -90,6 +95,28 @@ impl Db {
     #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> Result<(), DbErr> {
         Migrator::up(&self.conn, None).await
+    }
+
+    /// Connections of the pool: (in use, idle).
+    pub fn pool_connections(&self) -> (u32, u32) {
+        let (size, idle) = match &self.conn {
+            DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                )
+            }
+            DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                )
+            }
+            _ => (0, 0),
+        };
+        (size.saturating_sub(idle), idle)
     }
 
     /// True when the database answers a trivial statement.
@@ -142,12 +169,15 @@ impl WriteTxn {
         }
     }
 
-    /// Commits, then delivers the recorded invalidations.
+    /// Commits, then delivers the recorded invalidations to this process's
+    /// caches. On PostgreSQL they are also sent to every other replica, by a
+    /// `NOTIFY` inside the transaction (so only a commit delivers it).
     pub async fn commit(self) -> Result<(), DbErr> {
         let events = self
             .invalidations
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        postgres::notify(&self.txn, self.bus.origin(), &events).await?;
         self.txn.commit().await?;
         self.bus.deliver(&events);
         Ok(())

@@ -24,7 +24,7 @@ impl RequestContext {
     pub fn new(viewer: Option<Viewer>, services: &Services) -> Self {
         Self {
             viewer,
-            loaders: Loaders::new(&services.db),
+            loaders: Loaders::new(&services.db, &services.caches),
         }
     }
 }

@@ -11,6 +11,10 @@ pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
 pub const MAX_PROMPT_CHARS: usize = 32_000;
 /// Most skill names on one agent.
 pub const MAX_SKILLS: usize = 50;
+/// Most ids in one list argument (signal ids, step ids).
+pub const MAX_LIST_ITEMS: usize = 1_000;
+/// Largest stored JSON document (a DI analysis), in bytes.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
 /// `value` has at most `max` characters, or `BAD_USER_INPUT` naming `field`.
 pub fn max_chars(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
@@ -53,6 +57,69 @@ pub fn display_name(field: &'static str, value: &str) -> Result<(), AppError> {
     max_chars(field, value, MAX_NAME_CHARS)
 }
 
+/// A text that must say something: not blank, at most `max` characters.
+pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
+    if value.trim().is_empty() {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` must not be blank"),
+        ));
+    }
+    max_chars(field, value, max)
+}
+
+/// A list of at most `max` items.
+pub fn max_items<T>(field: &'static str, items: &[T], max: usize) -> Result<(), AppError> {
+    if items.len() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!(
+                "`{field}` must have at most {max} items, got {}",
+                items.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A value of at least `min`.
+pub fn at_least<T: PartialOrd + std::fmt::Display>(
+    field: &'static str,
+    value: T,
+    min: T,
+) -> Result<(), AppError> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!("`{field}` must be at least {min}, got {value}"),
+        ))
+    }
+}
+
+/// A JSON object of at most `max_bytes` (serialized).
+pub fn json_object(
+    field: &'static str,
+    value: &serde_json::Value,
+    max_bytes: usize,
+) -> Result<(), AppError> {
+    if !value.is_object() {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` must be a JSON object"),
+        ));
+    }
+    let size = value.to_string().len();
+    if size > max_bytes {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` must be at most {max_bytes} bytes of JSON, got {size}"),
+        ));
+    }
+    Ok(())
+}
+
 /// A value inside `min..=max`, or `BAD_USER_INPUT` naming `field`.
 pub fn in_range<T: PartialOrd + std::fmt::Display>(
     field: &'static str,
@@ -88,6 +155,28 @@ mod tests {
     fn lengths_count_characters_not_bytes() {
         assert!(max_chars("f", &"é".repeat(10), 10).is_ok());
         assert!(max_chars("f", &"é".repeat(11), 10).is_err());
+    }
+
+    #[test]
+    fn required_texts_are_not_blank() {
+        assert!(required_text("f", "  ", 10).is_err());
+        assert!(required_text("f", "ok", 10).is_ok());
+        assert!(required_text("f", &"x".repeat(11), 10).is_err());
+    }
+
+    #[test]
+    fn json_documents_are_bounded_objects() {
+        assert!(json_object("f", &serde_json::json!({"a": 1}), 100).is_ok());
+        assert!(json_object("f", &serde_json::json!([1]), 100).is_err());
+        assert!(json_object("f", &serde_json::json!({"a": "x".repeat(100)}), 100).is_err());
+    }
+
+    #[test]
+    fn lists_and_minimums() {
+        assert!(max_items("ids", &[1, 2], 2).is_ok());
+        assert!(max_items("ids", &[1, 2, 3], 2).is_err());
+        assert!(at_least("position", 0, 0).is_ok());
+        assert!(at_least("position", -1, 0).is_err());
     }
 
     #[test]

@@ -6,9 +6,12 @@
 mod agents;
 mod circles;
 mod context;
+mod discovery;
 mod input;
 mod limits;
 mod pagination;
+mod projects;
+mod readiness;
 mod runtime;
 mod viewer;
 
@@ -26,6 +29,7 @@ pub struct QueryRoot(
     agents::AgentQuery,
     runtime::RuntimeQuery,
     circles::CircleQuery,
+    projects::ProjectQuery,
 );
 
 #[derive(Default, MergedObject)]
@@ -34,6 +38,9 @@ pub struct MutationRoot(
     agents::AgentMutation,
     viewer::InstructionsMutation,
     circles::CircleMutation,
+    projects::ProjectMutation,
+    projects::StructureMutation,
+    projects::EvidenceMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

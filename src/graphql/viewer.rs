@@ -7,6 +7,8 @@ use uuid::Uuid;
 use super::{
     context::ContextExt,
     input::{self, MAX_PROMPT_CHARS},
+    pagination,
+    projects::{self, ProjectConnection},
 };
 use crate::{db, db::instructions::NamedInstructions, error::AppError};
 
@@ -30,6 +32,17 @@ impl Viewer {
             .await
             .map_err(AppError::from)?;
         Ok(list.into_iter().map(MyAgentInstructions::from).collect())
+    }
+
+    /// The viewer's projects, oldest first (as `Query.projects`).
+    #[graphql(complexity = "pagination::connection_complexity(first, child_complexity)")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ProjectConnection> {
+        projects::projects_page(ctx, self.id, first, after).await
     }
 }
 

@@ -9,13 +9,20 @@
 //! request, so nothing one viewer loaded is ever served to another.
 
 mod batcher;
+mod projects;
 
 pub use batcher::Batcher;
+pub use projects::ProjectLoaders;
+
+use std::sync::Arc;
 
 use entity::agent_tools;
 use uuid::Uuid;
 
-use crate::db::{self, circles::MemberRow, Db};
+use crate::{
+    cache::Caches,
+    db::{self, circles::MemberRow, readiness::ReadinessSnapshot, Db},
+};
 
 /// The loaders of one request.
 pub struct Loaders {
@@ -23,11 +30,24 @@ pub struct Loaders {
     pub tools_by_agent: Batcher<Uuid, Vec<agent_tools::Model>>,
     /// Members (with agent, model and provider) of a circle, by circle id.
     pub members_by_circle: Batcher<Uuid, Vec<MemberRow>>,
+    /// Readiness snapshots by project id, through the readiness cache.
+    pub readiness_by_project: Batcher<Uuid, Arc<ReadinessSnapshot>>,
+    /// A project's features, personas, value path, meetings, signals,
+    /// foundation and strategic context.
+    pub projects: ProjectLoaders,
 }
 
 impl Loaders {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, caches: &Arc<Caches>) -> Self {
         Self {
+            projects: ProjectLoaders::new(db),
+            readiness_by_project: Batcher::new({
+                let caches = Arc::clone(caches);
+                move |ids| {
+                    let caches = Arc::clone(&caches);
+                    async move { caches.readiness_many(&ids).await }
+                }
+            }),
             tools_by_agent: Batcher::new({
                 let db = db.clone();
                 move |ids| {

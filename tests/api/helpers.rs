@@ -99,7 +99,11 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     /// The server's state, for reading its cache counters.
     pub state: AppState,
-    _database: ScratchDatabase,
+    /// The database every replica of this app uses.
+    pub database_url: String,
+    /// Owned by the first replica only: dropped (and the database with it)
+    /// when that replica's test ends.
+    _database: Option<ScratchDatabase>,
 }
 
 impl TestApp {
@@ -115,29 +119,8 @@ impl TestApp {
     /// Spawns with extra flags and test hooks installed.
     pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
-        let mut args = vec![
-            "agentgraph",
-            "--database-url",
-            &database.url,
-            "--jwt-secret",
-            SECRET,
-            "--no-demo-data",
-        ];
-        args.extend_from_slice(flags);
-        let config = Config::from_flags(args).expect("test flags parse");
-        let db_config = config.db.clone();
-        let application = Application::build_with(config, hooks)
-            .await
-            .expect("application builds");
-        let state = application.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let (shutdown, stop) = oneshot::channel::<()>();
-        tokio::spawn(app::serve(listener, application.state, async move {
-            let _ = stop.await;
-        }));
+        let (config, state, address, shutdown) = start_server(&database.url, flags, hooks).await;
+        let db_config = config.db;
         let db = Db::connect(&database.url, &db_config)
             .await
             .expect("test connection");
@@ -166,7 +149,28 @@ impl TestApp {
             user,
             shutdown: Some(shutdown),
             state,
-            _database: database,
+            database_url: database.url.clone(),
+            _database: Some(database),
+        }
+    }
+
+    /// Another server on the same database: a second replica with its own
+    /// pool, caches and invalidation listener.
+    pub async fn spawn_replica(&self) -> Self {
+        let (_, state, address, shutdown) =
+            start_server(&self.database_url, &[], Hooks::default()).await;
+        Self {
+            backend: self.backend,
+            address,
+            client: reqwest::Client::new(),
+            db: self.db.clone(),
+            keys: self.keys.clone(),
+            admin: self.admin.clone(),
+            user: self.user.clone(),
+            shutdown: Some(shutdown),
+            state,
+            database_url: self.database_url.clone(),
+            _database: None,
         }
     }
 
@@ -237,6 +241,37 @@ impl Drop for TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// Builds and serves an application on `url` on a free port.
+async fn start_server(
+    url: &str,
+    flags: &[&str],
+    hooks: Hooks,
+) -> (Config, AppState, SocketAddr, oneshot::Sender<()>) {
+    let mut args = vec![
+        "agentgraph",
+        "--database-url",
+        url,
+        "--jwt-secret",
+        SECRET,
+        "--no-demo-data",
+    ];
+    args.extend_from_slice(flags);
+    let config = Config::from_flags(args).expect("test flags parse");
+    let application = Application::build_with(config.clone(), hooks)
+        .await
+        .expect("application builds");
+    let state = application.state.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (shutdown, stop) = oneshot::channel::<()>();
+    tokio::spawn(app::serve(listener, application.state, async move {
+        let _ = stop.await;
+    }));
+    (config, state, address, shutdown)
 }
 
 pub fn bearer(keys: &TokenKeys, viewer: Viewer) -> String {

@@ -128,7 +128,7 @@ test_both! {
 /// Holds the next load of one cache right after its database read, until
 /// released; reports when it got there.
 #[derive(Clone, Default)]
-struct LoadGate {
+pub struct LoadGate {
     armed: Arc<Mutex<Option<ArmedGate>>>,
 }
 
@@ -136,7 +136,7 @@ struct LoadGate {
 type ArmedGate = (&'static str, oneshot::Sender<()>, oneshot::Receiver<()>);
 
 impl LoadGate {
-    fn hooks(&self) -> Hooks {
+    pub fn hooks(&self) -> Hooks {
         let armed = Arc::clone(&self.armed);
         let hook: AfterLoadHook = Arc::new(move |cache| {
             let mut slot = armed.lock().expect("gate lock");
@@ -158,7 +158,7 @@ impl LoadGate {
     }
 
     /// Arms the gate for `cache`; returns (reached, release).
-    fn arm(&self, cache: &'static str) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+    pub fn arm(&self, cache: &'static str) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
         let (reached_tx, reached_rx) = oneshot::channel();
         let (release_tx, release_rx) = oneshot::channel();
         *self.armed.lock().expect("gate lock") = Some((cache, reached_tx, release_rx));

@@ -7,6 +7,13 @@
 //! for a change that then rolls back, and none is refilled from data older
 //! than the commit (see [`cache`](crate::cache) for the fence that
 //! guarantees the second half).
+//!
+//! On PostgreSQL the same events also travel to every other replica: the
+//! transaction issues `NOTIFY` before committing (PostgreSQL delivers it on
+//! commit only), and each replica's [`postgres::Listener`] applies what it
+//! hears. SQLite means one process, so the bus stays in-process there.
+
+pub mod postgres;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -36,9 +43,21 @@ pub trait Subscriber: Send + Sync {
 }
 
 /// Delivers invalidations to the subscribed caches of this process.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct InvalidationBus {
     subscribers: Arc<RwLock<Vec<Arc<dyn Subscriber>>>>,
+    /// This process's id on the wire, so it can skip its own notifications
+    /// (it applied them already, right after commit).
+    origin: Uuid,
+}
+
+impl Default for InvalidationBus {
+    fn default() -> Self {
+        Self {
+            subscribers: Arc::default(),
+            origin: Uuid::new_v4(),
+        }
+    }
 }
 
 impl std::fmt::Debug for InvalidationBus {
@@ -53,6 +72,10 @@ impl InvalidationBus {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push(subscriber);
+    }
+
+    pub fn origin(&self) -> Uuid {
+        self.origin
     }
 
     /// Applies `events` to every subscriber, in order.

@@ -1,5 +1,5 @@
-//! Tracing set-up and the per-request cost: how many SQL statements a
-//! request ran and how its cache lookups went.
+//! The per-request cost: how many SQL statements a request ran and how its
+//! cache lookups went.
 //!
 //! The cost is carried in a task-local, so the database metric callback
 //! (which knows nothing of requests) charges each statement to the request
@@ -13,24 +13,6 @@ use std::{
     },
     time::Duration,
 };
-
-use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
-
-use crate::config::LogFormat;
-
-/// Installs the global tracing subscriber. `RUST_LOG` overrides the default
-/// filter. Safe to call more than once (later calls do nothing).
-pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tower_http=info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match format {
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
-        LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
-            .try_init(),
-    };
-}
 
 /// What one request cost. Shared by every future of the request.
 #[derive(Debug, Default)]
@@ -74,8 +56,10 @@ impl RequestCost {
     }
 }
 
-/// Charges one executed SQL statement to the current request, if any.
-pub fn record_statement(elapsed: Duration) {
+/// Charges one executed SQL statement to the current request, if any, and
+/// to the process-wide metrics.
+pub fn record_statement(elapsed: Duration, failed: bool) {
+    super::metrics::record_statement(elapsed, failed);
     let _ = CURRENT_COST.try_with(|cost| {
         cost.statements.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);

@@ -1,0 +1,113 @@
+//! The servers under test, in this process: the real agentgraph server
+//! (`Application::build` + `app::serve`, exactly what `main` runs) and the
+//! floor server, a plain axum handler on its own port and the same stack
+//! (tokio, hyper, axum), which shows what the machine can do at all.
+
+use std::net::SocketAddr;
+
+use agentgraph::{
+    app::{self, AppState, Application},
+    config::Config,
+};
+use anyhow::Context as _;
+use axum::{routing::get, Router};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// Signs the bench's tokens; the server is configured with it.
+pub const JWT_SECRET: &str = "agentgraph-bench-secret-not-for-production";
+
+/// Pool size of the server under test.
+const DB_MAX_CONNECTIONS: &str = "20";
+
+/// Both servers, running until [`Servers::stop`].
+pub struct Servers {
+    /// `http://127.0.0.1:<port>/graphql` of the real server.
+    pub graphql_url: String,
+    /// `http://127.0.0.1:<port>/` of the plain axum handler.
+    pub floor_url: String,
+    /// The real server's state: its database handle and invalidation bus.
+    pub state: AppState,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Builds the real server on `database_url` (already migrated and loaded;
+/// no demo data) and starts both servers on ports chosen by the system.
+pub async fn start(database_url: &str) -> anyhow::Result<Servers> {
+    let config = Config::from_flags([
+        "agentgraph",
+        "--database-url",
+        database_url,
+        "--jwt-secret",
+        JWT_SECRET,
+        "--no-demo-data",
+        "--db-max-connections",
+        DB_MAX_CONNECTIONS,
+    ])
+    .context("server flags")?;
+    let application = Application::build(config)
+        .await
+        .context("building the server")?;
+    let state = application.state;
+
+    let (graphql_address, graphql_stop, graphql_task) = {
+        let listener = bind().await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app::serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        (address, stop, task)
+    };
+    let (floor_address, floor_stop, floor_task) = start_floor().await?;
+    Ok(Servers {
+        graphql_url: format!("http://{graphql_address}/graphql"),
+        floor_url: format!("http://{floor_address}/"),
+        state,
+        stops: vec![graphql_stop, floor_stop],
+        tasks: vec![graphql_task, floor_task],
+    })
+}
+
+async fn bind() -> anyhow::Result<TcpListener> {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding 127.0.0.1:0")
+}
+
+/// `GET /` answering "ok": the floor every other figure is read against.
+async fn start_floor() -> anyhow::Result<(
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<std::io::Result<()>>,
+)> {
+    let listener = bind().await?;
+    let address = listener.local_addr()?;
+    let router = Router::new().route("/", get(|| async { "ok" }));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok((address, stop, task))
+}
+
+impl Servers {
+    /// Stops both servers and waits until they are gone (the real one
+    /// closes its pool), so the database can be dropped.
+    pub async fn stop(self) {
+        for stop in self.stops {
+            let _ = stop.send(());
+        }
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => eprintln!("a server stopped with an error: {error}"),
+                Err(error) => eprintln!("a server task failed: {error}"),
+            }
+        }
+    }
+}

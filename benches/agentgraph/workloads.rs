@@ -1,0 +1,414 @@
+//! The workloads of SPEC 11: what one operation of each sends, what it does
+//! (untimed) beforehand to make a "cold" operation really cold, and what it
+//! checks in the answer. [`crate::runner`] runs them in a closed loop.
+
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
+
+use agentgraph::{
+    app::AppState,
+    auth::{TokenKeys, Viewer},
+    db::{self, Db},
+    invalidation::Invalidation,
+};
+use anyhow::Context as _;
+use entity::projects;
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    client::{Answer, Client, Cost},
+    data::DataSet,
+    introspect,
+    server::{Servers, JWT_SECRET},
+};
+
+/// How `agentRuntime cold` makes each request cold; printed with the results.
+pub const COLD_RUNTIME_METHOD: &str = "a fresh user per request (instructions cold) and a random \
+     agent whose config is invalidated in-process (Invalidation::Agent) just before the request";
+
+const TRIVIAL: &str = "{ __typename }";
+const READINESS_PAGE: &str = "{ projects(first: 20) { nodes { readiness { score } } } }";
+const RUNTIME: &str = "query ($agent: String!) { agentRuntime(agentName: $agent) { \
+     effectiveSystemPrompt instructions agent { name } model { modelName } provider { name } \
+     tools { name toolType config } } }";
+const CIRCLES: &str =
+    "{ circles(first: 20) { nodes { members { agent { model { provider { name } } } } } } }";
+const PROJECT_READINESS: &str = "query ($id: UUID!) { project(id: $id) { readiness { score } } }";
+const SET_INSTRUCTIONS: &str = "mutation ($agent: String!, $text: String!) { \
+     setMyAgentInstructions(agentName: $agent, instructions: $text) { instructions } }";
+
+/// One benchmark workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    FloorAxum,
+    FloorGraphql,
+    ReadinessCached,
+    RuntimeWarm,
+    RuntimeCold,
+    CirclesNested,
+    ReadinessRecompute,
+    DiContext,
+    MutationThenRead,
+    Mixed,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 10] = [
+        Workload::FloorAxum,
+        Workload::FloorGraphql,
+        Workload::ReadinessCached,
+        Workload::RuntimeWarm,
+        Workload::RuntimeCold,
+        Workload::CirclesNested,
+        Workload::ReadinessRecompute,
+        Workload::DiContext,
+        Workload::MutationThenRead,
+        Workload::Mixed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::FloorAxum => "floor: plain axum",
+            Workload::FloorGraphql => "floor: trivial graphql",
+            Workload::ReadinessCached => "readiness cached",
+            Workload::RuntimeWarm => "agentRuntime warm",
+            Workload::RuntimeCold => "agentRuntime cold",
+            Workload::CirclesNested => "circles nested (cold)",
+            Workload::ReadinessRecompute => "readiness recompute (big project)",
+            Workload::DiContext => "diContext (big project)",
+            Workload::MutationThenRead => "mutation then read",
+            Workload::Mixed => "mixed",
+        }
+    }
+
+    pub fn is_floor(self) -> bool {
+        matches!(self, Workload::FloorAxum | Workload::FloorGraphql)
+    }
+
+    /// The most SQL statements one operation may run by SPEC 8, where it
+    /// says; `project(id) { readiness }` is read like `projects`: one
+    /// statement for the project, then at most two.
+    pub fn statement_budget(self) -> Option<u64> {
+        match self {
+            Workload::FloorAxum | Workload::FloorGraphql | Workload::RuntimeWarm => Some(0),
+            Workload::ReadinessCached => Some(1),
+            Workload::CirclesNested => Some(2),
+            Workload::RuntimeCold | Workload::ReadinessRecompute => Some(3),
+            Workload::DiContext | Workload::MutationThenRead | Workload::Mixed => None,
+        }
+    }
+}
+
+/// One timed operation.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub latency: Duration,
+    pub cost: Cost,
+}
+
+/// What every worker shares: where the servers are, the data set, the
+/// server's state (for in-process invalidation) and a connection of its own.
+pub struct Bench {
+    graphql_url: String,
+    floor_url: String,
+    state: AppState,
+    /// The bench's own pool: direct UPDATEs and timings, never charged to a
+    /// request and never taking the server's connections.
+    db: Db,
+    data: DataSet,
+    keys: TokenKeys,
+    /// `Bearer ...` of the user who owns every project.
+    user_bearer: String,
+    /// The diContext query built from the schema; `None` when the API has
+    /// no `Project.diContext`.
+    di_context: Option<String>,
+}
+
+impl Bench {
+    pub async fn new(servers: &Servers, data: DataSet, database_url: &str) -> anyhow::Result<Self> {
+        let db = Db::connect(database_url, &servers.state.config().db)
+            .await
+            .context("the bench's own connection")?;
+        let keys = TokenKeys::new(JWT_SECRET.as_bytes());
+        let user_bearer = bearer(&keys, data.user_id);
+        let client = Client::new(&servers.graphql_url)?;
+        let di_context = introspect::di_context_query(&client, &user_bearer).await?;
+        Ok(Self {
+            graphql_url: servers.graphql_url.clone(),
+            floor_url: servers.floor_url.clone(),
+            state: servers.state.clone(),
+            db,
+            data,
+            keys,
+            user_bearer,
+            di_context,
+        })
+    }
+
+    /// The diContext query measured, if the API has one.
+    pub fn di_context_query(&self) -> Option<&str> {
+        self.di_context.as_deref()
+    }
+
+    /// A worker: its own connection, random stream and user.
+    pub fn worker(&self, index: usize) -> anyhow::Result<Worker> {
+        Ok(Worker {
+            client: Client::new(&self.graphql_url)?,
+            rng: fastrand::Rng::with_seed(1000 + index as u64),
+            own_bearer: bearer(&self.keys, Uuid::now_v7()),
+            writes: 0,
+        })
+    }
+
+    /// Untimed set-up before a workload's runs: the mixed load starts with
+    /// the bench user's runtime of every agent warm.
+    pub async fn prepare(&self, workload: Workload) -> anyhow::Result<()> {
+        if workload != Workload::Mixed {
+            return Ok(());
+        }
+        let client = Client::new(&self.graphql_url)?;
+        for agent in &self.data.agents {
+            client
+                .graphql(&self.user_bearer, RUNTIME, json!({ "agent": agent }))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Median time of `db::readiness::compute` for the big project alone,
+    /// called directly `runs` times after one warm-up call: the pure
+    /// statement time of a recomputation.
+    pub async fn time_direct_readiness_compute(&self, runs: usize) -> anyhow::Result<Duration> {
+        let ids = [self.data.big_project];
+        db::readiness::compute(self.db.conn(), &ids).await?;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = Instant::now();
+            db::readiness::compute(self.db.conn(), &ids).await?;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        times
+            .get(times.len() / 2)
+            .copied()
+            .context("no runs of readiness::compute")
+    }
+
+    /// Runs one operation of `workload` as `worker`; only the request(s)
+    /// are timed, not the set-up that makes them cold.
+    pub async fn run_once(
+        &self,
+        workload: Workload,
+        worker: &mut Worker,
+    ) -> anyhow::Result<Sample> {
+        match workload {
+            Workload::FloorAxum => {
+                let started = Instant::now();
+                worker.client.get(&self.floor_url).await?;
+                Ok(Sample {
+                    latency: started.elapsed(),
+                    cost: Cost::default(),
+                })
+            }
+            Workload::FloorGraphql => {
+                timed(worker.client.graphql(&self.user_bearer, TRIVIAL, json!({}))).await
+            }
+            Workload::ReadinessCached => self.readiness_page(worker).await,
+            Workload::RuntimeWarm => {
+                let agent = self.data.warm_agent.clone();
+                self.runtime(worker, &self.user_bearer, &agent).await
+            }
+            Workload::RuntimeCold => self.runtime_cold(worker).await,
+            Workload::CirclesNested => self.circles(worker).await,
+            Workload::ReadinessRecompute => self.readiness_recompute(worker).await,
+            Workload::DiContext => self.di_context(worker).await,
+            Workload::MutationThenRead => self.mutation_then_read(worker).await,
+            Workload::Mixed => self.mixed(worker).await,
+        }
+    }
+
+    async fn readiness_page(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let (sample, answer) = timed_answer(worker.client.graphql(
+            &self.user_bearer,
+            READINESS_PAGE,
+            json!({}),
+        ))
+        .await?;
+        anyhow::ensure!(
+            answer.data["projects"]["nodes"]
+                .as_array()
+                .is_some_and(|n| !n.is_empty()),
+            "projects(first: 20) came back empty"
+        );
+        Ok(sample)
+    }
+
+    async fn runtime(&self, worker: &Worker, bearer: &str, agent: &str) -> anyhow::Result<Sample> {
+        let (sample, answer) = timed_answer(worker.client.graphql(
+            bearer,
+            RUNTIME,
+            json!({ "agent": agent }),
+        ))
+        .await?;
+        anyhow::ensure!(
+            !answer.data["agentRuntime"].is_null(),
+            "agentRuntime({agent}) is null"
+        );
+        Ok(sample)
+    }
+
+    async fn runtime_cold(&self, worker: &mut Worker) -> anyhow::Result<Sample> {
+        let agent = self.random_agent(worker).to_owned();
+        let fresh_user = bearer(&self.keys, Uuid::now_v7());
+        self.invalidate(Invalidation::Agent {
+            name: agent.clone(),
+        });
+        self.runtime(worker, &fresh_user, &agent).await
+    }
+
+    async fn circles(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let (sample, answer) =
+            timed_answer(worker.client.graphql(&self.user_bearer, CIRCLES, json!({}))).await?;
+        anyhow::ensure!(
+            answer.data["circles"]["nodes"]
+                .as_array()
+                .is_some_and(|n| !n.is_empty()),
+            "circles(first: 20) came back empty"
+        );
+        Ok(sample)
+    }
+
+    /// Moves the big project's state on (so the persisted snapshot is
+    /// stale), invalidates its readiness in memory, then asks for it.
+    async fn readiness_recompute(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let id = self.data.big_project;
+        projects::Entity::update_many()
+            .col_expr(
+                projects::Column::StateVersion,
+                Expr::col(projects::Column::StateVersion).add(1),
+            )
+            .filter(projects::Column::Id.eq(id))
+            .exec(self.db.conn())
+            .await
+            .context("bumping the big project's state_version")?;
+        self.invalidate(Invalidation::Readiness { project_id: id });
+        timed(
+            worker
+                .client
+                .graphql(&self.user_bearer, PROJECT_READINESS, json!({ "id": id })),
+        )
+        .await
+    }
+
+    async fn di_context(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let query = self
+            .di_context
+            .as_deref()
+            .context("the API has no Project.diContext")?;
+        timed(worker.client.graphql(
+            &self.user_bearer,
+            query,
+            json!({ "id": self.data.big_project }),
+        ))
+        .await
+    }
+
+    /// Sets the worker's own instructions for a random agent, then reads
+    /// that agent's runtime: one operation, which fails unless the read
+    /// sees the write. Each worker is its own user, so no other worker's
+    /// write can interleave.
+    async fn mutation_then_read(&self, worker: &mut Worker) -> anyhow::Result<Sample> {
+        let agent = self.random_agent(worker).to_owned();
+        worker.writes += 1;
+        let text = format!("bench write {} at {:?}", worker.writes, Instant::now());
+        let bearer = worker.own_bearer.clone();
+        let started = Instant::now();
+        let set = worker
+            .client
+            .graphql(
+                &bearer,
+                SET_INSTRUCTIONS,
+                json!({ "agent": agent, "text": text }),
+            )
+            .await?;
+        let read = worker
+            .client
+            .graphql(&bearer, RUNTIME, json!({ "agent": agent }))
+            .await?;
+        let latency = started.elapsed();
+        let seen = &read.data["agentRuntime"]["instructions"];
+        anyhow::ensure!(
+            seen.as_str() == Some(text.as_str()),
+            "stale read: agentRuntime({agent}).instructions is {seen} right after setting {text:?}"
+        );
+        Ok(Sample {
+            latency,
+            cost: set.cost.add(read.cost),
+        })
+    }
+
+    /// 60% agentRuntime of a random agent for the bench user (warm after
+    /// [`Self::prepare`]), 25% cached readiness page, 10% nested circles,
+    /// 5% mutation then read.
+    async fn mixed(&self, worker: &mut Worker) -> anyhow::Result<Sample> {
+        match worker.rng.u32(..100) {
+            0..60 => {
+                let agent = self.random_agent(worker).to_owned();
+                self.runtime(worker, &self.user_bearer, &agent).await
+            }
+            60..85 => self.readiness_page(worker).await,
+            85..95 => self.circles(worker).await,
+            _ => self.mutation_then_read(worker).await,
+        }
+    }
+
+    fn random_agent(&self, worker: &mut Worker) -> &str {
+        &self.data.agents[worker.rng.usize(..self.data.agents.len())]
+    }
+
+    /// What a committed mutation would deliver, delivered in-process.
+    fn invalidate(&self, event: Invalidation) {
+        self.state.services().db.bus().deliver(&[event]);
+    }
+}
+
+/// One closed-loop worker: one connection, one random stream, one user of
+/// its own for writes.
+pub struct Worker {
+    client: Client,
+    rng: fastrand::Rng,
+    own_bearer: String,
+    /// Writes so far, to make every written value unique.
+    writes: u64,
+}
+
+fn bearer(keys: &TokenKeys, user_id: Uuid) -> String {
+    let viewer = Viewer {
+        id: user_id,
+        is_admin: false,
+    };
+    format!(
+        "Bearer {}",
+        keys.issue(viewer, Duration::from_secs(24 * 3600))
+    )
+}
+
+async fn timed(request: impl Future<Output = anyhow::Result<Answer>>) -> anyhow::Result<Sample> {
+    Ok(timed_answer(request).await?.0)
+}
+
+async fn timed_answer(
+    request: impl Future<Output = anyhow::Result<Answer>>,
+) -> anyhow::Result<(Sample, Answer)> {
+    let started = Instant::now();
+    let answer = request.await?;
+    let sample = Sample {
+        latency: started.elapsed(),
+        cost: answer.cost,
+    };
+    Ok((sample, answer))
+}

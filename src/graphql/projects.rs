@@ -1,0 +1,212 @@
+//! Projects in the API: the viewer's own projects and their state. Another
+//! user's project is `NOT_FOUND` (or null for `project(id)`), never
+//! revealed.
+
+use async_graphql::{
+    connection::{Connection, OpaqueCursor},
+    Context, InputObject, Object, Result,
+};
+use chrono::{DateTime, Utc};
+use entity::projects;
+use uuid::Uuid;
+
+use super::discovery::DiContext;
+use super::{
+    context::ContextExt,
+    input, pagination,
+    readiness::{self, ProjectCounts, Readiness},
+};
+use crate::{db, error::AppError};
+
+mod evidence;
+mod lists;
+mod mutations;
+mod state;
+
+pub use evidence::EvidenceMutation;
+pub(crate) use lists::{projects as projects_page, ProjectConnection};
+pub use mutations::StructureMutation;
+pub use state::{DiAnalysis, Foundation, Signal};
+
+/// A product-discovery project, owned by one user.
+#[derive(Clone, Debug)]
+pub struct Project(pub projects::Model);
+
+#[Object]
+impl Project {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Last change of the project or its state.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The project's features, oldest first.
+    #[graphql(complexity = "pagination::connection_complexity(first, child_complexity)")]
+    async fn features(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<lists::FeatureConnection> {
+        lists::features(ctx, self.0.id, first, after).await
+    }
+
+    /// The project's personas, oldest first.
+    async fn personas(&self, ctx: &Context<'_>) -> Result<Vec<state::Persona>> {
+        lists::personas(ctx, self.0.id).await
+    }
+
+    /// The value path, by position.
+    async fn value_path(&self, ctx: &Context<'_>) -> Result<Vec<state::ValuePathStep>> {
+        lists::value_path(ctx, self.0.id).await
+    }
+
+    /// The project's meetings, most recently held first.
+    #[graphql(complexity = "pagination::connection_complexity(first, child_complexity)")]
+    async fn meetings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<lists::MeetingConnection> {
+        lists::meetings(ctx, self.0.id, first, after).await
+    }
+
+    /// The project's signals, oldest first; `unanalyzedOnly` lists only
+    /// those the discovery agent has not analyzed yet (null: false).
+    #[graphql(complexity = "pagination::connection_complexity(first, child_complexity)")]
+    async fn signals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] unanalyzed_only: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<lists::SignalConnection> {
+        let unanalyzed_only = unanalyzed_only.unwrap_or(false);
+        lists::signals(ctx, self.0.id, unanalyzed_only, first, after).await
+    }
+
+    /// The foundation; null until one is set.
+    async fn foundation(&self, ctx: &Context<'_>) -> Result<Option<state::Foundation>> {
+        lists::foundation(ctx, self.0.id).await
+    }
+
+    /// The strategic context; null until one is set.
+    async fn strategic_context(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<state::StrategicContext>> {
+        lists::strategic_context(ctx, self.0.id).await
+    }
+
+    // -- project state lists and objects: above this line --
+
+    // -- readiness, counts and diContext: below this line --
+
+    /// Readiness (SPEC 5), cached; recomputed only after the project's state
+    /// changed.
+    async fn readiness(&self, ctx: &Context<'_>) -> Result<Readiness> {
+        Ok(Readiness(readiness::snapshot(ctx, self.0.id).await?))
+    }
+
+    /// What the discovery-intelligence agent needs before its LLM call.
+    async fn di_context(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 100, desc = "Most unanalyzed signals to return (0 to 500).")]
+        signals_limit: i32,
+    ) -> Result<DiContext> {
+        Ok(DiContext::load(ctx, self.0.id, signals_limit).await?)
+    }
+
+    /// The counts readiness is computed from (same snapshot, no extra cost).
+    async fn counts(&self, ctx: &Context<'_>) -> Result<ProjectCounts> {
+        Ok(ProjectCounts::from(
+            readiness::snapshot(ctx, self.0.id).await?.as_ref(),
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct ProjectQuery;
+
+#[Object]
+impl ProjectQuery {
+    /// The viewer's project with this id; null when there is none (or it is
+    /// someone else's).
+    async fn project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>> {
+        let viewer = ctx.viewer()?;
+        let db = &ctx.services()?.db;
+        let project = db::projects::find_owned(db.conn(), viewer.id, id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(project.map(Project))
+    }
+
+    /// The viewer's projects, oldest first.
+    #[graphql(complexity = "pagination::connection_complexity(first, child_complexity)")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<OpaqueCursor<Uuid>, Project>> {
+        let viewer = ctx.viewer()?;
+        let size = pagination::page_size(first)?;
+        let after = pagination::decode_after::<Uuid>(after.as_deref())?;
+        let db = &ctx.services()?.db;
+        let rows = db::projects::list_projects(db.conn(), viewer.id, after, size + 1)
+            .await
+            .map_err(AppError::from)?;
+        Ok(pagination::connection(
+            rows,
+            size,
+            after.is_some(),
+            |p| p.id,
+            Project,
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateProjectInput {
+    name: String,
+}
+
+/// Writes to the viewer's own projects.
+#[derive(Default)]
+pub struct ProjectMutation;
+
+#[Object]
+impl ProjectMutation {
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+    ) -> Result<Project> {
+        let viewer = ctx.viewer()?;
+        input::display_name("name", &input.name)?;
+        let project =
+            db::projects::create_project(&ctx.services()?.db, viewer.id, input.name).await?;
+        Ok(Project(project))
+    }
+
+    async fn rename_project(&self, ctx: &Context<'_>, id: Uuid, name: String) -> Result<Project> {
+        let viewer = ctx.viewer()?;
+        input::display_name("name", &name)?;
+        let project =
+            db::projects::rename_project(&ctx.services()?.db, viewer.id, id, name).await?;
+        Ok(Project(project))
+    }
+}

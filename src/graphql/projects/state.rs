@@ -1,0 +1,224 @@
+//! The API types of a project's state, converted from their table rows.
+
+use async_graphql::{Enum, Json, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{
+    di_analyses, features, foundations, meetings, personas, signals, strategic_contexts, vp_steps,
+};
+use uuid::Uuid;
+
+/// A candidate feature of a project; confirmed ones count toward readiness.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Feature {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// Confirmed by the client.
+    pub confirmed: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<features::Model> for Feature {
+    fn from(feature: features::Model) -> Self {
+        Self {
+            id: feature.id,
+            project_id: feature.project_id,
+            name: feature.name,
+            description: feature.description,
+            confirmed: feature.confirmed,
+            created_at: feature.created_at,
+        }
+    }
+}
+
+/// A target user archetype of a project.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Persona {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<personas::Model> for Persona {
+    fn from(persona: personas::Model) -> Self {
+        Self {
+            id: persona.id,
+            project_id: persona.project_id,
+            name: persona.name,
+            description: persona.description,
+            created_at: persona.created_at,
+        }
+    }
+}
+
+/// One step of a project's value path.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct ValuePathStep {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    /// The step's place in the path, from 0.
+    pub position: i32,
+    pub label: String,
+    pub description: String,
+}
+
+impl From<vp_steps::Model> for ValuePathStep {
+    fn from(step: vp_steps::Model) -> Self {
+        Self {
+            id: step.id,
+            project_id: step.project_id,
+            position: step.position,
+            label: step.label,
+            description: step.description,
+        }
+    }
+}
+
+/// A meeting held about a project.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Meeting {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub title: String,
+    pub held_at: DateTime<Utc>,
+    pub notes: String,
+}
+
+impl From<meetings::Model> for Meeting {
+    fn from(meeting: meetings::Model) -> Self {
+        Self {
+            id: meeting.id,
+            project_id: meeting.project_id,
+            title: meeting.title,
+            held_at: meeting.held_at,
+            notes: meeting.notes,
+        }
+    }
+}
+
+/// Who a signal comes from; client signals weigh most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum SignalAuthority {
+    Client,
+    Consultant,
+    Research,
+    Other,
+}
+
+impl From<signals::SignalAuthority> for SignalAuthority {
+    fn from(authority: signals::SignalAuthority) -> Self {
+        match authority {
+            signals::SignalAuthority::Client => Self::Client,
+            signals::SignalAuthority::Consultant => Self::Consultant,
+            signals::SignalAuthority::Research => Self::Research,
+            signals::SignalAuthority::Other => Self::Other,
+        }
+    }
+}
+
+impl From<SignalAuthority> for signals::SignalAuthority {
+    fn from(authority: SignalAuthority) -> Self {
+        match authority {
+            SignalAuthority::Client => Self::Client,
+            SignalAuthority::Consultant => Self::Consultant,
+            SignalAuthority::Research => Self::Research,
+            SignalAuthority::Other => Self::Other,
+        }
+    }
+}
+
+/// A piece of evidence about a project, new until the discovery agent
+/// analyzes it.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Signal {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    /// Where it was captured ("interview", "email", "survey", ...).
+    pub source: String,
+    pub authority: SignalAuthority,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+    /// When the discovery agent analyzed it; null while it is new.
+    pub analyzed_at: Option<DateTime<Utc>>,
+}
+
+impl From<signals::Model> for Signal {
+    fn from(signal: signals::Model) -> Self {
+        Self {
+            id: signal.id,
+            project_id: signal.project_id,
+            source: signal.source,
+            authority: signal.authority.into(),
+            content: signal.content,
+            created_at: signal.created_at,
+            analyzed_at: signal.analyzed_at,
+        }
+    }
+}
+
+/// A project's foundation; each non-empty field scores `problem` readiness.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Foundation {
+    pub project_id: Uuid,
+    pub problem_statement: Option<String>,
+    pub target_users: Option<String>,
+    pub value_proposition: Option<String>,
+    pub business_case: Option<String>,
+    pub constraints: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<foundations::Model> for Foundation {
+    fn from(foundation: foundations::Model) -> Self {
+        Self {
+            project_id: foundation.project_id,
+            problem_statement: foundation.problem_statement,
+            target_users: foundation.target_users,
+            value_proposition: foundation.value_proposition,
+            business_case: foundation.business_case,
+            constraints: foundation.constraints,
+            updated_at: foundation.updated_at,
+        }
+    }
+}
+
+/// A project's strategic context.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct StrategicContext {
+    pub project_id: Uuid,
+    pub content: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<strategic_contexts::Model> for StrategicContext {
+    fn from(context: strategic_contexts::Model) -> Self {
+        Self {
+            project_id: context.project_id,
+            content: context.content,
+            updated_at: context.updated_at,
+        }
+    }
+}
+
+/// The last analysis the project's discovery-intelligence agent stored.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct DiAnalysis {
+    pub project_id: Uuid,
+    /// The agent's output (a JSON object), opaque to the server.
+    pub analysis: Json<serde_json::Value>,
+    /// When it was stored; older than 60 minutes is stale.
+    pub analyzed_at: DateTime<Utc>,
+}
+
+impl From<di_analyses::Model> for DiAnalysis {
+    fn from(analysis: di_analyses::Model) -> Self {
+        Self {
+            project_id: analysis.project_id,
+            analysis: Json(analysis.analysis),
+            analyzed_at: analysis.analyzed_at,
+        }
+    }
+}

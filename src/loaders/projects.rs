@@ -1,0 +1,81 @@
+//! The loaders of a project's state: each relation of every project a
+//! request shows costs one statement (pages after a cursor: one each).
+//!
+//! Keys are project ids the viewer was already shown, i.e. owns: a
+//! `Project` only exists in the API after an ownership check.
+
+use std::{collections::HashMap, future::Future, hash::Hash};
+
+use entity::{features, foundations, meetings, personas, signals, strategic_contexts, vp_steps};
+use sea_orm::DbErr;
+use uuid::Uuid;
+
+use super::Batcher;
+use crate::db::{
+    projects::{
+        documents, features::FeaturePageKey, meetings::MeetingPageKey, pages,
+        personas::personas_by_project, signals::SignalPageKey, value_path,
+    },
+    Db,
+};
+
+/// One request's loaders of project state.
+pub struct ProjectLoaders {
+    /// A page of a project's features.
+    pub features: Batcher<FeaturePageKey, Vec<features::Model>>,
+    /// All personas of a project, by project id.
+    pub personas: Batcher<Uuid, Vec<personas::Model>>,
+    /// The value path of a project, by project id.
+    pub value_path: Batcher<Uuid, Vec<vp_steps::Model>>,
+    /// A page of a project's meetings.
+    pub meetings: Batcher<MeetingPageKey, Vec<meetings::Model>>,
+    /// A page of a project's signals.
+    pub signals: Batcher<SignalPageKey, Vec<signals::Model>>,
+    /// The foundation of a project, by project id (none: not found).
+    pub foundation: Batcher<Uuid, foundations::Model>,
+    /// The strategic context of a project, by project id.
+    pub strategic_context: Batcher<Uuid, strategic_contexts::Model>,
+}
+
+impl ProjectLoaders {
+    pub fn new(db: &Db) -> Self {
+        Self {
+            features: loader(db, |db, keys| async move {
+                pages::load_pages::<features::Entity>(db.conn(), keys).await
+            }),
+            personas: loader(db, |db, ids| async move {
+                personas_by_project(db.conn(), &ids).await
+            }),
+            value_path: loader(db, |db, ids| async move {
+                value_path::value_path_by_project(db.conn(), &ids).await
+            }),
+            meetings: loader(db, |db, keys| async move {
+                pages::load_pages::<meetings::Entity>(db.conn(), keys).await
+            }),
+            signals: loader(db, |db, keys| async move {
+                pages::load_pages::<signals::Entity>(db.conn(), keys).await
+            }),
+            foundation: loader(db, |db, ids| async move {
+                documents::foundations_by_project(db.conn(), &ids).await
+            }),
+            strategic_context: loader(db, |db, ids| async move {
+                documents::strategic_contexts_by_project(db.conn(), &ids).await
+            }),
+        }
+    }
+}
+
+/// A [`Batcher`] whose batches `fetch` loads from the database.
+fn loader<K, V, F, Fut>(db: &Db, fetch: F) -> Batcher<K, V>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: Fn(Db, Vec<K>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HashMap<K, V>, DbErr>> + Send + 'static,
+{
+    let db = db.clone();
+    Batcher::new(move |keys| {
+        let loaded = fetch(db.clone(), keys);
+        async move { Ok(loaded.await?) }
+    })
+}

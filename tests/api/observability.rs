@@ -1,0 +1,116 @@
+//! The per-request cost extension and `/metrics`.
+
+use serde_json::json;
+
+use crate::{
+    agents::{create_agent, insert_model},
+    helpers::TestApp,
+    test_both,
+};
+
+const CIRCLES: &str =
+    "{ circles(first: 10) { nodes { members { agent { model { provider { name } } } } } } }";
+const RUNTIME: &str = "{ agentRuntime(agentName: \"costly\") { effectiveSystemPrompt } }";
+
+async fn arrange(app: &TestApp) {
+    let model_id = insert_model(app, "openai", "gpt").await;
+    create_agent(app, json!({ "name": "costly", "modelId": model_id })).await;
+    app.admin_ok(
+        "mutation { createCircle(input: { name: \"c\" }) { id } }",
+        json!({}),
+    )
+    .await;
+}
+
+test_both! {
+    async fn the_cost_extension_reports_each_requests_own_statements_and_cache_outcomes(app: TestApp) {
+        arrange(&app).await;
+        let cold = app.post(Some(&app.user), RUNTIME, json!({})).await;
+        let cost = &cold.body["extensions"]["cost"];
+        assert_eq!(cost["sqlStatements"], 2, "config and instructions loads: {cost}");
+        assert_eq!(cost["caches"]["agent_runtime"], json!({ "hits": 0, "misses": 1 }));
+        assert_eq!(cost["caches"]["agent_config"], json!({ "hits": 0, "misses": 1 }));
+        assert_eq!(cost["caches"]["user_instructions"], json!({ "hits": 0, "misses": 1 }));
+        assert!(cost["durationMillis"].as_f64().is_some_and(|ms| ms > 0.0));
+
+        let warm = app.post(Some(&app.user), RUNTIME, json!({})).await;
+        assert_eq!(warm.body["extensions"]["cost"]["sqlStatements"], 0);
+        assert_eq!(warm.body["extensions"]["cost"]["caches"], json!({ "agent_runtime": { "hits": 1, "misses": 0 } }));
+
+        // Two different queries at once, many times: each response carries
+        // only its own numbers.
+        let pairs = futures::future::join_all((0..20).map(|_| async {
+            futures::future::join(
+                app.post(Some(&app.user), CIRCLES, json!({})),
+                app.post(Some(&app.user), RUNTIME, json!({})),
+            )
+            .await
+        }))
+        .await;
+        for (circles, runtime) in pairs {
+            assert_eq!(circles.statements(), 2, "page + members JOIN");
+            assert_eq!(circles.body["extensions"]["cost"]["caches"], json!({}));
+            assert_eq!(runtime.statements(), 0);
+            assert_eq!(runtime.body["extensions"]["cost"]["caches"]["agent_runtime"]["hits"], 1);
+        }
+    }
+}
+
+test_both! {
+    async fn without_the_header_there_is_no_cost_extension(app: TestApp) {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("authorization", &app.user)
+            .json(&json!({ "query": "{ viewer { id } }" }))
+            .send()
+            .await
+            .expect("sent");
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body.get("extensions"), None);
+    }
+}
+
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+test_both! {
+    async fn metrics_expose_every_family_and_move_with_requests(app: TestApp) {
+        arrange(&app).await;
+        let scrape = || async {
+            let response = app.client.get(app.url("/metrics")).send().await.expect("scrape");
+            assert_eq!(response.status(), 200);
+            response.text().await.expect("text")
+        };
+        app.post(Some(&app.user), RUNTIME, json!({})).await;
+        let before = scrape().await;
+        for family in [
+            "agentgraph_request_duration_seconds_bucket",
+            "agentgraph_sql_statements_total",
+            "agentgraph_sql_statement_duration_seconds_bucket",
+            "agentgraph_cache_hits_total",
+            "agentgraph_cache_misses_total",
+            "agentgraph_cache_entries",
+            "agentgraph_cache_evictions_total",
+            "agentgraph_db_pool_connections",
+        ] {
+            assert!(before.contains(family), "{family} missing from /metrics");
+        }
+        let hits = "agentgraph_cache_hits_total{cache=\"agent_runtime\"}";
+        let requests = "agentgraph_request_duration_seconds_count{operation=\"Runtime\"}";
+        let hits_before = sample(&before, hits).unwrap_or(0.0);
+        let requests_before = sample(&before, requests).unwrap_or(0.0);
+        for _ in 0..3 {
+            app.post(Some(&app.user), &format!("query Runtime {RUNTIME}"), json!({})).await.data_ok();
+        }
+        let after = scrape().await;
+        assert!(sample(&after, hits).unwrap_or(0.0) >= hits_before + 3.0, "runtime hits moved");
+        assert!(sample(&after, requests).unwrap_or(0.0) >= requests_before + 3.0, "request histogram moved");
+        assert!(sample(&after, "agentgraph_cache_entries{cache=\"agent_runtime\"}").is_some());
+    }
+}
