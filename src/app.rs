@@ -252,9 +252,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
-/// Serves until `shutdown` completes; then `/readyz` turns 503, the
-/// listener closes, in-flight requests get the configured grace period and
-/// the pool is closed.
+/// Serves until `shutdown` completes; then `/readyz` turns 503, after the
+/// configured delay the listener closes, in-flight requests get the
+/// configured grace period, and the pool is closed.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -263,10 +263,17 @@ pub async fn serve(
     let grace = state.config().http.shutdown_grace;
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let flagging_state = state.clone();
+    let drain = state.config().http.shutdown_delay;
     let signal = async move {
         shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        // Tell the load balancer first (readyz 503) while still serving, so
+        // it stops sending new requests before the listener closes.
         flagging_state.begin_shutdown();
+        tracing::info!(
+            ?drain,
+            "shutting down: /readyz is 503; closing the listener after the delay"
+        );
+        tokio::time::sleep(drain).await;
         let _ = stopping_tx.send(true);
     };
     let server = axum::serve(listener, build_router(state.clone())).with_graceful_shutdown(signal);

@@ -135,7 +135,7 @@ pub struct DbConfig {
 #[derive(Clone, Debug, Args)]
 pub struct HttpConfig {
     /// Largest accepted request body, in bytes (larger: 413).
-    #[arg(long, env = "AGENTGRAPH_BODY_LIMIT_BYTES", default_value_t = 256 * 1024, global = true)]
+    #[arg(long, env = "AGENTGRAPH_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub body_limit_bytes: usize,
 
     /// Deadline for one request (past it: 504).
@@ -145,6 +145,11 @@ pub struct HttpConfig {
     /// On shutdown, how long in-flight requests may take to finish.
     #[arg(long, env = "AGENTGRAPH_SHUTDOWN_GRACE", default_value = "20s", value_parser = duration, global = true)]
     pub shutdown_grace: Duration,
+
+    /// On shutdown, how long to keep serving with `/readyz` at 503 before
+    /// closing the listener (lets a load balancer notice first).
+    #[arg(long, env = "AGENTGRAPH_SHUTDOWN_DELAY", default_value = "0s", value_parser = duration, global = true)]
+    pub shutdown_delay: Duration,
 }
 
 /// Cache sizes (entries) and lifetimes; the README's cache table explains

@@ -124,10 +124,18 @@ fn is_unavailable(error: &DbErr) -> bool {
     use sea_orm::sqlx::Error as SqlxError;
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => matches!(
-            e,
-            SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::Tls(_)
-        ),
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match e {
+            SqlxError::Io(_)
+            | SqlxError::PoolTimedOut
+            | SqlxError::PoolClosed
+            | SqlxError::Tls(_) => true,
+            // SQLSTATE class 08 (connection exception) and 57P (the server
+            // is shutting down, or terminated the connection).
+            SqlxError::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
+        },
         _ => false,
     }
 }

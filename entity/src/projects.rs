@@ -16,7 +16,7 @@ pub struct Model {
     /// transaction); readiness snapshots record the version they describe.
     pub state_version: i64,
     pub created_at: DateTimeUtc,
-    /// Last change of the project row itself (rename).
+    /// Last change of the project: a rename or any change of its state.
     pub updated_at: DateTimeUtc,
 }
 

@@ -394,21 +394,7 @@ impl AgentToolInput {
         input::key_name("name", &self.name)?;
         input::max_chars("description", &self.description, MAX_DESCRIPTION_CHARS)?;
         input::display_name("toolType", &self.tool_type)?;
-        if !self.config.0.is_object() {
-            return Err(AppError::bad_input(
-                "config",
-                "`config` must be a JSON object",
-            ));
-        }
-        let size = self.config.0.to_string().len();
-        if size > MAX_TOOL_CONFIG_BYTES {
-            return Err(AppError::bad_input(
-                "config",
-                format!(
-                    "`config` must be at most {MAX_TOOL_CONFIG_BYTES} bytes of JSON, got {size}"
-                ),
-            ));
-        }
+        input::json_object("config", &self.config.0, MAX_TOOL_CONFIG_BYTES)?;
         Ok(ToolSpec {
             name: self.name,
             description: self.description,

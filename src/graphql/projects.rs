@@ -2,17 +2,14 @@
 //! user's project is `NOT_FOUND` (or null for `project(id)`), never
 //! revealed.
 
-use async_graphql::{
-    connection::{Connection, OpaqueCursor},
-    Context, InputObject, Object, Result,
-};
+use async_graphql::{Context, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::projects;
 use uuid::Uuid;
 
-use super::discovery::DiContext;
 use super::{
     context::ContextExt,
+    discovery::DiContext,
     input, pagination,
     readiness::{self, ProjectCounts, Readiness},
 };
@@ -161,21 +158,9 @@ impl ProjectQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<OpaqueCursor<Uuid>, Project>> {
+    ) -> Result<ProjectConnection> {
         let viewer = ctx.viewer()?;
-        let size = pagination::page_size(first)?;
-        let after = pagination::decode_after::<Uuid>(after.as_deref())?;
-        let db = &ctx.services()?.db;
-        let rows = db::projects::list_projects(db.conn(), viewer.id, after, size + 1)
-            .await
-            .map_err(AppError::from)?;
-        Ok(pagination::connection(
-            rows,
-            size,
-            after.is_some(),
-            |p| p.id,
-            Project,
-        ))
+        lists::projects(ctx, viewer.id, first, after).await
     }
 }
 

@@ -235,6 +235,15 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Sends the shutdown signal, as SIGTERM would.
+    pub fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {

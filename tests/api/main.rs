@@ -7,6 +7,7 @@ mod helpers;
 mod agents;
 mod auth;
 mod circles;
+mod faults;
 mod limits;
 mod observability;
 mod projects;
