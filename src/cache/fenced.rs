@@ -133,6 +133,27 @@ pub struct CacheSettings {
     pub ttl: Duration,
 }
 
+impl CacheSettings {
+    /// A bounded moka cache with this capacity and TTL that counts its
+    /// evictions (size or TTL, not invalidations) in `stats`.
+    pub(super) fn build<K, V>(self, name: &'static str, stats: Arc<CacheStats>) -> Cache<K, V>
+    where
+        K: Eq + Hash + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        Cache::builder()
+            .name(name)
+            .max_capacity(self.capacity)
+            .time_to_live(self.ttl)
+            .eviction_listener(move |_key, _value, cause: RemovalCause| {
+                if cause.was_evicted() {
+                    stats.record_eviction();
+                }
+            })
+            .build()
+    }
+}
+
 /// A bounded, fenced, single-flight cache. Cheap to clone (shared state).
 pub struct FencedCache<K, V> {
     inner: Arc<Inner<K, V>>,
@@ -166,17 +187,7 @@ where
         after_load: Option<AfterLoadHook>,
     ) -> Self {
         let stats = Arc::new(CacheStats::default());
-        let evictions = Arc::clone(&stats);
-        let entries = Cache::builder()
-            .name(name)
-            .max_capacity(settings.capacity)
-            .time_to_live(settings.ttl)
-            .eviction_listener(move |_key, _value, cause: RemovalCause| {
-                if cause.was_evicted() {
-                    evictions.record_eviction();
-                }
-            })
-            .build();
+        let entries = settings.build(name, Arc::clone(&stats));
         Self {
             inner: Arc::new(Inner {
                 name,

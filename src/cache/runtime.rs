@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use moka::{notification::RemovalCause, sync::Cache};
+use moka::sync::Cache;
 use uuid::Uuid;
 
 use super::{fenced::Stamp, names, stats::CacheStats, CacheSettings};
@@ -30,17 +30,7 @@ pub(super) struct RuntimeCache {
 impl RuntimeCache {
     pub(super) fn new(settings: CacheSettings) -> Self {
         let stats = Arc::new(CacheStats::default());
-        let evictions = Arc::clone(&stats);
-        let entries = Cache::builder()
-            .name(names::RUNTIME)
-            .max_capacity(settings.capacity)
-            .time_to_live(settings.ttl)
-            .eviction_listener(move |_key, _value, cause: RemovalCause| {
-                if cause.was_evicted() {
-                    evictions.record_eviction();
-                }
-            })
-            .build();
+        let entries = settings.build(names::RUNTIME, Arc::clone(&stats));
         Self { entries, stats }
     }
 
