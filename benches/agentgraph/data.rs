@@ -5,25 +5,25 @@
 //! signals and features, foundation, strategic context and a stored DI
 //! analysis). Readiness is left for the server to compute.
 //!
-//! The content is deterministic (fixed seed); ids are fresh UUIDv7s.
+//! The content is deterministic (fixed seed); ids are fresh UUIDv7s. The
+//! projects and their state are in [`projects`].
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use entity::{
-    agent_tools, agents, circle_members, circles, di_analyses, features, foundations, meetings,
-    models, personas, projects, providers,
-    signals::{self, SignalAuthority},
-    strategic_contexts, user_agent_instructions, vp_steps,
+    agent_tools, agents, circle_members, circles, models, providers, user_agent_instructions,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ActiveModelTrait, Database, DatabaseTransaction, EntityTrait, IntoActiveModel, Set,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseTransaction, DbBackend, EntityTrait,
+    IntoActiveModel, Set, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
+
+mod projects;
 
 /// Rows per INSERT statement.
 const CHUNK: usize = 500;
@@ -58,7 +58,10 @@ pub struct DataSet {
 }
 
 /// Migrates the database at `url` and loads the data set; returns it with
-/// the time loading took (migrations excluded).
+/// the time loading took (migrations excluded). On PostgreSQL loading ends
+/// with `VACUUM ANALYZE`, what autovacuum would have done by the time a
+/// real database had this much data: without it the planner has no
+/// statistics and counts cannot use index-only scans.
 pub async fn load(url: &str, sizes: &Sizes) -> anyhow::Result<(DataSet, Duration)> {
     let conn = Database::connect(url)
         .await
@@ -74,6 +77,11 @@ pub async fn load(url: &str, sizes: &Sizes) -> anyhow::Result<(DataSet, Duration
     };
     let data = loader.load_all(sizes).await?;
     txn.commit().await.context("committing the data set")?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared("VACUUM ANALYZE")
+            .await
+            .context("VACUUM ANALYZE after loading")?;
+    }
     let elapsed = started.elapsed();
     let _ = conn.close().await;
     Ok((data, elapsed))
@@ -284,73 +292,6 @@ impl Loader<'_> {
             .collect();
         self.insert(rows).await
     }
-
-    /// `sizes.projects` projects; the last one is the big one (its id is
-    /// returned), so the first pages list the ordinary ones.
-    async fn projects(&mut self, owner: Uuid, sizes: &Sizes) -> anyhow::Result<Uuid> {
-        let mut state = ProjectState::default();
-        let mut project_rows = Vec::with_capacity(sizes.projects);
-        let mut big = Uuid::nil();
-        for p in 0..sizes.projects {
-            let id = Uuid::now_v7();
-            project_rows.push(projects::ActiveModel {
-                id: Set(id),
-                owner_id: Set(owner),
-                name: Set(format!("bench-project-{p:04}")),
-                state_version: Set(1),
-                created_at: Set(self.now),
-                updated_at: Set(self.now),
-            });
-            if p + 1 == sizes.projects {
-                big = id;
-                self.big_project_state(&mut state, id, sizes);
-            } else {
-                self.small_project_state(&mut state, id, p);
-            }
-        }
-        self.insert(project_rows).await?;
-        state.insert(self).await?;
-        Ok(big)
-    }
-
-    /// A little of everything: 3 features (2 confirmed), 2 personas, 3
-    /// value-path steps, a meeting, 5 signals (2 analyzed); a foundation on
-    /// every other project, a strategic context on every third.
-    fn small_project_state(&mut self, state: &mut ProjectState, id: Uuid, p: usize) {
-        state.features(self, id, 3, |f| f < 2);
-        state.personas(self, id, 2);
-        state.steps(self, id, 3);
-        state.meetings(self, id, 1);
-        state.signals(self, id, 5);
-        if p % 2 == 0 {
-            state.foundation(self, id, p % 4 == 0);
-        }
-        if p % 3 == 0 {
-            state.strategic_context(self, id);
-        }
-    }
-
-    /// Many signals (authorities mixed, about half unanalyzed) and features
-    /// (every third confirmed), a full foundation, a strategic context and
-    /// a DI analysis stored ten minutes ago.
-    fn big_project_state(&mut self, state: &mut ProjectState, id: Uuid, sizes: &Sizes) {
-        state.features(self, id, sizes.features, |f| f % 3 == 0);
-        state.personas(self, id, 5);
-        state.steps(self, id, 6);
-        state.meetings(self, id, 12);
-        state.signals(self, id, sizes.signals);
-        state.foundation(self, id, true);
-        state.strategic_context(self, id);
-        state.di_analyses.push(di_analyses::ActiveModel {
-            project_id: Set(id),
-            analysis: Set(json!({
-                "summary": "Synthetic discovery analysis of the big project",
-                "themes": ["onboarding", "pricing", "integrations"],
-                "signalsAnalyzed": sizes.signals / 2,
-            })),
-            analyzed_at: Set(self.now - chrono::Duration::minutes(10)),
-        });
-    }
 }
 
 /// The bench user has instructions for agents `0, 4, 8, ...`.
@@ -361,134 +302,4 @@ fn has_instructions(agent_index: usize) -> bool {
 /// `n` milliseconds, for spreading timestamps.
 fn offset(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Every project child row, gathered so each table is one bulk insert.
-#[derive(Default)]
-struct ProjectState {
-    features: Vec<features::ActiveModel>,
-    personas: Vec<personas::ActiveModel>,
-    steps: Vec<vp_steps::ActiveModel>,
-    meetings: Vec<meetings::ActiveModel>,
-    signals: Vec<signals::ActiveModel>,
-    foundations: Vec<foundations::ActiveModel>,
-    strategic_contexts: Vec<strategic_contexts::ActiveModel>,
-    di_analyses: Vec<di_analyses::ActiveModel>,
-}
-
-impl ProjectState {
-    fn features(
-        &mut self,
-        loader: &Loader<'_>,
-        project: Uuid,
-        count: usize,
-        confirmed: impl Fn(usize) -> bool,
-    ) {
-        self.features
-            .extend((0..count).map(|f| features::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
-                name: Set(format!("Feature {f}")),
-                description: Set(format!("What feature {f} lets the user do")),
-                confirmed: Set(confirmed(f)),
-                created_at: Set(loader.now + chrono::Duration::milliseconds(offset(f))),
-            }));
-    }
-
-    fn personas(&mut self, loader: &Loader<'_>, project: Uuid, count: usize) {
-        self.personas
-            .extend((0..count).map(|p| personas::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
-                name: Set(format!("Persona {p}")),
-                description: Set("Who they are and what they need".to_owned()),
-                created_at: Set(loader.now + chrono::Duration::milliseconds(offset(p))),
-            }));
-    }
-
-    fn steps(&mut self, _loader: &Loader<'_>, project: Uuid, count: usize) {
-        self.steps.extend((0..count).map(|s| vp_steps::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            project_id: Set(project),
-            position: Set(i32::try_from(s + 1).unwrap_or(i32::MAX)),
-            label: Set(format!("Step {}", s + 1)),
-            description: Set("What happens at this step".to_owned()),
-        }));
-    }
-
-    fn meetings(&mut self, loader: &Loader<'_>, project: Uuid, count: usize) {
-        self.meetings
-            .extend((0..count).map(|m| meetings::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
-                title: Set(format!("Discovery call {m}")),
-                held_at: Set(loader.now - chrono::Duration::days(offset(m))),
-                notes: Set("Notes of the call".to_owned()),
-            }));
-    }
-
-    /// Authorities cycle client, consultant, research, other; odd signals
-    /// are analyzed, even ones not (about half unanalyzed).
-    fn signals(&mut self, loader: &mut Loader<'_>, project: Uuid, count: usize) {
-        const AUTHORITIES: [SignalAuthority; 4] = [
-            SignalAuthority::Client,
-            SignalAuthority::Consultant,
-            SignalAuthority::Research,
-            SignalAuthority::Other,
-        ];
-        const SOURCES: [&str; 4] = ["interview", "survey", "support ticket", "analytics"];
-        for s in 0..count {
-            let created_at = loader.now - chrono::Duration::seconds(offset(count - s));
-            let words = 8 + loader.rng.usize(..24);
-            self.signals.push(signals::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
-                source: Set(SOURCES[s % SOURCES.len()].to_owned()),
-                authority: Set(AUTHORITIES[s % AUTHORITIES.len()]),
-                content: Set(format!(
-                    "Signal {s}: {}",
-                    "the customer said something ".repeat(words / 4 + 1)
-                )),
-                created_at: Set(created_at),
-                analyzed_at: Set((s % 2 == 1).then_some(loader.now)),
-            });
-        }
-    }
-
-    fn foundation(&mut self, loader: &Loader<'_>, project: Uuid, full: bool) {
-        let text = |what: &str| Some(format!("The project's {what}"));
-        self.foundations.push(foundations::ActiveModel {
-            project_id: Set(project),
-            problem_statement: Set(text("problem statement")),
-            target_users: Set(text("target users")),
-            value_proposition: Set(if full {
-                text("value proposition")
-            } else {
-                None
-            }),
-            business_case: Set(if full { text("business case") } else { None }),
-            constraints: Set(if full { text("constraints") } else { None }),
-            updated_at: Set(loader.now),
-        });
-    }
-
-    fn strategic_context(&mut self, loader: &Loader<'_>, project: Uuid) {
-        self.strategic_contexts
-            .push(strategic_contexts::ActiveModel {
-                project_id: Set(project),
-                content: Set("Where the business wants to be in two years".to_owned()),
-                updated_at: Set(loader.now),
-            });
-    }
-
-    async fn insert(self, loader: &mut Loader<'_>) -> anyhow::Result<()> {
-        loader.insert(self.features).await?;
-        loader.insert(self.personas).await?;
-        loader.insert(self.steps).await?;
-        loader.insert(self.meetings).await?;
-        loader.insert(self.signals).await?;
-        loader.insert(self.foundations).await?;
-        loader.insert(self.strategic_contexts).await?;
-        loader.insert(self.di_analyses).await
-    }
 }

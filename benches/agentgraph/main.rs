@@ -45,6 +45,9 @@ use crate::{
     workloads::{Bench, Workload},
 };
 
+/// How often `db::readiness::compute` is timed directly.
+const DIRECT_COMPUTE_RUNS: usize = 21;
+
 /// Benchmark the agentgraph server (SPEC 11).
 #[derive(Debug, Parser)]
 #[command(name = "agentgraph-bench")]
@@ -181,9 +184,11 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
 
     let servers = server::start(&database.url).await?;
     let bench = Arc::new(Bench::new(&servers, data, &database.url).await?);
-    let compute_median = bench.time_direct_readiness_compute(21).await?;
+    let compute_median = bench
+        .time_direct_readiness_compute(DIRECT_COMPUTE_RUNS)
+        .await?;
     println!(
-        "db::readiness::compute(big project), direct, median of 21: {:.2} ms",
+        "db::readiness::compute(big project), direct, median of {DIRECT_COMPUTE_RUNS}: {:.2} ms",
         compute_median.as_secs_f64() * 1e3
     );
 

@@ -244,8 +244,9 @@ fn print_environment(environment: &Environment) {
     println!("Environment:");
     println!("  command:   {}", environment.command);
     println!(
-        "  backend:   {} (server pool: 20 connections)",
-        environment.backend
+        "  backend:   {} (server pool: {} connections)",
+        environment.backend,
+        crate::server::DB_MAX_CONNECTIONS
     );
     println!(
         "  machine:   {} logical CPUs{}; server and load generator share this process and its tokio runtime",
@@ -257,7 +258,7 @@ fn print_environment(environment: &Environment) {
         sizes.agents, sizes.circles, sizes.members, sizes.projects, sizes.signals, sizes.features
     );
     println!(
-        "  load:      {:.1} s (bulk inserts of 500 rows, one transaction)",
+        "  load:      {:.1} s (bulk inserts of 500 rows in one transaction; PostgreSQL: then VACUUM ANALYZE)",
         environment.load_time.as_secs_f64()
     );
     println!(

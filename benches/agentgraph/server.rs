@@ -17,7 +17,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub const JWT_SECRET: &str = "agentgraph-bench-secret-not-for-production";
 
 /// Pool size of the server under test.
-const DB_MAX_CONNECTIONS: &str = "20";
+pub const DB_MAX_CONNECTIONS: &str = "20";
 
 /// Both servers, running until [`Servers::stop`].
 pub struct Servers {

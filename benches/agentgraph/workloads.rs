@@ -158,7 +158,7 @@ impl Bench {
     pub fn worker(&self, index: usize) -> anyhow::Result<Worker> {
         Ok(Worker {
             client: Client::new(&self.graphql_url)?,
-            rng: fastrand::Rng::with_seed(1000 + index as u64),
+            rng: fastrand::Rng::with_seed((index as u64).wrapping_add(1000)),
             own_bearer: bearer(&self.keys, Uuid::now_v7()),
             writes: 0,
         })
