@@ -1,35 +1,24 @@
-//! HTTP: the GraphQL-over-HTTP endpoint, GraphiQL, `/healthz` and
-//! `/readyz`.
-//!
-//! GraphQL-over-HTTP rules applied here: POST takes `application/json` only
-//! (else 415); GET runs queries only (a mutation: 405); array batching is
-//! refused (400); the response media type follows `Accept`, and with
-//! `application/graphql-response+json` a request error (the document could
-//! not be parsed or validated, so nothing ran) is a 400 without `data`.
+//! The GraphQL endpoint: request parsing (POST body, GET parameters),
+//! execution for the bearer's viewer, and the public shape of errors.
 
 use std::{
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
-    http::GraphiQLSource,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
-    Response as GqlResponse, Variables,
-};
+use async_graphql::{parser::types::OperationType, Response as GqlResponse, Variables};
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde_json::{json, Map, Value};
 
+use super::{
+    not_acceptable, ops::graphiql, request_error, unauthorized, with_media, Media, RequestFacts,
+};
 use crate::{
     app::AppState,
     config::IntrospectionPolicy,
@@ -37,52 +26,6 @@ use crate::{
     graphql::RequestContext,
     observability::{self, RequestCost},
 };
-
-/// The response media types a client can ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Media {
-    /// `application/graphql-response+json`: request errors are 4xx.
-    GraphqlResponse,
-    /// `application/json`: the legacy type; well-formed requests get 200.
-    Json,
-}
-
-impl Media {
-    const GRAPHQL_RESPONSE: &'static str = "application/graphql-response+json";
-
-    fn negotiate(headers: &HeaderMap) -> Option<Self> {
-        let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-            return Some(Self::Json);
-        };
-        let types: Vec<String> = accept
-            .split(',')
-            .map(|part| {
-                part.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .collect();
-        if types.iter().any(|t| t == Self::GRAPHQL_RESPONSE) {
-            Some(Self::GraphqlResponse)
-        } else if types
-            .iter()
-            .any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"))
-        {
-            Some(Self::Json)
-        } else {
-            None
-        }
-    }
-
-    fn content_type(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            Self::GraphqlResponse => Self::GRAPHQL_RESPONSE,
-            Self::Json => "application/json",
-        })
-    }
-}
 
 /// `POST /graphql`.
 pub async fn graphql_post(
@@ -152,70 +95,6 @@ pub async fn graphql_get(
     execute(&state, &headers, request, media).await
 }
 
-/// GraphiQL, at `/` and for browsers at `GET /graphql`. With introspection
-/// `off` there is nothing for it to do, so it is not served.
-pub async fn graphiql(State(state): State<AppState>) -> Response {
-    if state.config().introspection_policy() == IntrospectionPolicy::Off {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("agentgraph")
-            .finish(),
-    )
-    .into_response()
-}
-
-/// `GET /healthz`: the process is alive. Never touches the database.
-pub async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let services = state.services();
-    let listener = state
-        .listener()
-        .map(|l| (l.is_connected(), l.reconnects(), l.received()));
-    let text = observability::metrics::render(
-        &services.caches.stats(),
-        services.db.pool_connections(),
-        listener,
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
-}
-
-/// `GET /readyz`: 200 when the database answers, 503 when it does not or
-/// while shutting down.
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    if state.is_shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
-    if state
-        .listener()
-        .is_some_and(|listener| !listener.is_connected())
-    {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "invalidation listener reconnecting",
-        )
-            .into_response();
-    }
-    let ping = tokio::time::timeout(Duration::from_secs(2), state.services().db.ping()).await;
-    match ping {
-        Ok(true) => "ready".into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
-    }
-}
-
 /// Runs one GraphQL request for the bearer of `headers`.
 async fn execute(
     state: &AppState,
@@ -240,7 +119,7 @@ async fn execute(
     let cost = Arc::new(RequestCost::default());
     let facts = RequestFacts::default();
     if let Some(name) = &request.operation_name {
-        let _ = facts.0.operation.set(name.clone());
+        facts.name_operation(name.clone());
     }
     let mut request = request
         .data(RequestContext::new(viewer, state.services()))
@@ -347,89 +226,6 @@ fn wants_cost(state: &AppState, headers: &HeaderMap) -> bool {
         || headers
             .get("x-agentgraph-cost")
             .is_some_and(|v| v.as_bytes() == b"1")
-}
-
-/// What the schema learned about a request while running it, recorded by
-/// [`RequestFactsRecorder`].
-#[derive(Clone, Default)]
-pub struct RequestFacts(Arc<FactsInner>);
-
-#[derive(Default)]
-struct FactsInner {
-    /// Raised once the request got past parsing and validation: from then
-    /// on its errors are field errors (HTTP 200).
-    executed: AtomicBool,
-    /// The operation's name: the one asked for, or the document's only one.
-    operation: std::sync::OnceLock<String>,
-}
-
-impl RequestFacts {
-    fn executed(&self) -> bool {
-        self.0.executed.load(Ordering::Relaxed)
-    }
-
-    fn operation(&self) -> Option<&str> {
-        self.0.operation.get().map(String::as_str)
-    }
-}
-
-/// Schema extension that fills [`RequestFacts`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RequestFactsRecorder;
-
-impl ExtensionFactory for RequestFactsRecorder {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestFactsRecorder)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for RequestFactsRecorder {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> async_graphql::ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let (Some(facts), DocumentOperations::Single(_)) =
-            (ctx.data_opt::<RequestFacts>(), &document.operations)
-        {
-            // A single operation's name is not in `operations`' key; it is
-            // only known from the request or the text, so take the text's.
-            if let Some(name) = single_operation_name(query) {
-                let _ = facts.0.operation.set(name);
-            }
-        }
-        Ok(document)
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> GqlResponse {
-        if let Some(facts) = ctx.data_opt::<RequestFacts>() {
-            facts.0.executed.store(true, Ordering::Relaxed);
-            if let Some(name) = operation_name {
-                let _ = facts.0.operation.set(name.to_owned());
-            }
-        }
-        next.run(ctx, operation_name).await
-    }
-}
-
-/// The name in `query Name` / `mutation Name`, for a document with one
-/// operation.
-fn single_operation_name(query: &str) -> Option<String> {
-    let mut words = query.split(|c: char| c.is_whitespace() || matches!(c, '{' | '(' | '@'));
-    let keyword = words.by_ref().find(|w| !w.is_empty())?;
-    if !matches!(keyword, "query" | "mutation" | "subscription") {
-        return None;
-    }
-    words.find(|w| !w.is_empty()).map(str::to_owned)
 }
 
 fn is_json_content_type(headers: &HeaderMap) -> bool {
@@ -547,72 +343,9 @@ fn is_query_operation(request: &async_graphql::Request) -> bool {
     operation.is_none_or(|ty| ty == OperationType::Query)
 }
 
-fn with_media(mut response: Response, status: StatusCode, media: Media) -> Response {
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, media.content_type());
-    response
-}
-
-/// A request the server refuses before GraphQL sees it: a GraphQL-shaped
-/// body with one error and no `data`.
-fn request_error(status: StatusCode, media: Media, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadUserInput.as_str() } }] });
-    with_media(axum::Json(body).into_response(), status, media)
-}
-
-fn unauthorized(media: Media) -> Response {
-    let body = json!({ "errors": [{
-        "message": "invalid or expired token",
-        "extensions": { "code": ErrorCode::Unauthenticated.as_str() },
-    }] });
-    let mut response = with_media(
-        axum::Json(body).into_response(),
-        StatusCode::UNAUTHORIZED,
-        media,
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_token\""),
-    );
-    response
-}
-
-fn not_acceptable() -> Response {
-    let body = json!({ "errors": [{
-        "message": "`Accept` must allow application/graphql-response+json or application/json",
-        "extensions": { "code": ErrorCode::BadUserInput.as_str() },
-    }] });
-    with_media(
-        axum::Json(body).into_response(),
-        StatusCode::NOT_ACCEPTABLE,
-        Media::Json,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn accept(value: &'static str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(value));
-        headers
-    }
-
-    #[test]
-    fn accept_negotiation() {
-        assert_eq!(Media::negotiate(&HeaderMap::new()), Some(Media::Json));
-        assert_eq!(
-            Media::negotiate(&accept(
-                "application/graphql-response+json, application/json;q=0.9"
-            )),
-            Some(Media::GraphqlResponse)
-        );
-        assert_eq!(Media::negotiate(&accept("*/*")), Some(Media::Json));
-        assert_eq!(Media::negotiate(&accept("text/html")), None);
-    }
 
     #[test]
     fn body_errors_name_json_not_rust_types() {

@@ -1,0 +1,76 @@
+//! GraphiQL, `/healthz`, `/readyz` and `/metrics`.
+
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+
+use crate::{app::AppState, config::IntrospectionPolicy, observability};
+
+/// GraphiQL, at `/` and for browsers at `GET /graphql`. With introspection
+/// `off` there is nothing for it to do, so it is not served.
+pub async fn graphiql(State(state): State<AppState>) -> Response {
+    if state.config().introspection_policy() == IntrospectionPolicy::Off {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("agentgraph")
+            .finish(),
+    )
+    .into_response()
+}
+
+/// `GET /healthz`: the process is alive. Never touches the database.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let services = state.services();
+    let listener = state
+        .listener()
+        .map(|l| (l.is_connected(), l.reconnects(), l.received()));
+    let text = observability::metrics::render(
+        &services.caches.stats(),
+        services.db.pool_connections(),
+        listener,
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /readyz`: 200 when the database answers, 503 when it does not or
+/// while shutting down.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    if state
+        .listener()
+        .is_some_and(|listener| !listener.is_connected())
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "invalidation listener reconnecting",
+        )
+            .into_response();
+    }
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.services().db.ping()).await;
+    match ping {
+        Ok(true) => "ready".into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+    }
+}
