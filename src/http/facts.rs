@@ -1,6 +1,6 @@
 //! [`RequestFacts`]: what the schema learned about a request while running
-//! it (whether it got past validation, and its operation name), recorded by
-//! a schema extension for the HTTP layer to read afterwards.
+//! it (whether it got past validation, and the operation it ran), recorded
+//! by a schema extension for the HTTP layer to read afterwards.
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -8,9 +8,8 @@ use std::sync::{
 };
 
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
-    parser::types::{DocumentOperations, ExecutableDocument},
-    Response as GqlResponse, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
+    Response as GqlResponse,
 };
 
 /// What the schema learned about a request while running it, recorded by
@@ -23,7 +22,8 @@ struct FactsInner {
     /// Raised once the request got past parsing and validation: from then
     /// on its errors are field errors (HTTP 200).
     executed: AtomicBool,
-    /// The operation's name: the one asked for, or the document's only one.
+    /// The operation's name: the one asked for, or the document's only one
+    /// (set by the HTTP layer before execution, or by the schema).
     operation: std::sync::OnceLock<String>,
 }
 
@@ -54,26 +54,6 @@ impl ExtensionFactory for RequestFactsRecorder {
 
 #[async_trait::async_trait]
 impl Extension for RequestFactsRecorder {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> async_graphql::ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let (Some(facts), DocumentOperations::Single(_)) =
-            (ctx.data_opt::<RequestFacts>(), &document.operations)
-        {
-            // A single operation's name is not in `operations`' key; it is
-            // only known from the request or the text, so take the text's.
-            if let Some(name) = single_operation_name(query) {
-                let _ = facts.0.operation.set(name);
-            }
-        }
-        Ok(document)
-    }
-
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,

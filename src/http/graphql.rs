@@ -6,7 +6,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use async_graphql::{parser::types::OperationType, Response as GqlResponse, Variables};
+use async_graphql::{
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    Response as GqlResponse, ServerError, Variables,
+};
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::Bytes,
@@ -17,14 +20,15 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
-    not_acceptable, ops::graphiql, request_error, unauthorized, with_media, Media, RequestFacts,
+    facts::single_operation_name, not_acceptable, ops::graphiql, request_error, unauthorized,
+    with_media, Media, RequestFacts,
 };
 use crate::{
     app::AppState,
     config::IntrospectionPolicy,
     error::{AppError, ErrorCode},
-    graphql::RequestContext,
-    observability::{self, RequestCost},
+    graphql::{limits, RequestContext},
+    observability::{self, metrics::RequestOutcome, RequestCost},
 };
 
 /// `POST /graphql`.
@@ -59,7 +63,10 @@ pub async fn graphql_post(
         );
     }
     match parse_post_body(&body) {
-        Ok(request) => execute(&state, &headers, request, media).await,
+        Ok(request) => {
+            let document = parse_document(&request);
+            execute(&state, &headers, request, document, media).await
+        }
         Err(message) => request_error(StatusCode::BAD_REQUEST, media, &message),
     }
 }
@@ -81,7 +88,8 @@ pub async fn graphql_get(
         Ok(request) => request,
         Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
     };
-    if !is_query_operation(&request) {
+    let document = parse_document(&request);
+    if !is_query_operation(&request, &document) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -92,14 +100,17 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, request, media).await
+    execute(&state, &headers, request, document, media).await
 }
 
-/// Runs one GraphQL request for the bearer of `headers`.
+/// Runs one GraphQL request for the bearer of `headers`: its document,
+/// parsed once by the caller, is checked against the limits and handed to
+/// the schema as it is (never parsed again).
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     request: async_graphql::Request,
+    document: Result<ExecutableDocument, ServerError>,
     media: Media,
 ) -> Response {
     let request_id = request_id(headers);
@@ -118,20 +129,38 @@ async fn execute(
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
     let facts = RequestFacts::default();
-    if let Some(name) = &request.operation_name {
-        facts.name_operation(name.clone());
-    }
-    let mut request = request
-        .data(RequestContext::new(viewer, state.services()))
-        .data(facts.clone());
-    if !introspection_allowed {
-        request = request.disable_introspection();
-    }
-    let mut response = RequestCost::scope(Arc::clone(&cost), state.schema().execute(request)).await;
+    let checked = document.and_then(|document| {
+        limits::check(&document, &state.config().limits)
+            .map_err(|exceeded| ServerError::new(exceeded.to_string(), None))?;
+        Ok(document)
+    });
+    let mut response = match checked {
+        Ok(document) => {
+            if let Some(name) = operation_name(&request, &document) {
+                facts.name_operation(name);
+            }
+            let mut request = request
+                .data(RequestContext::new(viewer, state.services()))
+                .data(facts.clone());
+            request.set_parsed_query(document);
+            if !introspection_allowed {
+                request = request.disable_introspection();
+            }
+            RequestCost::scope(Arc::clone(&cost), state.schema().execute(request)).await
+        }
+        Err(refused) => GqlResponse::from_errors(vec![refused]),
+    };
     if let Some(operation) = facts.operation() {
         tracing::Span::current().record("operation", operation);
     }
-    observability::metrics::record_request(facts.operation(), started.elapsed());
+    observability::metrics::record_request(
+        RequestOutcome {
+            executed: facts.executed(),
+            authenticated: viewer.is_some(),
+            operation: facts.operation(),
+        },
+        started.elapsed(),
+    );
     publish_errors(&mut response, &request_id);
     if wants_cost(state, headers) {
         response
@@ -326,10 +355,33 @@ fn request_from_fields(
     Ok(request)
 }
 
+/// The request's document, parsed: the one parse it gets.
+fn parse_document(request: &async_graphql::Request) -> Result<ExecutableDocument, ServerError> {
+    Ok(async_graphql::parser::parse_query(&request.query)?)
+}
+
+/// The name of the operation the request runs: the one it asked for, or
+/// the name written on the document's only operation.
+fn operation_name(
+    request: &async_graphql::Request,
+    document: &ExecutableDocument,
+) -> Option<String> {
+    match (&request.operation_name, &document.operations) {
+        (Some(name), _) => Some(name.clone()),
+        // A single operation's name is not kept by the parser; read it from
+        // the text.
+        (None, DocumentOperations::Single(_)) => single_operation_name(&request.query),
+        (None, DocumentOperations::Multiple(_)) => None,
+    }
+}
+
 /// Whether the operation a GET would run is a query. A document that does
 /// not parse counts as a query: executing it reports the syntax error.
-fn is_query_operation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+fn is_query_operation(
+    request: &async_graphql::Request,
+    document: &Result<ExecutableDocument, ServerError>,
+) -> bool {
+    let Ok(document) = document else {
         return true;
     };
     let operation = match &request.operation_name {
@@ -367,12 +419,11 @@ mod tests {
     fn get_detects_mutations() {
         let mutation =
             async_graphql::Request::new("mutation { createCircle(input: {name: \"x\"}) { id } }");
-        assert!(!is_query_operation(&mutation));
+        assert!(!is_query_operation(&mutation, &parse_document(&mutation)));
         let named = async_graphql::Request::new("query A { viewer { id } } mutation B { x }")
             .operation_name("B");
-        assert!(!is_query_operation(&named));
-        assert!(is_query_operation(&async_graphql::Request::new(
-            "{ viewer { id } }"
-        )));
+        assert!(!is_query_operation(&named, &parse_document(&named)));
+        let query = async_graphql::Request::new("{ viewer { id } }");
+        assert!(is_query_operation(&query, &parse_document(&query)));
     }
 }

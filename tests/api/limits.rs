@@ -107,3 +107,82 @@ test_both! {
         assert_eq!(app.count("circles").await, 1);
     }
 }
+
+/// About 1 KB: fragment `F{level}` spreads `F{level + 1}` 8 times, 10 levels
+/// deep, so executing it would visit 8^10 fields.
+fn exponential_fragments() -> String {
+    let mut text = "query Bomb { ...F0 }\n".to_owned();
+    for level in 0..10 {
+        let spreads = format!("...F{} ", level + 1).repeat(8);
+        text.push_str(&format!("fragment F{level} on Query {{ {spreads}}}\n"));
+    }
+    text.push_str("fragment F10 on Query { __typename }\n");
+    text
+}
+
+test_both! {
+    async fn a_document_of_exponentially_spread_fragments_is_refused_at_once_and_the_server_stays_up(app: TestApp) {
+        let bomb = exponential_fragments();
+        assert!(bomb.len() < 1500, "{} bytes", bomb.len());
+        // Several at once: each would pin a core for minutes if expanded.
+        let started = std::time::Instant::now();
+        let refusals = futures::future::join_all((0..4).map(|_| app.post(Some(&app.admin), &bomb, json!({})))).await;
+        for response in &refusals {
+            assert_refused(response, &["fields"]);
+            assert!(response.error_message().contains("1073741824"), "{}", response.body);
+        }
+        // Generous bound for a debug build on a shared machine; expanding
+        // the document takes minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+
+        // Unauthenticated documents are measured the same way.
+        let anonymous = app.post(None, &bomb, json!({})).await;
+        assert_refused(&anonymous, &["fields"]);
+
+        let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+        assert_eq!(health.status(), 200);
+    }
+}
+
+/// `query { ...A ...A ... }` spreading, `spreads` times, a fragment that
+/// holds 10 aliased fields.
+fn aliases_in_a_fragment(spreads: usize) -> String {
+    let aliased: Vec<String> = (0..10).map(|i| format!("v{i}: viewer {{ id }}")).collect();
+    format!(
+        "{{ {} }} fragment A on Query {{ {} }}",
+        "...A ".repeat(spreads),
+        aliased.join(" ")
+    )
+}
+
+test_both! {
+    async fn aliases_written_in_a_fragment_count_once_per_spread(app: TestApp) {
+        // 4 spreads of 10 aliases: 40 aliases (over 30), though only 10 are written.
+        let response = app.post(Some(&app.admin), &aliases_in_a_fragment(4), json!({})).await;
+        assert_refused(&response, &["aliases"]);
+        assert!(response.error_message().contains("40"), "{}", response.body);
+
+        let data = app.admin_ok(&aliases_in_a_fragment(3), json!({})).await;
+        assert_eq!(data.as_object().map(serde_json::Map::len), Some(10));
+    }
+}
+
+test_both! {
+    #[flags("--max-depth", "5")]
+    async fn depth_is_counted_through_fragments(app: TestApp) {
+        let hidden_depth = "{ circles { ...C } }
+            fragment C on CircleConnection { nodes { members { agent { ...A } } } }
+            fragment A on Agent { model { provider { name } } }";
+        let response = app.post(Some(&app.admin), hidden_depth, json!({})).await;
+        assert_refused(&response, &["deep"]);
+    }
+}
+
+test_both! {
+    async fn fragment_cycles_and_unknown_fragments_are_refused_before_any_sql(app: TestApp) {
+        let cycle = "{ ...A } fragment A on Query { viewer { id } ...B } fragment B on Query { ...A }";
+        assert_refused(&app.post(Some(&app.admin), cycle, json!({})).await, &["spreads itself"]);
+        let unknown = "{ viewer { id } ...Missing }";
+        assert_refused(&app.post(Some(&app.admin), unknown, json!({})).await, &["unknown fragment"]);
+    }
+}
