@@ -1,7 +1,7 @@
 //! What resolvers read from the GraphQL context: the process-wide services
 //! and the per-request viewer and loaders.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::Context;
 
@@ -17,15 +17,30 @@ pub struct Services {
 /// Per-request data: who asks, and the loaders that batch their lookups.
 pub struct RequestContext {
     pub viewer: Option<Viewer>,
-    pub loaders: Loaders,
+    services: Services,
+    /// The loaders, and what they remember. Replaced by fresh ones before
+    /// each root field of a mutation, so a field never reads what a loader
+    /// remembered from before an earlier field's write.
+    loaders: Mutex<Arc<Loaders>>,
 }
 
 impl RequestContext {
     pub fn new(viewer: Option<Viewer>, services: &Services) -> Self {
         Self {
             viewer,
-            loaders: Loaders::new(&services.db, &services.caches),
+            services: services.clone(),
+            loaders: Mutex::new(Arc::new(Loaders::new(&services.db, &services.caches))),
         }
+    }
+
+    pub fn loaders(&self) -> Arc<Loaders> {
+        Arc::clone(&self.loaders.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Forgets everything loaded so far in this request.
+    pub(crate) fn forget_loaded(&self) {
+        let fresh = Arc::new(Loaders::new(&self.services.db, &self.services.caches));
+        *self.loaders.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
     }
 }
 
@@ -47,8 +62,8 @@ pub(crate) trait ContextExt {
         Ok(viewer)
     }
 
-    fn loaders(&self) -> Result<&Loaders, AppError> {
-        Ok(&self.request()?.loaders)
+    fn loaders(&self) -> Result<Arc<Loaders>, AppError> {
+        Ok(self.request()?.loaders())
     }
 }
 

@@ -8,17 +8,23 @@ mod circles;
 mod context;
 mod discovery;
 mod input;
-mod limits;
+pub mod limits;
 mod pagination;
 mod projects;
 mod readiness;
 mod runtime;
 mod viewer;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use std::borrow::Cow;
+
+use async_graphql::{
+    parser::types::Field, registry::Registry, resolver_utils::resolve_container_serial,
+    ContainerType, Context, ContextSelectionSet, EmptySubscription, MergedObject, ObjectType,
+    OutputType, Positioned, Schema, SchemaBuilder, ServerResult, Value,
+};
+use context::ContextExt;
 
 pub use context::{RequestContext, Services};
-pub use limits::DocumentLimits;
 
 use crate::config::QueryLimits;
 
@@ -43,22 +49,55 @@ pub struct MutationRoot(
     projects::EvidenceMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+/// The mutation root the schema serves: [`MutationRoot`]'s fields, each run
+/// with fresh loaders. Root mutation fields run one after another but share
+/// the request; a loader that remembered a value before an earlier field's
+/// write would show the state from before it (SPEC 8: each root field sees
+/// the writes of those before it).
+#[derive(Default)]
+pub struct Mutation(MutationRoot);
+
+impl OutputType for Mutation {
+    fn type_name() -> Cow<'static, str> {
+        MutationRoot::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        MutationRoot::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_container_serial(ctx, self).await
+    }
+}
+
+impl ContainerType for Mutation {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        if let Ok(request) = ctx.request() {
+            request.forget_loaded();
+        }
+        self.0.resolve_field(ctx).await
+    }
+}
+
+impl ObjectType for Mutation {}
+
+pub type AppSchema = Schema<QueryRoot, Mutation, EmptySubscription>;
 
 /// The schema with its limits; the caller adds [`Services`] as data.
 pub fn schema_builder(
     limits: &QueryLimits,
-) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        EmptySubscription,
-    )
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
-    .limit_directives(limits.max_directives)
-    .disable_suggestions()
-    .extension(DocumentLimits::from(limits))
+) -> SchemaBuilder<QueryRoot, Mutation, EmptySubscription> {
+    Schema::build(QueryRoot::default(), Mutation::default(), EmptySubscription)
+        // Depth, fields and aliases are checked by `limits::check` before the
+        // schema sees a document; these two need the schema's field costs.
+        .limit_complexity(limits.max_complexity)
+        .limit_directives(limits.max_directives)
+        .disable_suggestions()
 }
 
 /// The SDL `agentgraph export-schema` prints and `schema.graphql` holds.

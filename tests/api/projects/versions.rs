@@ -59,3 +59,24 @@ test_both! {
         }
     }
 }
+
+test_both! {
+    async fn each_root_field_of_a_mutation_sees_the_writes_of_the_fields_before_it(app: TestApp) {
+        let (_, auth) = app.new_user(false);
+        let project = crate::projects::create_project(&app, &auth, "Sequence").await;
+        let sequence = "mutation($p: UUID!) {
+            a: renameProject(id: $p, name: \"A\") { name counts { features } features(first: 10) { nodes { name } } readiness { score } }
+            b: createFeature(projectId: $p, input: { name: \"first\" }) { name }
+            p: createPersona(projectId: $p, input: { name: \"buyer\", description: \"who\" }) { name }
+            c: renameProject(id: $p, name: \"C\") { name counts { features } features(first: 10) { nodes { name } } readiness { score } }
+        }";
+        let data = ok(&app, &auth, sequence, json!({ "p": project })).await;
+        assert_eq!(data["a"]["counts"]["features"], 0, "{data}");
+        assert_eq!(data["a"]["features"]["nodes"], json!([]), "{data}");
+        assert_eq!(data["c"]["name"], "C");
+        assert_eq!(data["c"]["counts"]["features"], 1, "c reads after b: {data}");
+        assert_eq!(data["c"]["features"]["nodes"], json!([{ "name": "first" }]), "{data}");
+        assert_eq!(data["a"]["readiness"]["score"], 0.0, "{data}");
+        assert_eq!(data["c"]["readiness"]["score"], 5.0, "a persona adds 20 to one of four dimensions: {data}");
+    }
+}
