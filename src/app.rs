@@ -33,7 +33,7 @@ use crate::{
     auth::{TokenKeys, Viewer},
     cache::{self, AfterLoadHook, Caches},
     config::Config,
-    db::Db,
+    db::{AfterCommitHook, Db},
     graphql::{self, AppSchema, Services},
     http,
     invalidation::postgres::{Listener, ListenerHealth, ListenerSettings},
@@ -102,6 +102,8 @@ pub struct Hooks {
     /// Runs inside every cache load, after the database read and before the
     /// store.
     pub after_load: Option<AfterLoadHook>,
+    /// Runs after every commit, before its invalidations are delivered.
+    pub after_commit: Option<AfterCommitHook>,
 }
 
 /// A built application: state ready to serve.
@@ -121,16 +123,20 @@ impl Application {
     /// [`Self::build`] with test hooks installed.
     pub async fn build_with(config: Config, hooks: Hooks) -> anyhow::Result<Self> {
         crate::observability::metrics::handle();
-        let db = Db::connect(&config.database_url, &config.db).await?;
+        // First: a weak secret stops the server before it touches anything.
+        let token_keys = match &config.jwt_secret {
+            Some(secret) => TokenKeys::new(secret.as_bytes())?,
+            None => TokenKeys::random(),
+        };
+        let mut db = Db::connect(&config.database_url, &config.db).await?;
+        if let Some(hook) = hooks.after_commit {
+            db.set_after_commit_hook(hook);
+        }
         db.migrate().await?;
         if !config.no_demo_data && is_empty(&db).await? {
             let report = load_demo_data(&db).await?;
             tracing::info!(?report, "loaded the demo data set into the empty database");
         }
-        let token_keys = match &config.jwt_secret {
-            Some(secret) => TokenKeys::new(secret.as_bytes()),
-            None => TokenKeys::random(),
-        };
         let dev_token = config.is_dev_mode().then(|| {
             let demo_admin = Viewer {
                 id: DEMO_USER_ID,
@@ -145,7 +151,7 @@ impl Application {
             Arc::clone(&caches),
             config.caches.agent_cache_refresh,
         );
-        let mut background = vec![refresh];
+        let mut background = vec![refresh, crate::observability::metrics::spawn_upkeep()];
         let listener = if config.is_postgres() {
             let settings = ListenerSettings {
                 database_url: config.database_url.clone(),
@@ -253,8 +259,10 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// Serves until `shutdown` completes; then `/readyz` turns 503, after the
-/// configured delay the listener closes, in-flight requests get the
-/// configured grace period, and the pool is closed.
+/// configured delay the listener closes, and in-flight requests and the
+/// closing of the pool share the configured grace period: whatever is still
+/// running or holding a connection when it ends is dropped, so the process
+/// always exits.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -277,20 +285,33 @@ pub async fn serve(
         let _ = stopping_tx.send(true);
     };
     let server = axum::serve(listener, build_router(state.clone())).with_graceful_shutdown(signal);
+    let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel();
     let mut stopping = stopping_rx;
-    let deadline = async move {
+    let grace_over = async move {
         let _ = stopping.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = deadline_tx.send(deadline);
+        tokio::time::sleep_until(deadline).await;
     };
     let result = tokio::select! {
         result = server => result,
-        () = deadline => {
+        () = grace_over => {
             tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests");
             Ok(())
         }
     };
     state.stop_background_tasks();
-    state.services().db.clone().close().await;
+    // The grace period also bounds closing the pool, which waits for every
+    // connection to come back.
+    let deadline = deadline_rx
+        .await
+        .unwrap_or_else(|_| tokio::time::Instant::now() + grace);
+    let closing = state.services().db.clone().close();
+    if tokio::time::timeout_at(deadline, closing).await.is_err() {
+        tracing::warn!(
+            "connections still in use at the end of the grace period; not waiting for them"
+        );
+    }
     result
 }
 

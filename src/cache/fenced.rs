@@ -327,35 +327,49 @@ where
         batches
     }
 
+    /// Starts the load in a task of its own, so it finishes (storing its
+    /// result, clearing its in-flight entry and giving its connection back)
+    /// even if every request waiting on it goes away; the requests only
+    /// share its outcome. Its statements are charged to the request that
+    /// started it.
     fn start_batch<Fut>(&self, claimed: Vec<(K, Stamp)>, load: Fut) -> SharedBatch<K, V>
     where
         Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        async move {
-            let started = Instant::now();
-            let result = load.await;
-            inner.stats.record_load(started.elapsed(), result.is_ok());
-            if let Some(hook) = &inner.after_load {
-                hook(inner.name).await;
-            }
-            if let Ok(values) = &result {
-                for (key, stamp) in &claimed {
-                    if let Some(value) = values.get(key) {
-                        inner.store(key.clone(), value.clone(), *stamp);
+        let task = tokio::spawn(observability::cost::charged_to_current_request(
+            async move {
+                let started = Instant::now();
+                let result = load.await;
+                inner.stats.record_load(started.elapsed(), result.is_ok());
+                if let Some(hook) = &inner.after_load {
+                    hook(inner.name).await;
+                }
+                if let Ok(values) = &result {
+                    for (key, stamp) in &claimed {
+                        if let Some(value) = values.get(key) {
+                            inner.store(key.clone(), value.clone(), *stamp);
+                        }
                     }
                 }
-            }
-            let mut in_flight = lock(&inner.in_flight);
-            for (key, stamp) in &claimed {
-                if in_flight
-                    .get(key)
-                    .is_some_and(|flight| flight.stamp == *stamp)
-                {
-                    in_flight.remove(key);
+                let mut in_flight = lock(&inner.in_flight);
+                for (key, stamp) in &claimed {
+                    if in_flight
+                        .get(key)
+                        .is_some_and(|flight| flight.stamp == *stamp)
+                    {
+                        in_flight.remove(key);
+                    }
                 }
-            }
-            result.map(Arc::new)
+                result.map(Arc::new)
+            },
+        ));
+        async move {
+            task.await.unwrap_or_else(|failed| {
+                Err(AppError::internal(anyhow::anyhow!(
+                    "a cache load task failed: {failed}"
+                )))
+            })
         }
         .boxed()
         .shared()

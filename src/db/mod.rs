@@ -11,6 +11,7 @@ pub mod readiness;
 
 use std::{sync::Arc, time::Duration};
 
+use futures::future::BoxFuture;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions},
@@ -27,7 +28,7 @@ use crate::{
 };
 
 /// The database handle every layer above uses.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
     /// SQLite allows one writer at a time and answers a second writer that
@@ -36,6 +37,21 @@ pub struct Db {
     sqlite_write_gate: Option<Arc<Mutex<()>>>,
     /// Where committed transactions deliver their invalidations.
     bus: InvalidationBus,
+    /// Test seam: runs between a commit and the delivery of its
+    /// invalidations.
+    after_commit: Option<AfterCommitHook>,
+}
+
+/// Called after a write transaction committed and before its invalidations
+/// are delivered; tests use it to abandon a request at exactly that point.
+pub type AfterCommitHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Db {
@@ -76,7 +92,13 @@ impl Db {
             conn,
             sqlite_write_gate,
             bus: InvalidationBus::default(),
+            after_commit: None,
         })
+    }
+
+    /// Installs the test seam that runs between commit and delivery.
+    pub fn set_after_commit_hook(&mut self, hook: AfterCommitHook) {
+        self.after_commit = Some(hook);
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
@@ -142,6 +164,7 @@ impl Db {
             txn: self.conn.begin().await?,
             invalidations: std::sync::Mutex::new(Vec::new()),
             bus: self.bus.clone(),
+            after_commit: self.after_commit.clone(),
             _writer: writer,
         })
     }
@@ -152,6 +175,7 @@ pub struct WriteTxn {
     txn: DatabaseTransaction,
     invalidations: std::sync::Mutex<Vec<Invalidation>>,
     bus: InvalidationBus,
+    after_commit: Option<AfterCommitHook>,
     /// Held until commit or rollback (SQLite only).
     _writer: Option<OwnedMutexGuard<()>>,
 }
@@ -172,15 +196,30 @@ impl WriteTxn {
     /// Commits, then delivers the recorded invalidations to this process's
     /// caches. On PostgreSQL they are also sent to every other replica, by a
     /// `NOTIFY` inside the transaction (so only a commit delivers it).
+    ///
+    /// Commit and delivery run in a task of their own: a caller dropped
+    /// while they run (client gone, deadline passed) cannot split them, so
+    /// a committed change is never left cached as it was before.
     pub async fn commit(self) -> Result<(), DbErr> {
         let events = self
             .invalidations
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        postgres::notify(&self.txn, self.bus.origin(), &events).await?;
-        self.txn.commit().await?;
-        self.bus.deliver(&events);
-        Ok(())
+        let (txn, bus, after_commit, writer) =
+            (self.txn, self.bus, self.after_commit, self._writer);
+        let committing = observability::cost::charged_to_current_request(async move {
+            postgres::notify(&txn, bus.origin(), &events).await?;
+            txn.commit().await?;
+            drop(writer);
+            if let Some(hook) = after_commit {
+                hook().await;
+            }
+            bus.deliver(&events);
+            Ok(())
+        });
+        tokio::spawn(committing)
+            .await
+            .map_err(|failed| DbErr::Custom(format!("the commit task failed: {failed}")))?
     }
 }
 

@@ -56,6 +56,20 @@ impl RequestCost {
     }
 }
 
+/// `future`, charging what it costs to the request running now (if any),
+/// wherever it is polled: for work a request starts in a task of its own.
+pub fn charged_to_current_request<F: std::future::Future>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let cost = CURRENT_COST.try_with(Arc::clone).ok();
+    async move {
+        match cost {
+            Some(cost) => CURRENT_COST.scope(cost, future).await,
+            None => future.await,
+        }
+    }
+}
+
 /// Charges one executed SQL statement to the current request, if any, and
 /// to the process-wide metrics.
 pub fn record_statement(elapsed: Duration, failed: bool) {

@@ -97,6 +97,8 @@ pub struct TestApp {
     /// The bearer header value of a user without roles.
     pub user: String,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The serving task: ends when `app::serve` returns.
+    pub served: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The server's state, for reading its cache counters.
     pub state: AppState,
     /// The database every replica of this app uses.
@@ -119,12 +121,13 @@ impl TestApp {
     /// Spawns with extra flags and test hooks installed.
     pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
-        let (config, state, address, shutdown) = start_server(&database.url, flags, hooks).await;
+        let (config, state, address, shutdown, served) =
+            start_server(&database.url, flags, hooks).await;
         let db_config = config.db;
         let db = Db::connect(&database.url, &db_config)
             .await
             .expect("test connection");
-        let keys = TokenKeys::new(SECRET.as_bytes());
+        let keys = TokenKeys::new(SECRET.as_bytes()).expect("the test secret is long enough");
         let admin = bearer(
             &keys,
             Viewer {
@@ -148,6 +151,7 @@ impl TestApp {
             admin,
             user,
             shutdown: Some(shutdown),
+            served,
             state,
             database_url: database.url.clone(),
             _database: Some(database),
@@ -157,7 +161,7 @@ impl TestApp {
     /// Another server on the same database: a second replica with its own
     /// pool, caches and invalidation listener.
     pub async fn spawn_replica(&self) -> Self {
-        let (_, state, address, shutdown) =
+        let (_, state, address, shutdown, served) =
             start_server(&self.database_url, &[], Hooks::default()).await;
         Self {
             backend: self.backend,
@@ -168,6 +172,7 @@ impl TestApp {
             admin: self.admin.clone(),
             user: self.user.clone(),
             shutdown: Some(shutdown),
+            served,
             state,
             database_url: self.database_url.clone(),
             _database: None,
@@ -257,7 +262,13 @@ async fn start_server(
     url: &str,
     flags: &[&str],
     hooks: Hooks,
-) -> (Config, AppState, SocketAddr, oneshot::Sender<()>) {
+) -> (
+    Config,
+    AppState,
+    SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let mut args = vec![
         "agentgraph",
         "--database-url",
@@ -277,10 +288,10 @@ async fn start_server(
         .expect("bind");
     let address = listener.local_addr().expect("address");
     let (shutdown, stop) = oneshot::channel::<()>();
-    tokio::spawn(app::serve(listener, application.state, async move {
+    let served = tokio::spawn(app::serve(listener, application.state, async move {
         let _ = stop.await;
     }));
-    (config, state, address, shutdown)
+    (config, state, address, shutdown, served)
 }
 
 pub fn bearer(keys: &TokenKeys, viewer: Viewer) -> String {

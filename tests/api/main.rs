@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod abandoned;
 mod agents;
 mod auth;
 mod circles;

@@ -154,6 +154,7 @@ impl LoadGate {
         });
         Hooks {
             after_load: Some(hook),
+            ..Hooks::default()
         }
     }
 
