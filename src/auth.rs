@@ -36,6 +36,23 @@ impl Viewer {
 #[error("invalid bearer token: {0}")]
 pub struct InvalidToken(String);
 
+/// A configured secret that must not be used: HS256 with a key shorter than
+/// its 256-bit hash can be brute-forced offline from one token, and an empty
+/// key signs tokens anyone can forge.
+#[derive(Debug, thiserror::Error)]
+pub enum WeakSecret {
+    #[error("the JWT secret (--jwt-secret / AGENTGRAPH_JWT_SECRET) is set but empty; set a secret of at least {MIN_SECRET_BYTES} bytes, or unset it to run in dev mode")]
+    Empty,
+    #[error("the JWT secret (--jwt-secret / AGENTGRAPH_JWT_SECRET) is {0} bytes long; HS256 needs at least {MIN_SECRET_BYTES} bytes")]
+    TooShort(usize),
+}
+
+/// Shortest accepted secret: the length of an HS256 hash.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -61,12 +78,22 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 impl TokenKeys {
-    pub fn new(secret: &[u8]) -> Self {
+    /// Keys for a configured secret; a weak one is refused.
+    pub fn new(secret: &[u8]) -> Result<Self, WeakSecret> {
+        match secret.len() {
+            0 => Err(WeakSecret::Empty),
+            n if n < MIN_SECRET_BYTES => Err(WeakSecret::TooShort(n)),
+            _ => Ok(Self::from_secret(secret)),
+        }
+    }
+
+    fn from_secret(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         // Supabase puts `aud: authenticated` in its tokens; the audience
         // carries no authority here, so it is not checked.
         validation.validate_aud = false;
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECS;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             decoding: DecodingKey::from_secret(secret),
@@ -78,7 +105,7 @@ impl TokenKeys {
     /// A secret for one process, for dev mode: random, never written down.
     pub fn random() -> Self {
         let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
-        Self::new(secret.as_bytes())
+        Self::from_secret(secret.as_bytes())
     }
 
     pub fn verify(&self, token: &str) -> Result<Viewer, InvalidToken> {
@@ -134,9 +161,42 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3600);
 
+    fn keys(secret: &str) -> TokenKeys {
+        let padded = format!("{secret:-<32}");
+        TokenKeys::new(padded.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn empty_and_short_secrets_are_refused() {
+        assert!(matches!(TokenKeys::new(b""), Err(WeakSecret::Empty)));
+        assert!(matches!(
+            TokenKeys::new(&[b'x'; 31]),
+            Err(WeakSecret::TooShort(31))
+        ));
+        assert!(TokenKeys::new(&[b'x'; 32]).is_ok());
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_is_rejected_beyond_the_leeway() {
+        let keys = keys("nbf");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let token = |nbf: u64| {
+            let claims = serde_json::json!({
+                "sub": Uuid::now_v7().to_string(), "exp": now + 3600, "nbf": nbf,
+            });
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert!(keys.verify(&token(now + 600)).is_err(), "nbf 10 min ahead");
+        assert!(keys.verify(&token(now + 10)).is_ok(), "within the leeway");
+        assert!(keys.verify(&token(now - 10)).is_ok());
+    }
+
     #[test]
     fn a_token_round_trips_with_its_role() {
-        let keys = TokenKeys::new(b"secret");
+        let keys = keys("secret");
         let viewer = Viewer {
             id: Uuid::now_v7(),
             is_admin: true,
@@ -150,13 +210,13 @@ mod tests {
             id: Uuid::now_v7(),
             is_admin: false,
         };
-        let token = TokenKeys::new(b"one").issue(viewer, HOUR);
-        assert!(TokenKeys::new(b"two").verify(&token).is_err());
+        let token = keys("one").issue(viewer, HOUR);
+        assert!(keys("two").verify(&token).is_err());
     }
 
     #[test]
     fn only_the_bearer_scheme_is_accepted() {
-        let keys = TokenKeys::new(b"secret");
+        let keys = keys("secret");
         let mut headers = HeaderMap::new();
         headers.insert(
             AUTHORIZATION,

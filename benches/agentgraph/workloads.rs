@@ -133,7 +133,7 @@ impl Bench {
         let db = Db::connect(database_url, &servers.state.config().db)
             .await
             .context("the bench's own connection")?;
-        let keys = TokenKeys::new(JWT_SECRET.as_bytes());
+        let keys = TokenKeys::new(JWT_SECRET.as_bytes())?;
         let user_bearer = bearer(&keys, data.user_id);
         let client = Client::new(&servers.graphql_url)?;
         let di_context = introspect::di_context_query(&client, &user_bearer).await?;
