@@ -15,7 +15,11 @@
 //! on first use); cache and pool series are read from the application at
 //! scrape time.
 
-use std::{sync::OnceLock, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Mutex, OnceLock, PoisonError},
+    time::Duration,
+};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -43,32 +47,103 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Folds histogram samples into buckets every few seconds. The recorder
+/// keeps raw samples until then (or until a scrape), so without this a
+/// server nobody scrapes would hold every request's latency forever.
+pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
+        loop {
+            ticks.tick().await;
+            handle().run_upkeep();
+        }
+    })
+}
+
 pub(super) fn record_statement(elapsed: Duration, failed: bool) {
     let outcome = if failed { "error" } else { "ok" };
     metrics::counter!("agentgraph_sql_statements_total", "outcome" => outcome).increment(1);
     metrics::histogram!("agentgraph_sql_statement_duration_seconds").record(elapsed.as_secs_f64());
 }
 
-/// Records one GraphQL request's latency under its operation name.
-pub fn record_request(operation: Option<&str>, elapsed: Duration) {
-    metrics::histogram!("agentgraph_request_duration_seconds", "operation" => operation_label(operation))
+/// What the HTTP layer knows about a finished GraphQL request, for its
+/// latency label.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestOutcome<'a> {
+    /// The document parsed, passed the limits and validation, and ran.
+    pub executed: bool,
+    /// The request carried a valid token.
+    pub authenticated: bool,
+    /// The operation's name, as the client wrote it.
+    pub operation: Option<&'a str>,
+}
+
+/// Records one GraphQL request's latency under its operation label.
+pub fn record_request(outcome: RequestOutcome<'_>, elapsed: Duration) {
+    let label = operation_names().label(outcome);
+    metrics::histogram!("agentgraph_request_duration_seconds", "operation" => label)
         .record(elapsed.as_secs_f64());
 }
 
-/// Operation names come from clients: keep them short and plain so a
-/// client cannot blow up the number of series with junk.
-fn operation_label(operation: Option<&str>) -> String {
-    match operation {
-        None => "anonymous".to_owned(),
-        Some(name)
-            if !name.is_empty()
-                && name.len() <= 64
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-        {
-            name.to_owned()
+/// Most operation names that get a series of their own; later names share
+/// the `other` series. Each name costs one histogram (about 18 series).
+pub const MAX_OPERATION_LABELS: usize = 100;
+
+fn operation_names() -> &'static OperationNames {
+    static NAMES: OnceLock<OperationNames> = OnceLock::new();
+    NAMES.get_or_init(|| OperationNames::new(MAX_OPERATION_LABELS))
+}
+
+/// The operation names that have a series: the first `capacity` plain
+/// names of executed, authenticated requests. Operation names come from
+/// clients, so a name becomes a label only once a request with a valid
+/// token ran it, and the set never grows past its capacity.
+struct OperationNames {
+    capacity: usize,
+    known: Mutex<HashSet<String>>,
+}
+
+impl OperationNames {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            known: Mutex::new(HashSet::new()),
         }
-        Some(_) => "invalid".to_owned(),
     }
+
+    fn label(&self, outcome: RequestOutcome<'_>) -> String {
+        if !outcome.executed {
+            return "refused".to_owned();
+        }
+        if !outcome.authenticated {
+            return "unauthenticated".to_owned();
+        }
+        let Some(name) = outcome.operation else {
+            return "anonymous".to_owned();
+        };
+        if !is_plain_name(name) {
+            return "other".to_owned();
+        }
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.contains(name) {
+            return name.to_owned();
+        }
+        if known.len() < self.capacity {
+            known.insert(name.to_owned());
+            return name.to_owned();
+        }
+        "other".to_owned()
+    }
+}
+
+/// Short and plain: what a hand-written operation name looks like.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The process-wide series plus this application's own: cache counters and
@@ -154,11 +229,43 @@ pub fn render(
 mod tests {
     use super::*;
 
+    fn ran(operation: Option<&str>) -> RequestOutcome<'_> {
+        RequestOutcome {
+            executed: true,
+            authenticated: true,
+            operation,
+        }
+    }
+
     #[test]
-    fn operation_labels_are_bounded() {
-        assert_eq!(operation_label(None), "anonymous");
-        assert_eq!(operation_label(Some("Viewer_1")), "Viewer_1");
-        assert_eq!(operation_label(Some("drop table; --")), "invalid");
-        assert_eq!(operation_label(Some(&"a".repeat(65))), "invalid");
+    fn only_executed_authenticated_plain_names_become_labels() {
+        let names = OperationNames::new(10);
+        assert_eq!(names.label(ran(None)), "anonymous");
+        assert_eq!(names.label(ran(Some("Viewer_1"))), "Viewer_1");
+        assert_eq!(names.label(ran(Some("drop table; --"))), "other");
+        assert_eq!(names.label(ran(Some(&"a".repeat(65)))), "other");
+        let refused = RequestOutcome {
+            executed: false,
+            ..ran(Some("Chosen"))
+        };
+        assert_eq!(names.label(refused), "refused");
+        let stranger = RequestOutcome {
+            authenticated: false,
+            ..ran(Some("Chosen"))
+        };
+        assert_eq!(names.label(stranger), "unauthenticated");
+    }
+
+    #[test]
+    fn names_past_the_capacity_share_one_label() {
+        let names = OperationNames::new(2);
+        assert_eq!(names.label(ran(Some("A"))), "A");
+        assert_eq!(names.label(ran(Some("B"))), "B");
+        assert_eq!(names.label(ran(Some("C"))), "other");
+        assert_eq!(
+            names.label(ran(Some("A"))),
+            "A",
+            "known names keep their label"
+        );
     }
 }
