@@ -37,6 +37,7 @@ use crate::{
     graphql::{self, AppSchema, Services},
     http,
     invalidation::postgres::{Listener, ListenerHealth, ListenerSettings},
+    observability::metrics::OperationLabels,
     seed::{self, DEMO_USER_ID},
 };
 
@@ -57,6 +58,8 @@ struct StateInner {
     background: Vec<JoinHandle<()>>,
     /// On PostgreSQL: the health of the invalidation listener.
     listener: Option<Arc<ListenerHealth>>,
+    /// The operation names that label request metrics (bounded).
+    operation_labels: OperationLabels,
 }
 
 impl AppState {
@@ -74,6 +77,10 @@ impl AppState {
 
     pub fn token_keys(&self) -> &TokenKeys {
         &self.0.token_keys
+    }
+
+    pub fn operation_labels(&self) -> &OperationLabels {
+        &self.0.operation_labels
     }
 
     /// The invalidation listener's health (PostgreSQL only).
@@ -176,6 +183,7 @@ impl Application {
             shutting_down: AtomicBool::new(false),
             background,
             listener,
+            operation_labels: OperationLabels::default(),
         }));
         Ok(Self { state, dev_token })
     }

@@ -153,14 +153,12 @@ async fn execute(
     if let Some(operation) = facts.operation() {
         tracing::Span::current().record("operation", operation);
     }
-    observability::metrics::record_request(
-        RequestOutcome {
-            executed: facts.executed(),
-            authenticated: viewer.is_some(),
-            operation: facts.operation(),
-        },
-        started.elapsed(),
-    );
+    let label = state.operation_labels().label(RequestOutcome {
+        executed: facts.executed(),
+        authenticated: viewer.is_some(),
+        operation: facts.operation(),
+    });
+    observability::metrics::record_request(label, started.elapsed());
     publish_errors(&mut response, &request_id);
     if wants_cost(state, headers) {
         response

@@ -81,9 +81,9 @@ pub struct RequestOutcome<'a> {
     pub operation: Option<&'a str>,
 }
 
-/// Records one GraphQL request's latency under its operation label.
-pub fn record_request(outcome: RequestOutcome<'_>, elapsed: Duration) {
-    let label = operation_names().label(outcome);
+/// Records one GraphQL request's latency under `label` (see
+/// [`OperationLabels`]).
+pub fn record_request(label: String, elapsed: Duration) {
     metrics::histogram!("agentgraph_request_duration_seconds", "operation" => label)
         .record(elapsed.as_secs_f64());
 }
@@ -92,21 +92,23 @@ pub fn record_request(outcome: RequestOutcome<'_>, elapsed: Duration) {
 /// the `other` series. Each name costs one histogram (about 18 series).
 pub const MAX_OPERATION_LABELS: usize = 100;
 
-fn operation_names() -> &'static OperationNames {
-    static NAMES: OnceLock<OperationNames> = OnceLock::new();
-    NAMES.get_or_init(|| OperationNames::new(MAX_OPERATION_LABELS))
-}
-
 /// The operation names that have a series: the first `capacity` plain
 /// names of executed, authenticated requests. Operation names come from
 /// clients, so a name becomes a label only once a request with a valid
 /// token ran it, and the set never grows past its capacity.
-struct OperationNames {
+#[derive(Debug)]
+pub struct OperationLabels {
     capacity: usize,
     known: Mutex<HashSet<String>>,
 }
 
-impl OperationNames {
+impl Default for OperationLabels {
+    fn default() -> Self {
+        Self::new(MAX_OPERATION_LABELS)
+    }
+}
+
+impl OperationLabels {
     fn new(capacity: usize) -> Self {
         Self {
             capacity,
@@ -114,7 +116,8 @@ impl OperationNames {
         }
     }
 
-    fn label(&self, outcome: RequestOutcome<'_>) -> String {
+    /// The label of a request that ended with `outcome`.
+    pub fn label(&self, outcome: RequestOutcome<'_>) -> String {
         if !outcome.executed {
             return "refused".to_owned();
         }
@@ -239,7 +242,7 @@ mod tests {
 
     #[test]
     fn only_executed_authenticated_plain_names_become_labels() {
-        let names = OperationNames::new(10);
+        let names = OperationLabels::new(10);
         assert_eq!(names.label(ran(None)), "anonymous");
         assert_eq!(names.label(ran(Some("Viewer_1"))), "Viewer_1");
         assert_eq!(names.label(ran(Some("drop table; --"))), "other");
@@ -258,7 +261,7 @@ mod tests {
 
     #[test]
     fn names_past_the_capacity_share_one_label() {
-        let names = OperationNames::new(2);
+        let names = OperationLabels::new(2);
         assert_eq!(names.label(ran(Some("A"))), "A");
         assert_eq!(names.label(ran(Some("B"))), "B");
         assert_eq!(names.label(ran(Some("C"))), "other");

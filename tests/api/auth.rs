@@ -131,6 +131,78 @@ test_both! {
     }
 }
 
+test_both! {
+    async fn a_token_not_yet_valid_is_401_beyond_the_clock_leeway(app: TestApp) {
+        let claims = |nbf: i64| {
+            json!({ "sub": Uuid::now_v7().to_string(), "exp": epoch_plus(3600), "nbf": epoch_plus(nbf) })
+        };
+        let early = app.post(Some(&signed(SECRET, &claims(600))), "{ viewer { id } }", json!({})).await;
+        assert_eq!(early.status, 401, "{}", early.body);
+        assert_eq!(early.error_message(), "invalid or expired token");
+        for within_leeway in [-60, 10] {
+            let token = signed(SECRET, &claims(within_leeway));
+            app.post(Some(&token), "{ viewer { id } }", json!({})).await.data_ok();
+        }
+    }
+}
+
+/// Runs `agentgraph serve` with `secret` as `AGENTGRAPH_JWT_SECRET`; returns
+/// its exit status and standard error, or `None` if it was still running
+/// (serving) after 10 s.
+fn serve_with_secret(secret: &str) -> Option<(std::process::ExitStatus, String)> {
+    use std::{io::Read, process::Stdio};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agentgraph"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &database,
+        ])
+        .env("AGENTGRAPH_JWT_SECRET", secret)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                pipe.read_to_string(&mut stderr).expect("stderr");
+            }
+            return Some((status, stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// The secret is checked before any database is touched, so one backend
+/// shows it.
+#[test]
+fn the_server_refuses_to_start_with_an_empty_or_short_secret() {
+    let (status, stderr) = serve_with_secret("").expect("an empty secret stops the server");
+    assert!(!status.success());
+    assert!(stderr.contains("set but empty"), "{stderr}");
+
+    let short = "x".repeat(31);
+    let (status, stderr) = serve_with_secret(&short).expect("a short secret stops the server");
+    assert!(!status.success());
+    assert!(
+        stderr.contains("31 bytes") && stderr.contains("at least 32"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&short),
+        "the secret is not echoed: {stderr}"
+    );
+}
+
 /// Creates the agent `scout` and a circle as admin; returns the circle id.
 async fn arrange_agent_and_circle(app: &TestApp) -> String {
     app.admin_ok(

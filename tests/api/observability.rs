@@ -114,3 +114,43 @@ test_both! {
         assert!(sample(&after, "agentgraph_cache_entries{cache=\"agent_runtime\"}").is_some());
     }
 }
+
+/// The `operation` label values of the request latency histogram.
+fn operation_labels(metrics: &str) -> std::collections::BTreeSet<String> {
+    let prefix = "agentgraph_request_duration_seconds_count{operation=\"";
+    metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix(prefix))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+test_both! {
+    async fn clients_cannot_grow_the_metrics_with_operation_names(app: TestApp) {
+        let scrape = || async {
+            app.client.get(app.url("/metrics")).send().await.expect("scrape").text().await.expect("text")
+        };
+        // Names a client chose, on requests that never ran or carried no token.
+        for i in 0..150 {
+            app.post(None, &format!("query Stranger{i} {{ __typename }}"), json!({})).await;
+            app.post(Some(&app.user), &format!("query Broken{i} {{ noSuchField }}"), json!({})).await;
+        }
+        let labels = operation_labels(&scrape().await);
+        assert!(labels.contains("unauthenticated") && labels.contains("refused"), "{labels:?}");
+        assert!(
+            !labels.iter().any(|l| l.starts_with("Stranger") || l.starts_with("Broken")),
+            "client-chosen names became labels: {labels:?}"
+        );
+
+        // Executed, authenticated names: the first 100 get series, the rest share one.
+        for i in 0..150 {
+            app.post(Some(&app.user), &format!("query Named{i} {{ __typename }}"), json!({})).await.data_ok();
+        }
+        let labels = operation_labels(&scrape().await);
+        let named = labels.iter().filter(|l| l.starts_with("Named")).count();
+        assert_eq!(named, agentgraph::observability::metrics::MAX_OPERATION_LABELS, "{labels:?}");
+        assert!(labels.contains("other"), "{labels:?}");
+        assert!(labels.contains("Named0") && !labels.contains("Named149"), "{labels:?}");
+    }
+}
