@@ -1,5 +1,6 @@
 //! The loaders of a project's state: each relation of every project a
-//! request shows costs one statement (pages after a cursor: one each).
+//! request shows costs one statement (paged ones: one per cursor and
+//! filter the query asks for).
 //!
 //! Keys are project ids the viewer was already shown, i.e. owns: a
 //! `Project` only exists in the API after an ownership check.

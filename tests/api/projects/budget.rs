@@ -1,0 +1,119 @@
+//! Statement budgets that must not grow with a page of projects:
+//! `diContext` on every project, children paged after a cursor, and the same
+//! relation asked for under several aliases inside fragments. Each query
+//! runs on pages of 1, 10 and 50 projects and must cost the same number of
+//! statements every time, and return for each project what a query of that
+//! project alone returns.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{batching::insert_projects, ok};
+use crate::{helpers::TestApp, test_both};
+
+const SIZES: [usize; 3] = [1, 10, 50];
+
+fn assert_same_for_every_size(what: &str, counts: &[u64], at_most: u64) {
+    assert!(
+        counts.iter().all(|&c| c == counts[0]),
+        "{what}: statements grew with the page: {counts:?}"
+    );
+    assert!(counts[0] <= at_most, "{what}: {counts:?} > {at_most}");
+}
+
+/// What a project shows of its children paged after cursors; the same for
+/// a page of projects and for one project.
+const CHILDREN_AFTER: &str = "id
+    features(first: 2, after: $f) { nodes { name } pageInfo { hasNextPage hasPreviousPage } }
+    meetings(first: 2, after: $m) { nodes { title } pageInfo { hasNextPage } }
+    signals(first: 2, after: $s) { nodes { content } pageInfo { hasNextPage } }
+    fresh: signals(first: 2, after: $s, unanalyzedOnly: true) { nodes { content } pageInfo { hasNextPage } }";
+
+fn page_after() -> String {
+    format!(
+        "query($n: Int!, $p: String, $f: String, $m: String, $s: String) {{
+        projects(first: $n, after: $p) {{ nodes {{ {CHILDREN_AFTER} }} }} }}"
+    )
+}
+
+fn one_after() -> String {
+    format!(
+        "query($id: UUID!, $f: String, $m: String, $s: String) {{
+        project(id: $id) {{ {CHILDREN_AFTER} }} }}"
+    )
+}
+
+const FIRST_CURSORS: &str = "query($id: UUID!) { project(id: $id) {
+    features(first: 1) { pageInfo { endCursor } }
+    meetings(first: 1) { pageInfo { endCursor } }
+    signals(first: 1) { pageInfo { endCursor } } } }";
+
+/// The end cursors of the first one-item pages of `project`'s features,
+/// meetings and signals.
+async fn first_cursors(app: &TestApp, auth: &str, project: Uuid) -> [Value; 3] {
+    let data = ok(app, auth, FIRST_CURSORS, json!({ "id": project })).await;
+    ["features", "meetings", "signals"].map(|c| data["project"][c]["pageInfo"]["endCursor"].clone())
+}
+
+test_both! {
+    async fn pages_after_a_cursor_cost_the_same_statements_for_any_number_of_projects(app: TestApp) {
+        let (owner, auth) = app.new_user(false);
+        // A project before the page: its cursors start the page and its
+        // children's pages, so every project of the page is after them.
+        let before = insert_projects(&app, owner, 1).await[0];
+        let projects_cursor = ok(&app, &auth, "{ projects(first: 1) { pageInfo { endCursor } } }", json!({})).await
+            ["projects"]["pageInfo"]["endCursor"].clone();
+        let [_, meetings_cursor, signals_cursor] = first_cursors(&app, &auth, before).await;
+        let mut ids = Vec::new();
+        let mut counts = Vec::new();
+        for n in SIZES {
+            ids.extend(insert_projects(&app, owner, n - ids.len()).await);
+            // Features continue after the first feature of the page's middle
+            // project: nothing of the projects before it, the rest of its
+            // own, and everything of those after it.
+            let middle = n / 2;
+            let [features_cursor, _, _] = first_cursors(&app, &auth, ids[middle]).await;
+            let cursors = json!({ "f": features_cursor, "m": meetings_cursor, "s": signals_cursor });
+            let mut variables = cursors.clone();
+            variables["n"] = json!(n);
+            variables["p"] = projects_cursor.clone();
+            let response = app.post(Some(&auth), &page_after(), variables).await;
+            let statements = response.statements();
+            eprintln!("projects(first: {n}, after) with features, meetings, signals after cursors: {statements} statements");
+            counts.push(statements);
+            let nodes = response.data_ok()["projects"]["nodes"].as_array().cloned().expect("nodes");
+            assert_eq!(nodes.len(), n);
+            for (i, node) in nodes.iter().enumerate() {
+                assert_eq!(node["id"], json!(ids[i]), "the page starts after `before`");
+                let features: &[&str] = match i.cmp(&middle) {
+                    std::cmp::Ordering::Less => &[],
+                    std::cmp::Ordering::Equal => &["feature 1", "feature 2"],
+                    std::cmp::Ordering::Greater => &["feature 0", "feature 1"],
+                };
+                let names: Vec<Value> = features.iter().map(|f| json!({ "name": f })).collect();
+                assert_eq!(node["features"]["nodes"], json!(names), "project {i} of {n}");
+                assert_eq!(node["features"]["pageInfo"], json!({ "hasNextPage": i >= middle, "hasPreviousPage": true }));
+                // Held later than `before`'s newest meeting: the newest is
+                // not after the cursor (newest first), the two older are.
+                assert_eq!(node["meetings"], json!({
+                    "nodes": [{ "title": "meeting 1" }, { "title": "meeting 2" }],
+                    "pageInfo": { "hasNextPage": false },
+                }));
+                assert_eq!(node["signals"], json!({
+                    "nodes": [{ "content": "signal 0" }, { "content": "signal 1" }],
+                    "pageInfo": { "hasNextPage": true },
+                }));
+                assert_eq!(node["fresh"], json!({
+                    "nodes": [{ "content": "signal 1" }, { "content": "signal 2" }],
+                    "pageInfo": { "hasNextPage": false },
+                }));
+                let mut alone = cursors.clone();
+                alone["id"] = json!(ids[i]);
+                let one = ok(&app, &auth, &one_after(), alone).await;
+                assert_eq!(&one["project"], node, "project {i} of {n} alone");
+            }
+        }
+        // The page, then one statement per relation and filter.
+        assert_same_for_every_size("pages after cursors", &counts, 5);
+    }
+}
