@@ -7,12 +7,15 @@
 
 use std::{collections::HashMap, future::Future, hash::Hash};
 
-use entity::{features, foundations, meetings, personas, signals, strategic_contexts, vp_steps};
+use entity::{
+    di_analyses, features, foundations, meetings, personas, signals, strategic_contexts, vp_steps,
+};
 use sea_orm::DbErr;
 use uuid::Uuid;
 
 use super::Batcher;
 use crate::db::{
+    discovery::{self, Unanalyzed, UnanalyzedKey},
     projects::{
         documents, features::FeaturePageKey, meetings::MeetingPageKey, pages,
         personas::personas_by_project, signals::SignalPageKey, value_path,
@@ -36,6 +39,10 @@ pub struct ProjectLoaders {
     pub foundation: Batcher<Uuid, foundations::Model>,
     /// The strategic context of a project, by project id.
     pub strategic_context: Batcher<Uuid, strategic_contexts::Model>,
+    /// The stored DI analysis of a project, by project id.
+    pub analysis: Batcher<Uuid, di_analyses::Model>,
+    /// A project's oldest unanalyzed signals, with their total.
+    pub unanalyzed_signals: Batcher<UnanalyzedKey, Unanalyzed>,
 }
 
 impl ProjectLoaders {
@@ -61,6 +68,12 @@ impl ProjectLoaders {
             }),
             strategic_context: loader(db, |db, ids| async move {
                 documents::strategic_contexts_by_project(db.conn(), &ids).await
+            }),
+            analysis: loader(db, |db, ids| async move {
+                discovery::analyses_by_project(db.conn(), &ids).await
+            }),
+            unanalyzed_signals: loader(db, |db, keys| async move {
+                discovery::unanalyzed_signals(db.conn(), &keys).await
             }),
         }
     }

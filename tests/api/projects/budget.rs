@@ -5,6 +5,9 @@
 //! statements every time, and return for each project what a query of that
 //! project alone returns.
 
+use chrono::Utc;
+use entity::di_analyses;
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -115,5 +118,75 @@ test_both! {
         }
         // The page, then one statement per relation and filter.
         assert_same_for_every_size("pages after cursors", &counts, 5);
+    }
+}
+
+/// Stores an analysis for the projects of `ids` at even positions, so a page
+/// shows projects with and without one.
+async fn insert_analyses(app: &TestApp, ids: &[Uuid]) {
+    for id in ids.iter().step_by(2) {
+        di_analyses::ActiveModel {
+            project_id: Set(*id),
+            analysis: Set(json!({ "about": id })),
+            analyzed_at: Set(Utc::now()),
+        }
+        .insert(app.db.conn())
+        .await
+        .expect("analysis");
+    }
+}
+
+/// Inserts projects for `owner` until it has `total` (with analyses for
+/// every other one, counting from the first); returns all their ids.
+async fn grow_to(app: &TestApp, owner: Uuid, ids: &mut Vec<Uuid>, total: usize) {
+    let added = insert_projects(app, owner, total - ids.len()).await;
+    let offset = ids.len() % 2;
+    ids.extend_from_slice(&added);
+    insert_analyses(app, &added[offset..]).await;
+}
+
+const DI_PAGE: &str =
+    "query($n: Int!) { projects(first: $n) { nodes { id diContext(signalsLimit: 1) {
+    state { counts { features signals } foundation { problemStatement } }
+    readiness { score status }
+    analysis { analysis }
+    unanalyzedSignals { content }
+    unanalyzedSignalCount cacheValid } } } }";
+
+test_both! {
+    async fn di_context_on_a_page_of_projects_costs_the_same_statements_for_any_size(app: TestApp) {
+        let (owner, auth) = app.new_user(false);
+        let mut ids = Vec::new();
+        let (mut cold_counts, mut warm_counts) = (Vec::new(), Vec::new());
+        for n in SIZES {
+            grow_to(&app, owner, &mut ids, n).await;
+            let cold = app.post(Some(&auth), DI_PAGE, json!({ "n": n })).await;
+            let warm = app.post(Some(&auth), DI_PAGE, json!({ "n": n })).await;
+            eprintln!("projects(first: {n}) {{ diContext }}: {} statements cold, {} warm", cold.statements(), warm.statements());
+            cold_counts.push(cold.statements());
+            warm_counts.push(warm.statements());
+            let data = cold.data_ok();
+            assert_eq!(data, warm.data_ok(), "warm answers as cold");
+            let nodes = data["projects"]["nodes"].as_array().cloned().expect("nodes");
+            assert_eq!(nodes.len(), n);
+            for (i, node) in nodes.iter().enumerate() {
+                assert_eq!(node["id"], json!(ids[i]));
+                let context = &node["diContext"];
+                assert_eq!(context["state"], json!({
+                    "counts": { "features": 4, "signals": 3 },
+                    "foundation": { "problemStatement": "problem" },
+                }));
+                assert!(context["readiness"]["score"].is_number(), "{context}");
+                let analysis = if i % 2 == 0 { json!({ "analysis": { "about": ids[i] } }) } else { Value::Null };
+                assert_eq!(context["analysis"], analysis, "project {i}");
+                assert_eq!(context["unanalyzedSignals"], json!([{ "content": "signal 1" }]));
+                assert_eq!(context["unanalyzedSignalCount"], 2);
+                assert_eq!(context["cacheValid"], false);
+            }
+        }
+        // The page, readiness (persisted snapshots + aggregate; none warm),
+        // foundations, analyses, unanalyzed signals with their counts.
+        assert_same_for_every_size("diContext, cold", &cold_counts, 6);
+        assert_same_for_every_size("diContext, warm", &warm_counts, 4);
     }
 }
