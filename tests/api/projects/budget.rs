@@ -190,3 +190,66 @@ test_both! {
         assert_same_for_every_size("diContext, warm", &warm_counts, 4);
     }
 }
+
+const ALIASES: &str = "query($n: Int!, $f: String) { projects(first: $n) { nodes { id ...Evidence } } }
+fragment Evidence on Project {
+    a: features(first: 2) { nodes { name } }
+    b: features(first: 2, after: $f) { nodes { name } }
+    c: features(first: 3) { nodes { name } }
+    r: readiness { score }
+    foundation { problemStatement }
+    ...Discovery
+}
+fragment Discovery on Project {
+    s: readiness { status }
+    d: diContext(signalsLimit: 1) { unanalyzedSignalCount unanalyzedSignals { content } state { foundation { problemStatement } } }
+    e: diContext(signalsLimit: 2) { unanalyzedSignals { content } analysis { analysis } }
+    z: diContext(signalsLimit: 0) { unanalyzedSignalCount unanalyzedSignals { content } }
+}";
+
+test_both! {
+    async fn aliases_inside_fragments_cost_the_same_statements_for_any_page(app: TestApp) {
+        let (owner, auth) = app.new_user(false);
+        let mut ids = Vec::new();
+        let (mut cold_counts, mut warm_counts) = (Vec::new(), Vec::new());
+        for n in SIZES {
+            grow_to(&app, owner, &mut ids, n).await;
+            let [features_cursor, _, _] = first_cursors(&app, &auth, ids[0]).await;
+            let variables = json!({ "n": n, "f": features_cursor });
+            let cold = app.post(Some(&auth), ALIASES, variables.clone()).await;
+            let warm = app.post(Some(&auth), ALIASES, variables).await;
+            eprintln!("projects(first: {n}) with aliased features, readiness and diContext in fragments: {} statements cold, {} warm",
+                cold.statements(), warm.statements());
+            cold_counts.push(cold.statements());
+            warm_counts.push(warm.statements());
+            let nodes = cold.data_ok()["projects"]["nodes"].as_array().cloned().expect("nodes");
+            assert_eq!(nodes.len(), n);
+            for (i, node) in nodes.iter().enumerate() {
+                let names = |names: &[&str]| json!({ "nodes": names.iter().map(|f| json!({ "name": f })).collect::<Vec<_>>() });
+                assert_eq!(node["a"], names(&["feature 0", "feature 1"]));
+                let after = if i == 0 { ["feature 1", "feature 2"] } else { ["feature 0", "feature 1"] };
+                assert_eq!(node["b"], names(&after), "project {i}: after the first project's first feature");
+                assert_eq!(node["c"], names(&["feature 0", "feature 1", "feature 2"]));
+                assert!(node["r"]["score"].is_number());
+                assert!(node["s"]["status"].is_string());
+                assert_eq!(node["foundation"]["problemStatement"], "problem");
+                assert_eq!(node["d"], json!({
+                    "unanalyzedSignalCount": 2,
+                    "unanalyzedSignals": [{ "content": "signal 1" }],
+                    "state": { "foundation": { "problemStatement": "problem" } },
+                }));
+                let analysis = if i % 2 == 0 { json!({ "analysis": { "about": ids[i] } }) } else { Value::Null };
+                assert_eq!(node["e"], json!({
+                    "unanalyzedSignals": [{ "content": "signal 1" }, { "content": "signal 2" }],
+                    "analysis": analysis,
+                }));
+                assert_eq!(node["z"], json!({ "unanalyzedSignalCount": 2, "unanalyzedSignals": [] }), "counted even when none are listed");
+            }
+        }
+        // The page, first pages of features (any size), features after the
+        // cursor, readiness (cold: persisted snapshots + aggregate),
+        // foundations, analyses, unanalyzed signals.
+        assert_same_for_every_size("aliases in fragments, cold", &cold_counts, 8);
+        assert_same_for_every_size("aliases in fragments, warm", &warm_counts, 6);
+    }
+}
