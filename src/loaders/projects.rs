@@ -3,12 +3,14 @@
 //! filter the query asks for).
 //!
 //! Keys are project ids the viewer was already shown, i.e. owns: a
-//! `Project` only exists in the API after an ownership check.
+//! `Project` only exists in the API after an ownership check, which
+//! [`ProjectLoaders::owned`] makes (its key names the owner).
 
 use std::{collections::HashMap, future::Future, hash::Hash};
 
 use entity::{
-    di_analyses, features, foundations, meetings, personas, signals, strategic_contexts, vp_steps,
+    di_analyses, features, foundations, meetings, personas, projects, signals, strategic_contexts,
+    vp_steps,
 };
 use sea_orm::DbErr;
 use uuid::Uuid;
@@ -17,7 +19,7 @@ use super::Batcher;
 use crate::db::{
     discovery::{self, Unanalyzed, UnanalyzedKey},
     projects::{
-        documents, features::FeaturePageKey, meetings::MeetingPageKey, pages,
+        documents, features::FeaturePageKey, find_owned_many, meetings::MeetingPageKey, pages,
         personas::personas_by_project, signals::SignalPageKey, value_path,
     },
     Db,
@@ -25,6 +27,8 @@ use crate::db::{
 
 /// One request's loaders of project state.
 pub struct ProjectLoaders {
+    /// A project by (owner id, project id); none when it is not the owner's.
+    pub owned: Batcher<(Uuid, Uuid), projects::Model>,
     /// A page of a project's features.
     pub features: Batcher<FeaturePageKey, Vec<features::Model>>,
     /// All personas of a project, by project id.
@@ -48,6 +52,19 @@ pub struct ProjectLoaders {
 impl ProjectLoaders {
     pub fn new(db: &Db) -> Self {
         Self {
+            owned: loader(db, |db, keys| async move {
+                // A request has one viewer, so this is one statement.
+                let mut by_owner: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+                for (owner_id, project_id) in keys {
+                    by_owner.entry(owner_id).or_default().push(project_id);
+                }
+                let mut found = HashMap::new();
+                for (owner_id, project_ids) in by_owner {
+                    let owned = find_owned_many(db.conn(), owner_id, &project_ids).await?;
+                    found.extend(owned.into_iter().map(|(id, row)| ((owner_id, id), row)));
+                }
+                Ok(found)
+            }),
             features: loader(db, |db, keys| async move {
                 pages::load_pages::<features::Entity>(db.conn(), keys).await
             }),

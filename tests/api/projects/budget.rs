@@ -253,3 +253,27 @@ test_both! {
         assert_same_for_every_size("aliases in fragments, warm", &warm_counts, 6);
     }
 }
+
+const VIEWER_ALIASES: &str = "query($a: UUID!, $b: UUID!) {
+    one: project(id: $a) { ...Named }
+    two: project(id: $b) { ...Named }
+    viewer { ...Mine } me: viewer { ...Mine } }
+fragment Named on Project { name }
+fragment Mine on Viewer { mine: instructions { agentName } again: instructions { agentName } }";
+
+test_both! {
+    async fn aliased_root_projects_and_instructions_are_read_once(app: TestApp) {
+        let (owner, auth) = app.new_user(false);
+        let ids = insert_projects(&app, owner, 2).await;
+        let response = app.post(Some(&auth), VIEWER_ALIASES, json!({ "a": ids[0], "b": ids[1] })).await;
+        eprintln!("two aliased projects and four aliased instruction lists: {} statements", response.statements());
+        let statements = response.statements();
+        let data = response.data_ok();
+        assert_eq!(data["one"]["name"], format!("p-{}", ids[0]));
+        assert_eq!(data["two"]["name"], format!("p-{}", ids[1]));
+        assert_eq!(data["viewer"]["mine"], json!([]));
+        assert_eq!(data["me"]["again"], json!([]));
+        // Both projects in one statement, the viewer's instructions in one.
+        assert_eq!(statements, 2);
+    }
+}
