@@ -1,6 +1,8 @@
 //! A user's own instructions for an agent: every statement that reads or
 //! writes `user_agent_instructions`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{agents, user_agent_instructions as instructions};
 use sea_orm::{
@@ -54,28 +56,37 @@ pub async fn for_runtime(
 /// One of a user's instructions, with the agent's name.
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct NamedInstructions {
+    pub user_id: Uuid,
     pub agent_name: String,
     pub instructions: String,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Every instruction the user has, ordered by agent name.
-#[tracing::instrument(skip(conn))]
-pub async fn list_for_user(
+/// Every instruction of each user in `user_ids`, ordered by agent name:
+/// one statement.
+#[tracing::instrument(skip_all, fields(users = user_ids.len()))]
+pub async fn by_user(
     conn: &impl ConnectionTrait,
-    user_id: Uuid,
-) -> Result<Vec<NamedInstructions>, DbErr> {
-    instructions::Entity::find()
+    user_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<NamedInstructions>>, DbErr> {
+    let rows = instructions::Entity::find()
         .select_only()
+        .column(instructions::Column::UserId)
         .column_as(agents::Column::Name, "agent_name")
         .column(instructions::Column::Instructions)
         .column(instructions::Column::UpdatedAt)
         .join(JoinType::InnerJoin, instructions::Relation::Agents.def())
-        .filter(instructions::Column::UserId.eq(user_id))
+        .filter(instructions::Column::UserId.is_in(user_ids.iter().copied()))
+        .order_by_asc(instructions::Column::UserId)
         .order_by_asc(agents::Column::Name)
         .into_model::<NamedInstructions>()
         .all(conn)
-        .await
+        .await?;
+    let mut by_user: HashMap<Uuid, Vec<NamedInstructions>> = HashMap::new();
+    for row in rows {
+        by_user.entry(row.user_id).or_default().push(row);
+    }
+    Ok(by_user)
 }
 
 /// Creates or replaces the user's instructions for the agent.
@@ -111,6 +122,7 @@ pub async fn set(
     });
     txn.commit().await?;
     Ok(NamedInstructions {
+        user_id,
         agent_name: agent.name,
         instructions: text,
         updated_at,

@@ -23,6 +23,8 @@ pub mod personas;
 pub mod signals;
 pub mod value_path;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{projects, readiness};
 use sea_orm::{
@@ -45,6 +47,23 @@ pub async fn find_owned(
         .filter(projects::Column::OwnerId.eq(owner_id))
         .one(conn)
         .await
+}
+
+/// Those of `project_ids` that exist and belong to `owner_id`: one
+/// statement.
+#[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
+pub async fn find_owned_many(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    project_ids: &[Uuid],
+) -> Result<HashMap<Uuid, projects::Model>, DbErr> {
+    let rows = projects::Entity::find()
+        .filter(projects::Column::OwnerId.eq(owner_id))
+        .filter(projects::Column::Id.is_in(project_ids.iter().copied()))
+        .order_by_asc(projects::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
 /// The project, or `NOT_FOUND` when it does not exist or is someone else's.

@@ -14,7 +14,11 @@ use super::{
     readiness::{self, ProjectCounts, Readiness},
 };
 use crate::{
-    db::{self, readiness::ReadinessSnapshot},
+    db::{
+        self,
+        discovery::{Unanalyzed, UnanalyzedKey},
+        readiness::ReadinessSnapshot,
+    },
     error::AppError,
 };
 
@@ -38,9 +42,10 @@ pub struct ProjectState {
 }
 
 impl DiContext {
-    /// Fetches the four pieces concurrently: readiness (with counts) through
-    /// the cache, the foundation, the stored analysis, and the unanalyzed
-    /// signals with their total.
+    /// Fetches the four pieces concurrently, each through the request's
+    /// loaders, so a page of projects shares one statement per piece:
+    /// readiness (with counts) through the cache, the foundation, the
+    /// stored analysis, and the unanalyzed signals with their total.
     pub async fn load(
         ctx: &Context<'_>,
         project_id: Uuid,
@@ -48,27 +53,21 @@ impl DiContext {
     ) -> Result<Self, AppError> {
         crate::graphql::input::in_range("signalsLimit", signals_limit, 0, MAX_SIGNALS)?;
         let limit = u64::try_from(signals_limit).unwrap_or_default();
-        let conn = ctx.services()?.db.conn();
-        let (snapshot, foundation, analysis, (unanalyzed, unanalyzed_total)) = tokio::try_join!(
+        let loaders = ctx.loaders()?;
+        let unanalyzed = UnanalyzedKey { project_id, limit };
+        let (snapshot, foundation, analysis, unanalyzed) = tokio::try_join!(
             readiness::snapshot(ctx, project_id),
-            async {
-                Ok(
-                    db::projects::documents::foundations_by_project(conn, &[project_id])
-                        .await?
-                        .remove(&project_id),
-                )
-            },
-            async { Ok(db::discovery::analysis(conn, project_id).await?) },
-            async {
-                Ok::<_, AppError>(db::discovery::unanalyzed_signals(conn, project_id, limit).await?)
-            },
+            loaders.projects.foundation.load(project_id),
+            loaders.projects.analysis.load(project_id),
+            loaders.projects.unanalyzed_signals.load(unanalyzed),
         )?;
+        let Unanalyzed { signals, total } = unanalyzed.unwrap_or_default();
         Ok(Self {
             snapshot,
             foundation,
             analysis,
-            unanalyzed,
-            unanalyzed_total,
+            unanalyzed: signals,
+            unanalyzed_total: total,
         })
     }
 }

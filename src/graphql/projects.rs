@@ -13,7 +13,7 @@ use super::{
     input, pagination,
     readiness::{self, ProjectCounts, Readiness},
 };
-use crate::{db, error::AppError};
+use crate::db;
 
 mod evidence;
 mod lists;
@@ -144,10 +144,8 @@ impl ProjectQuery {
     /// someone else's).
     async fn project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>> {
         let viewer = ctx.viewer()?;
-        let db = &ctx.services()?.db;
-        let project = db::projects::find_owned(db.conn(), viewer.id, id)
-            .await
-            .map_err(AppError::from)?;
+        let loaders = ctx.loaders()?;
+        let project = loaders.projects.owned.load((viewer.id, id)).await?;
         Ok(project.map(Project))
     }
 

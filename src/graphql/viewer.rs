@@ -10,7 +10,7 @@ use super::{
     pagination,
     projects::{self, ProjectConnection},
 };
-use crate::{db, db::instructions::NamedInstructions, error::AppError};
+use crate::{db, db::instructions::NamedInstructions};
 
 /// The authenticated user.
 #[derive(Clone, Debug, SimpleObject)]
@@ -27,11 +27,13 @@ pub struct Viewer {
 impl Viewer {
     /// The viewer's own additions to agents' prompts, by agent name.
     async fn instructions(&self, ctx: &Context<'_>) -> Result<Vec<MyAgentInstructions>> {
-        let db = &ctx.services()?.db;
-        let list = db::instructions::list_for_user(db.conn(), self.id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(list.into_iter().map(MyAgentInstructions::from).collect())
+        let loaders = ctx.loaders()?;
+        let list = loaders.instructions_by_user.load(self.id).await?;
+        Ok(list
+            .unwrap_or_default()
+            .into_iter()
+            .map(MyAgentInstructions::from)
+            .collect())
     }
 
     /// The viewer's projects, oldest first (as `Query.projects`).

@@ -21,7 +21,9 @@ use uuid::Uuid;
 
 use crate::{
     cache::Caches,
-    db::{self, circles::MemberRow, readiness::ReadinessSnapshot, Db},
+    db::{
+        self, circles::MemberRow, instructions::NamedInstructions, readiness::ReadinessSnapshot, Db,
+    },
 };
 
 /// The loaders of one request.
@@ -30,6 +32,8 @@ pub struct Loaders {
     pub tools_by_agent: Batcher<Uuid, Vec<agent_tools::Model>>,
     /// Members (with agent, model and provider) of a circle, by circle id.
     pub members_by_circle: Batcher<Uuid, Vec<MemberRow>>,
+    /// A user's own instructions for agents, by user id.
+    pub instructions_by_user: Batcher<Uuid, Vec<NamedInstructions>>,
     /// Readiness snapshots by project id, through the readiness cache.
     pub readiness_by_project: Batcher<Uuid, Arc<ReadinessSnapshot>>,
     /// A project's features, personas, value path, meetings, signals,
@@ -53,6 +57,13 @@ impl Loaders {
                 move |ids| {
                     let db = db.clone();
                     async move { Ok(db::agents::tools_by_agent(db.conn(), &ids).await?) }
+                }
+            }),
+            instructions_by_user: Batcher::new({
+                let db = db.clone();
+                move |ids| {
+                    let db = db.clone();
+                    async move { Ok(db::instructions::by_user(db.conn(), &ids).await?) }
                 }
             }),
             members_by_circle: Batcher::new({

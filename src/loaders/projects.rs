@@ -1,19 +1,25 @@
 //! The loaders of a project's state: each relation of every project a
-//! request shows costs one statement (pages after a cursor: one each).
+//! request shows costs one statement (paged ones: one per cursor and
+//! filter the query asks for).
 //!
 //! Keys are project ids the viewer was already shown, i.e. owns: a
-//! `Project` only exists in the API after an ownership check.
+//! `Project` only exists in the API after an ownership check, which
+//! [`ProjectLoaders::owned`] makes (its key names the owner).
 
 use std::{collections::HashMap, future::Future, hash::Hash};
 
-use entity::{features, foundations, meetings, personas, signals, strategic_contexts, vp_steps};
+use entity::{
+    di_analyses, features, foundations, meetings, personas, projects, signals, strategic_contexts,
+    vp_steps,
+};
 use sea_orm::DbErr;
 use uuid::Uuid;
 
 use super::Batcher;
 use crate::db::{
+    discovery::{self, Unanalyzed, UnanalyzedKey},
     projects::{
-        documents, features::FeaturePageKey, meetings::MeetingPageKey, pages,
+        documents, features::FeaturePageKey, find_owned_many, meetings::MeetingPageKey, pages,
         personas::personas_by_project, signals::SignalPageKey, value_path,
     },
     Db,
@@ -21,6 +27,8 @@ use crate::db::{
 
 /// One request's loaders of project state.
 pub struct ProjectLoaders {
+    /// A project by (owner id, project id); none when it is not the owner's.
+    pub owned: Batcher<(Uuid, Uuid), projects::Model>,
     /// A page of a project's features.
     pub features: Batcher<FeaturePageKey, Vec<features::Model>>,
     /// All personas of a project, by project id.
@@ -35,11 +43,28 @@ pub struct ProjectLoaders {
     pub foundation: Batcher<Uuid, foundations::Model>,
     /// The strategic context of a project, by project id.
     pub strategic_context: Batcher<Uuid, strategic_contexts::Model>,
+    /// The stored DI analysis of a project, by project id.
+    pub analysis: Batcher<Uuid, di_analyses::Model>,
+    /// A project's oldest unanalyzed signals, with their total.
+    pub unanalyzed_signals: Batcher<UnanalyzedKey, Unanalyzed>,
 }
 
 impl ProjectLoaders {
     pub fn new(db: &Db) -> Self {
         Self {
+            owned: loader(db, |db, keys| async move {
+                // A request has one viewer, so this is one statement.
+                let mut by_owner: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+                for (owner_id, project_id) in keys {
+                    by_owner.entry(owner_id).or_default().push(project_id);
+                }
+                let mut found = HashMap::new();
+                for (owner_id, project_ids) in by_owner {
+                    let owned = find_owned_many(db.conn(), owner_id, &project_ids).await?;
+                    found.extend(owned.into_iter().map(|(id, row)| ((owner_id, id), row)));
+                }
+                Ok(found)
+            }),
             features: loader(db, |db, keys| async move {
                 pages::load_pages::<features::Entity>(db.conn(), keys).await
             }),
@@ -60,6 +85,12 @@ impl ProjectLoaders {
             }),
             strategic_context: loader(db, |db, ids| async move {
                 documents::strategic_contexts_by_project(db.conn(), &ids).await
+            }),
+            analysis: loader(db, |db, ids| async move {
+                discovery::analyses_by_project(db.conn(), &ids).await
+            }),
+            unanalyzed_signals: loader(db, |db, keys| async move {
+                discovery::unanalyzed_signals(db.conn(), &keys).await
             }),
         }
     }

@@ -202,3 +202,42 @@ test_both! {
         }
     }
 }
+
+const AGENTS_AFTER: &str = "query($n: Int!, $after: String) {
+    agents(first: $n, after: $after) { nodes { name ...Tools } pageInfo { hasPreviousPage } } }
+fragment Tools on Agent { all: tools { name } active: tools(activeOnly: true) { name } }";
+
+test_both! {
+    async fn a_page_after_a_cursor_with_aliased_tools_takes_two_statements_for_any_size(app: TestApp) {
+        let tool = "mutation($a: String!, $t: String!, $on: Boolean!) {
+            setAgentTool(agentName: $a, input: { name: $t, toolType: \"function\", isActive: $on }) { name } }";
+        create_agent(&app, json!({ "name": "a-first" })).await;
+        let after = app.user_ok("{ agents(first: 1) { pageInfo { endCursor } } }", json!({})).await
+            ["agents"]["pageInfo"]["endCursor"].clone();
+        let mut created = 0;
+        for n in [1usize, 10, 50] {
+            for i in created..n {
+                let name = format!("agent-{i:03}");
+                create_agent(&app, json!({ "name": name })).await;
+                app.admin_ok(tool, json!({ "a": name, "t": "search", "on": true })).await;
+                app.admin_ok(tool, json!({ "a": name, "t": "browse", "on": false })).await;
+            }
+            created = n;
+            let response = app.post(Some(&app.user), AGENTS_AFTER, json!({ "n": n, "after": after })).await;
+            let statements = response.statements();
+            eprintln!("agents(first: {n}, after) with aliased tools: {statements} statements");
+            let data = response.data_ok();
+            assert_eq!(data["agents"]["pageInfo"]["hasPreviousPage"], true);
+            let nodes = data["agents"]["nodes"].as_array().cloned().expect("nodes");
+            assert_eq!(nodes.len(), n);
+            for (i, node) in nodes.iter().enumerate() {
+                assert_eq!(node, &json!({
+                    "name": format!("agent-{i:03}"),
+                    "all": [{ "name": "browse" }, { "name": "search" }],
+                    "active": [{ "name": "search" }],
+                }));
+            }
+            assert_eq!(statements, 2, "page + tools, for {n} agents");
+        }
+    }
+}

@@ -153,3 +153,41 @@ test_both! {
         }
     }
 }
+
+const CIRCLES_AFTER: &str = "query($n: Int!, $after: String) {
+    circles(first: $n, after: $after) { nodes { name ...Members } } }
+fragment Members on Circle {
+    roles: members { role }
+    agents: members { agent { name all: tools { name } again: tools { name } } } }";
+
+test_both! {
+    async fn a_page_after_a_cursor_with_aliased_members_takes_the_same_statements_for_any_size(app: TestApp) {
+        let mut agent_ids = Vec::new();
+        for n in 0..4 {
+            let agent = create_agent(&app, json!({ "name": format!("member-{n}") })).await;
+            agent_ids.push(agent["id"].as_str().expect("id").parse::<Uuid>().expect("uuid"));
+        }
+        insert_circles(&app, "a-first", 1, &agent_ids).await;
+        let after = app.user_ok("{ circles(first: 1) { pageInfo { endCursor } } }", json!({})).await
+            ["circles"]["pageInfo"]["endCursor"].clone();
+        let mut inserted = 0;
+        for n in [1usize, 10, 50] {
+            insert_circles(&app, &format!("page{n:02}"), n - inserted, &agent_ids).await;
+            inserted = n;
+            let response = app.post(Some(&app.user), CIRCLES_AFTER, json!({ "n": n, "after": after })).await;
+            let statements = response.statements();
+            eprintln!("circles(first: {n}, after) with aliased members and tools: {statements} statements");
+            let nodes = response.data_ok()["circles"]["nodes"].as_array().cloned().expect("nodes");
+            assert_eq!(nodes.len(), n);
+            for node in &nodes {
+                assert!(node["name"].as_str().is_some_and(|name| !name.starts_with("a-first")), "{node}");
+                assert_eq!(node["roles"], json!([{ "role": "lead" }, { "role": "member" }, { "role": "member" }]));
+                let agents = node["agents"].as_array().cloned().expect("members");
+                assert_eq!(agents.len(), 3);
+                assert!(agents.iter().all(|m| m["agent"]["all"] == json!([]) && m["agent"]["again"] == json!([])), "{node}");
+            }
+            // The page, the members JOIN, the members' tools.
+            assert_eq!(statements, 3, "{n} circles");
+        }
+    }
+}

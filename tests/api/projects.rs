@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod batching;
+mod budget;
 mod owners;
 mod versions;
 

@@ -1,19 +1,22 @@
 //! Pages of a project's children (features, meetings, signals) for many
 //! projects at once.
 //!
-//! A page of projects asks every project for the first page of the same
-//! size; [`load_pages`] answers all of them with one statement:
+//! A page of projects asks every project for a page of the same size after
+//! the same cursor (arguments belong to the field, not to the project);
+//! [`load_pages`] answers all of them with one statement:
 //! `ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY ...)` numbers each
-//! project's rows and the outer query keeps the first `limit` of each
-//! (window functions: SQLite >= 3.25, PostgreSQL). A page after a cursor is
-//! specific to one project and costs one statement of its own, and so does a
-//! batch of one project (a plain `LIMIT`, which reads only the page; the
-//! window reads every row of each project it numbers).
+//! project's rows after the cursor and the outer query keeps the first
+//! `limit` of each (window functions: SQLite >= 3.25, PostgreSQL). Keys that
+//! differ only in page size share the statement of the largest. So a batch
+//! costs one statement per (cursor, filter) it holds, a number the query's
+//! text bounds, never the number of projects. A batch of one project uses a
+//! plain `LIMIT`, which reads only the page (the window reads every row of
+//! each project it numbers).
 
 use std::{collections::HashMap, hash::Hash};
 
 use sea_orm::{
-    sea_query::{Alias, Asterisk, Expr, Order, Query},
+    sea_query::{Alias, Asterisk, Expr, Order, Query, SelectStatement},
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Select,
 };
@@ -49,57 +52,48 @@ pub trait PagedChild: EntityTrait {
     fn after(cursor: &Self::Cursor) -> Condition;
 }
 
-/// Every requested page: one statement per (page size, filter) for all the
-/// cursor-less keys, one statement per key with a cursor.
+/// The key of a page of `E`.
+type Key<E> = PageKey<<E as PagedChild>::Cursor, <E as PagedChild>::Filter>;
+
+/// What the keys that share a statement have in common.
+type Group<E> = (Option<<E as PagedChild>::Cursor>, <E as PagedChild>::Filter);
+
+/// Every requested page: one statement per (cursor, filter) among `keys`.
 pub async fn load_pages<E: PagedChild>(
     conn: &impl ConnectionTrait,
-    keys: Vec<PageKey<E::Cursor, E::Filter>>,
-) -> Result<HashMap<PageKey<E::Cursor, E::Filter>, Vec<E::Model>>, DbErr> {
-    let mut first_pages: HashMap<(u64, E::Filter), Vec<Uuid>> = HashMap::new();
-    let mut later_pages = Vec::new();
+    keys: Vec<Key<E>>,
+) -> Result<HashMap<Key<E>, Vec<E::Model>>, DbErr> {
+    let mut groups: HashMap<Group<E>, Vec<Key<E>>> = HashMap::new();
     for key in keys {
-        if key.after.is_some() {
-            later_pages.push(key);
-        } else {
-            first_pages
-                .entry((key.limit, key.filter))
-                .or_default()
-                .push(key.project_id);
-        }
+        groups
+            .entry((key.after.clone(), key.filter.clone()))
+            .or_default()
+            .push(key);
     }
     let mut pages = HashMap::new();
-    for ((limit, filter), project_ids) in first_pages {
-        if let [project_id] = project_ids[..] {
-            // One project (e.g. `project(id)`): a plain LIMIT reads only the
-            // page, where the window would number every row of the project.
-            let key = PageKey {
-                project_id,
-                limit,
-                after: None,
-                filter,
-            };
-            let rows = one_page::<E>(conn, &key).await?;
-            pages.insert(key, rows);
-            continue;
-        }
+    for ((after, filter), keys) in groups {
+        // The largest page of each project holds the smaller ones: they
+        // share the order and the cursor.
+        let limit = keys.iter().map(|key| key.limit).max().unwrap_or_default();
+        let mut project_ids: Vec<Uuid> = keys.iter().map(|key| key.project_id).collect();
+        project_ids.sort_unstable();
+        project_ids.dedup();
+        // One project (e.g. `project(id)`): a plain LIMIT reads only the
+        // page, where the window would number every row of the project.
+        let rows = if let [project_id] = project_ids[..] {
+            one_page::<E>(conn, project_id, limit, after.as_ref(), &filter).await?
+        } else {
+            numbered_rows::<E>(conn, &project_ids, limit, after.as_ref(), &filter).await?
+        };
         let mut grouped: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
-        for row in first_rows::<E>(conn, &project_ids, limit, &filter).await? {
+        for row in rows {
             grouped.entry(E::project_id(&row)).or_default().push(row);
         }
-        for project_id in project_ids {
-            let rows = grouped.remove(&project_id).unwrap_or_default();
-            let key = PageKey {
-                project_id,
-                limit,
-                after: None,
-                filter: filter.clone(),
-            };
+        for key in keys {
+            let mut rows = grouped.get(&key.project_id).cloned().unwrap_or_default();
+            rows.truncate(usize::try_from(key.limit).unwrap_or(usize::MAX));
             pages.insert(key, rows);
         }
-    }
-    for key in later_pages {
-        let rows = one_page::<E>(conn, &key).await?;
-        pages.insert(key, rows);
     }
     Ok(pages)
 }
@@ -107,14 +101,33 @@ pub async fn load_pages<E: PagedChild>(
 /// The column the window numbers rows in.
 const PAGE_ROW: &str = "page_row";
 
-/// The first `limit` rows of each project in `project_ids`, in one statement.
-#[tracing::instrument(skip_all, fields(table = E::default().table_name(), projects = project_ids.len(), limit))]
-async fn first_rows<E: PagedChild>(
+/// The first `limit` rows of each project in `project_ids` (after
+/// `after`, when given), in one statement.
+#[tracing::instrument(skip_all, fields(table = E::default().table_name(), projects = project_ids.len(), limit, after = after.is_some()))]
+async fn numbered_rows<E: PagedChild>(
     conn: &impl ConnectionTrait,
     project_ids: &[Uuid],
     limit: u64,
+    after: Option<&E::Cursor>,
     filter: &E::Filter,
 ) -> Result<Vec<E::Model>, DbErr> {
+    let mut select =
+        E::filtered(filter).filter(E::project_column().is_in(project_ids.iter().copied()));
+    if let Some(cursor) = after {
+        select = select.filter(E::after(cursor));
+    }
+    let page = first_of_each_project::<E>(select, limit);
+    let statement = conn.get_database_backend().build(&page);
+    E::find().from_raw_sql(statement).all(conn).await
+}
+
+/// The first `limit` rows of each project among those `select` reads, in
+/// [`PagedChild::order`], ordered by project and then that order. Columns
+/// `select` adds (e.g. a window aggregate) stay in the result.
+pub(crate) fn first_of_each_project<E: PagedChild>(
+    select: Select<E>,
+    limit: u64,
+) -> SelectStatement {
     let order = E::order()
         .into_iter()
         .map(|(column, order)| {
@@ -131,33 +144,31 @@ async fn first_rows<E: PagedChild>(
         "ROW_NUMBER() OVER (PARTITION BY {} ORDER BY {order})",
         E::project_column().as_str()
     );
-    let numbered = E::filtered(filter)
-        .filter(E::project_column().is_in(project_ids.iter().copied()))
-        .column_as(Expr::cust(window), PAGE_ROW)
-        .into_query();
-    let page = Query::select()
+    let numbered = select.column_as(Expr::cust(window), PAGE_ROW).into_query();
+    Query::select()
         .column(Asterisk)
         .from_subquery(numbered, Alias::new("numbered"))
         .and_where(Expr::col(Alias::new(PAGE_ROW)).lte(i64::try_from(limit).unwrap_or(i64::MAX)))
         .order_by(Alias::new(E::project_column().as_str()), Order::Asc)
         .order_by(Alias::new(PAGE_ROW), Order::Asc)
-        .to_owned();
-    let statement = conn.get_database_backend().build(&page);
-    E::find().from_raw_sql(statement).all(conn).await
+        .to_owned()
 }
 
-/// One project's page (after the key's cursor, if any), in one statement.
-#[tracing::instrument(skip_all, fields(table = E::default().table_name(), project_id = %key.project_id, limit = key.limit))]
+/// One project's page (after `after`, when given), in one statement.
+#[tracing::instrument(skip_all, fields(table = E::default().table_name(), %project_id, limit, after = after.is_some()))]
 async fn one_page<E: PagedChild>(
     conn: &impl ConnectionTrait,
-    key: &PageKey<E::Cursor, E::Filter>,
+    project_id: Uuid,
+    limit: u64,
+    after: Option<&E::Cursor>,
+    filter: &E::Filter,
 ) -> Result<Vec<E::Model>, DbErr> {
-    let mut select = E::filtered(&key.filter).filter(E::project_column().eq(key.project_id));
-    if let Some(cursor) = &key.after {
+    let mut select = E::filtered(filter).filter(E::project_column().eq(project_id));
+    if let Some(cursor) = after {
         select = select.filter(E::after(cursor));
     }
     for (column, order) in E::order() {
         select = select.order_by(column, order);
     }
-    select.limit(key.limit).all(conn).await
+    select.limit(limit).all(conn).await
 }

@@ -14,12 +14,14 @@ use crate::{helpers::TestApp, test_both};
 
 /// Inserts `count` projects of `owner` with a few children of every kind:
 /// 4 features, 2 personas, 3 steps, 3 meetings, 3 signals (2 unanalyzed),
-/// a foundation and a strategic context.
-async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) {
+/// a foundation and a strategic context. Returns their ids, oldest first.
+pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) -> Vec<Uuid> {
     let conn = app.db.conn();
     let now = Utc::now();
+    let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
         let project = Uuid::now_v7();
+        ids.push(project);
         projects::ActiveModel {
             id: Set(project),
             owner_id: Set(owner),
@@ -111,6 +113,7 @@ async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) {
         .await
         .expect("context");
     }
+    ids
 }
 
 const PAGE: &str = "query($n: Int!) { projects(first: $n) { nodes {
