@@ -32,7 +32,7 @@ use std::{
 use futures::future::{BoxFuture, FutureExt, Shared};
 use moka::{notification::RemovalCause, sync::Cache};
 
-use super::stats::CacheStats;
+use crate::observability::CacheStats;
 use crate::{error::AppError, observability};
 
 /// Called after a load read the database and before its result is stored;

@@ -16,13 +16,12 @@
 mod fenced;
 mod refresh;
 mod runtime;
-mod stats;
 
 use std::{collections::HashMap, sync::Arc};
 
+pub use crate::observability::{CacheStats, StatsSnapshot};
 pub use fenced::{AfterLoadHook, CacheSettings, FencedCache};
 pub use refresh::spawn_agent_config_refresh;
-pub use stats::{CacheStats, StatsSnapshot};
 use uuid::Uuid;
 
 use self::runtime::RuntimeCache;
@@ -93,7 +92,8 @@ impl Caches {
             }),
             db: db.clone(),
         });
-        db.bus().subscribe(caches.clone());
+        let subscriber: Arc<dyn Subscriber> = caches.clone();
+        db.bus().subscribe(Arc::downgrade(&subscriber));
         caches
     }
 

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use moka::sync::Cache;
 use uuid::Uuid;
 
-use super::{fenced::Stamp, names, stats::CacheStats, CacheSettings};
+use super::{fenced::Stamp, names, CacheSettings};
+use crate::observability::CacheStats;
 use crate::{observability, runtime::AgentRuntime};
 
 type Key = (Uuid, String);

@@ -15,7 +15,7 @@
 
 pub mod postgres;
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -43,9 +43,13 @@ pub trait Subscriber: Send + Sync {
 }
 
 /// Delivers invalidations to the subscribed caches of this process.
+///
+/// It holds its subscribers weakly: the caches hold the database handle,
+/// which holds this bus, so a strong reference would keep every cache (and
+/// the bus) alive forever after its application is gone.
 #[derive(Clone)]
 pub struct InvalidationBus {
-    subscribers: Arc<RwLock<Vec<Arc<dyn Subscriber>>>>,
+    subscribers: Arc<RwLock<Vec<Weak<dyn Subscriber>>>>,
     /// This process's id on the wire, so it can skip its own notifications
     /// (it applied them already, right after commit).
     origin: Uuid,
@@ -67,11 +71,14 @@ impl std::fmt::Debug for InvalidationBus {
 }
 
 impl InvalidationBus {
-    pub fn subscribe(&self, subscriber: Arc<dyn Subscriber>) {
-        self.subscribers
+    /// Delivers to `subscriber` for as long as something else keeps it.
+    pub fn subscribe(&self, subscriber: Weak<dyn Subscriber>) {
+        let mut subscribers = self
+            .subscribers
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(subscriber);
+            .unwrap_or_else(PoisonError::into_inner);
+        subscribers.retain(|s| s.strong_count() > 0);
+        subscribers.push(subscriber);
     }
 
     pub fn origin(&self) -> Uuid {
@@ -83,15 +90,50 @@ impl InvalidationBus {
         if events.is_empty() {
             return;
         }
-        let subscribers = self
+        let subscribers: Vec<Arc<dyn Subscriber>> = self
             .subscribers
             .read()
-            .unwrap_or_else(PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
         for event in events {
             tracing::debug!(?event, "invalidating");
-            for subscriber in subscribers.iter() {
+            for subscriber in &subscribers {
                 subscriber.apply(event);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl Subscriber for Counting {
+        fn apply(&self, _: &Invalidation) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_bus_does_not_keep_its_subscribers_alive() {
+        let bus = InvalidationBus::default();
+        let kept = Arc::new(Counting::default());
+        let dropped = Arc::new(Counting::default());
+        let kept_dyn: Arc<dyn Subscriber> = kept.clone();
+        let dropped_dyn: Arc<dyn Subscriber> = dropped.clone();
+        bus.subscribe(Arc::downgrade(&kept_dyn));
+        bus.subscribe(Arc::downgrade(&dropped_dyn));
+        let watch = Arc::downgrade(&dropped);
+        drop((dropped, dropped_dyn));
+        assert_eq!(watch.strong_count(), 0, "the bus held no strong reference");
+        bus.deliver(&[Invalidation::Everything]);
+        assert_eq!(kept.0.load(Ordering::SeqCst), 1);
     }
 }

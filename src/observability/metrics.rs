@@ -23,7 +23,7 @@ use std::{
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::cache::StatsSnapshot;
+use super::StatsSnapshot;
 
 /// Latency buckets, in seconds: 50 µs to 2.5 s.
 const BUCKETS: &[f64] = &[

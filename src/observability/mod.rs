@@ -1,9 +1,11 @@
 //! Observability: tracing set-up ([`init_tracing`]), the per-request cost
 //! ([`cost`]) and the Prometheus metrics ([`metrics`]).
 
+pub mod cache_stats;
 pub mod cost;
 pub mod metrics;
 
+pub use cache_stats::{CacheStats, StatsSnapshot};
 pub use cost::{record_cache_lookup, CacheOutcomes, RequestCost};
 
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::{
+    helpers::{Backend, TestApp},
+    test_both,
+};
 
 /// Runs `sql` on the configured maintenance database (not the test's own).
 async fn admin_sql(sql: &str) {
@@ -108,5 +111,21 @@ crate::test_both! {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let closed = reqwest::Client::new().get(app.url("/healthz")).send().await;
         assert!(closed.is_err(), "the listener is closed after the delay");
+    }
+}
+
+test_both! {
+    async fn a_stopped_application_frees_its_caches(app: TestApp) {
+        let caches = std::sync::Arc::downgrade(&app.state.services().caches);
+        let mut app = app;
+        app.shut_down();
+        let _ = (&mut app.served).await;
+        drop(app);
+        // Background tasks are aborted at shutdown; they let go at their next poll.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while caches.strong_count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "the caches outlived their application");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

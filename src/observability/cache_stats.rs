@@ -1,4 +1,5 @@
-//! Counters of one cache: what `/metrics` and the benchmark report.
+//! Counters of one cache: what `/metrics` and the benchmark report. The
+//! caches own one each and count into it; this module only keeps score.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
