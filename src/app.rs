@@ -19,6 +19,7 @@ use axum::{
     routing::get,
     Router,
 };
+use futures::FutureExt;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::{
@@ -191,9 +192,7 @@ impl Application {
 
 /// Loads the demo data set in one transaction (idempotent).
 pub async fn load_demo_data(db: &Db) -> anyhow::Result<seed::SeedReport> {
-    let txn = db.begin_write().await?;
-    let report = seed::seed_demo(&txn).await?;
-    txn.commit().await?;
+    let report = db.write(|txn| seed::seed_demo(txn).boxed()).await?;
     Ok(report)
 }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr};
 
 /// Every code that may appear in `errors[].extensions.code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,23 +97,20 @@ impl AppError {
             other => other.to_string(),
         }
     }
-
-    /// Maps a unique-constraint violation to a clear input error, and any
-    /// other database error through the generic `From<DbErr>`.
-    pub fn on_conflict(error: DbErr, field: &'static str, message: impl Into<String>) -> Self {
-        match error.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Self::bad_input(field, message),
-            _ => error.into(),
-        }
-    }
 }
 
 impl From<DbErr> for AppError {
     fn from(error: DbErr) -> Self {
+        Arc::new(error).into()
+    }
+}
+
+impl From<Arc<DbErr>> for AppError {
+    fn from(error: Arc<DbErr>) -> Self {
         if is_unavailable(&error) {
-            Self::Unavailable(Arc::new(error))
+            Self::Unavailable(error)
         } else {
-            Self::internal(error)
+            Self::internal(anyhow::anyhow!(error))
         }
     }
 }

@@ -19,6 +19,8 @@ mod runtime;
 
 use std::{collections::HashMap, sync::Arc};
 
+use futures::FutureExt;
+
 pub use crate::observability::{CacheStats, StatsSnapshot};
 pub use fenced::{AfterLoadHook, CacheSettings, FencedCache};
 pub use refresh::spawn_agent_config_refresh;
@@ -244,12 +246,10 @@ fn persist_in_background(db: Db, snapshots: Vec<ReadinessSnapshot>) {
     tokio::spawn(async move {
         // A write like any other: through the write transaction, so that on
         // SQLite it queues behind (instead of colliding with) mutations.
-        let stored = async {
-            let txn = db.begin_write().await?;
-            db::readiness::store(&txn, &snapshots).await?;
-            txn.commit().await
-        };
-        if let Err(error) = stored.await {
+        let stored = db
+            .write(|txn| async move { db::readiness::store(txn, &snapshots).await }.boxed())
+            .await;
+        if let Err(error) = stored {
             tracing::warn!(%error, "persisting readiness snapshots failed");
         }
     });

@@ -5,6 +5,7 @@
 //! in one LEFT JOIN ([`AgentRow`]), so showing `agent { model { provider } }`
 //! never costs more statements than showing the agent.
 
+use futures::FutureExt;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -21,7 +22,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{joined_row_present, select_prefixed, Db, WriteTxn};
-use crate::{error::AppError, invalidation::Invalidation};
+use super::{DataError, Entity, Taken};
+use crate::invalidation::Invalidation;
 
 /// An agent with its model and that model's provider, as one JOIN returns them.
 #[derive(Clone, Debug, PartialEq)]
@@ -218,78 +220,86 @@ pub struct AgentPatch {
 }
 
 #[tracing::instrument(skip_all, fields(name = %new.name))]
-pub async fn create_agent(db: &Db, new: NewAgent) -> Result<AgentRow, AppError> {
-    let txn = db.begin_write().await?;
-    if let Some(model_id) = new.model_id {
-        ensure_model_exists(&txn, model_id).await?;
-    }
-    let now = Utc::now();
-    let name = new.name.clone();
-    agents::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        name: Set(new.name),
-        description: Set(new.description),
-        system_prompt: Set(new.system_prompt),
-        base_prompt: Set(new.base_prompt),
-        skill_names: Set(SkillNames(new.skill_names)),
-        status: Set(new.status.unwrap_or(AgentStatus::Active)),
-        model_id: Set(new.model_id),
-        temperature: Set(new.temperature),
-        max_tokens: Set(new.max_tokens),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+pub async fn create_agent(db: &Db, new: NewAgent) -> Result<AgentRow, DataError> {
+    db.write(|txn| {
+        async move {
+            if let Some(model_id) = new.model_id {
+                ensure_model_exists(txn, model_id).await?;
+            }
+            let now = Utc::now();
+            let name = new.name.clone();
+            agents::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                name: Set(new.name),
+                description: Set(new.description),
+                system_prompt: Set(new.system_prompt),
+                base_prompt: Set(new.base_prompt),
+                skill_names: Set(SkillNames(new.skill_names)),
+                status: Set(new.status.unwrap_or(AgentStatus::Active)),
+                model_id: Set(new.model_id),
+                temperature: Set(new.temperature),
+                max_tokens: Set(new.max_tokens),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(txn)
+            .await
+            .map_err(|e| DataError::on_unique_violation(e, Taken::AgentName(name.clone())))?;
+            txn.invalidate(Invalidation::Agent { name: name.clone() });
+            let row = reread_agent(txn, &name).await?;
+            Ok(row)
+        }
+        .boxed()
+    })
     .await
-    .map_err(|e| {
-        AppError::on_conflict(e, "name", format!("an agent named `{name}` already exists"))
-    })?;
-    txn.invalidate(Invalidation::Agent { name: name.clone() });
-    let row = reread_agent(&txn, &name).await?;
-    txn.commit().await?;
-    Ok(row)
 }
 
 #[tracing::instrument(skip(db, patch))]
-pub async fn update_agent(db: &Db, name: &str, patch: AgentPatch) -> Result<AgentRow, AppError> {
-    let txn = db.begin_write().await?;
-    let existing = agent_by_name(&txn, name).await?;
-    if let Some(Some(model_id)) = patch.model_id {
-        ensure_model_exists(&txn, model_id).await?;
-    }
-    let mut agent: agents::ActiveModel = existing.into();
-    if let Some(v) = patch.description {
-        agent.description = Set(v);
-    }
-    if let Some(v) = patch.system_prompt {
-        agent.system_prompt = Set(v);
-    }
-    if let Some(v) = patch.base_prompt {
-        agent.base_prompt = Set(v);
-    }
-    if let Some(v) = patch.skill_names {
-        agent.skill_names = Set(SkillNames(v));
-    }
-    if let Some(v) = patch.status {
-        agent.status = Set(v);
-    }
-    if let Some(v) = patch.model_id {
-        agent.model_id = Set(v);
-    }
-    if let Some(v) = patch.temperature {
-        agent.temperature = Set(v);
-    }
-    if let Some(v) = patch.max_tokens {
-        agent.max_tokens = Set(v);
-    }
-    agent.updated_at = Set(Utc::now());
-    agent.update(&txn).await?;
-    txn.invalidate(Invalidation::Agent {
-        name: name.to_owned(),
-    });
-    let row = reread_agent(&txn, name).await?;
-    txn.commit().await?;
-    Ok(row)
+pub async fn update_agent(db: &Db, name: &str, patch: AgentPatch) -> Result<AgentRow, DataError> {
+    let name = name.to_owned();
+    db.write(|txn| {
+        async move {
+            let name = name.as_str();
+            let existing = agent_by_name(txn, name).await?;
+            if let Some(Some(model_id)) = patch.model_id {
+                ensure_model_exists(txn, model_id).await?;
+            }
+            let mut agent: agents::ActiveModel = existing.into();
+            if let Some(v) = patch.description {
+                agent.description = Set(v);
+            }
+            if let Some(v) = patch.system_prompt {
+                agent.system_prompt = Set(v);
+            }
+            if let Some(v) = patch.base_prompt {
+                agent.base_prompt = Set(v);
+            }
+            if let Some(v) = patch.skill_names {
+                agent.skill_names = Set(SkillNames(v));
+            }
+            if let Some(v) = patch.status {
+                agent.status = Set(v);
+            }
+            if let Some(v) = patch.model_id {
+                agent.model_id = Set(v);
+            }
+            if let Some(v) = patch.temperature {
+                agent.temperature = Set(v);
+            }
+            if let Some(v) = patch.max_tokens {
+                agent.max_tokens = Set(v);
+            }
+            agent.updated_at = Set(Utc::now());
+            agent.update(txn).await?;
+            txn.invalidate(Invalidation::Agent {
+                name: name.to_owned(),
+            });
+            let row = reread_agent(txn, name).await?;
+            Ok(row)
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// Inserts the tool, or replaces the agent's tool of the same name.
@@ -307,40 +317,44 @@ pub async fn set_tool(
     db: &Db,
     agent_name: &str,
     spec: ToolSpec,
-) -> Result<agent_tools::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let agent = agent_by_name(&txn, agent_name).await?;
-    let tool_name = spec.name.clone();
-    agent_tools::Entity::insert(agent_tools::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        agent_id: Set(agent.id),
-        name: Set(spec.name),
-        description: Set(spec.description),
-        tool_type: Set(spec.tool_type),
-        config: Set(spec.config),
-        is_active: Set(spec.is_active),
+) -> Result<agent_tools::Model, DataError> {
+    let agent_name = agent_name.to_owned();
+    db.write(|txn| {
+        async move {
+            let agent_name = agent_name.as_str();
+            let agent = agent_by_name(txn, agent_name).await?;
+            let tool_name = spec.name.clone();
+            agent_tools::Entity::insert(agent_tools::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                agent_id: Set(agent.id),
+                name: Set(spec.name),
+                description: Set(spec.description),
+                tool_type: Set(spec.tool_type),
+                config: Set(spec.config),
+                is_active: Set(spec.is_active),
+            })
+            .on_conflict(
+                OnConflict::columns([agent_tools::Column::AgentId, agent_tools::Column::Name])
+                    .update_columns([
+                        agent_tools::Column::Description,
+                        agent_tools::Column::ToolType,
+                        agent_tools::Column::Config,
+                        agent_tools::Column::IsActive,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+            let agent_id = agent.id;
+            touch_agent(txn, agent).await?;
+            let tool = find_tool(txn, agent_id, &tool_name)
+                .await?
+                .ok_or_else(|| DataError::Invariant("a tool vanished in its own transaction"))?;
+            Ok(tool)
+        }
+        .boxed()
     })
-    .on_conflict(
-        OnConflict::columns([agent_tools::Column::AgentId, agent_tools::Column::Name])
-            .update_columns([
-                agent_tools::Column::Description,
-                agent_tools::Column::ToolType,
-                agent_tools::Column::Config,
-                agent_tools::Column::IsActive,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    let agent_id = agent.id;
-    touch_agent(&txn, agent).await?;
-    let tool = find_tool(&txn, agent_id, &tool_name)
-        .await?
-        .ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!("tool vanished in its own transaction"))
-        })?;
-    txn.commit().await?;
-    Ok(tool)
+    .await
 }
 
 /// Deletes the tool and returns it as it was.
@@ -349,38 +363,42 @@ pub async fn remove_tool(
     db: &Db,
     agent_name: &str,
     tool_name: &str,
-) -> Result<agent_tools::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let agent = agent_by_name(&txn, agent_name).await?;
-    let tool = find_tool(&txn, agent.id, tool_name)
-        .await?
-        .ok_or(AppError::NotFound("tool"))?;
-    agent_tools::Entity::delete_by_id(tool.id)
-        .exec(&txn)
-        .await?;
-    touch_agent(&txn, agent).await?;
-    txn.commit().await?;
-    Ok(tool)
+) -> Result<agent_tools::Model, DataError> {
+    let agent_name = agent_name.to_owned();
+    let tool_name = tool_name.to_owned();
+    db.write(|txn| {
+        async move {
+            let agent_name = agent_name.as_str();
+            let tool_name = tool_name.as_str();
+            let agent = agent_by_name(txn, agent_name).await?;
+            let tool = find_tool(txn, agent.id, tool_name)
+                .await?
+                .ok_or(DataError::NotFound(Entity::Tool))?;
+            agent_tools::Entity::delete_by_id(tool.id).exec(txn).await?;
+            touch_agent(txn, agent).await?;
+            Ok(tool)
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// The agent named `name`, or `NOT_FOUND`.
 pub(crate) async fn agent_by_name(
     conn: &impl ConnectionTrait,
     name: &str,
-) -> Result<agents::Model, AppError> {
+) -> Result<agents::Model, DataError> {
     agents::Entity::find()
         .filter(agents::Column::Name.eq(name))
         .one(conn)
         .await?
-        .ok_or(AppError::NotFound("agent"))
+        .ok_or(DataError::NotFound(Entity::Agent))
 }
 
-async fn reread_agent(conn: &impl ConnectionTrait, name: &str) -> Result<AgentRow, AppError> {
-    find_agent_by_name(conn, name).await?.ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!(
-            "agent {name} vanished in its own transaction"
-        ))
-    })
+async fn reread_agent(conn: &impl ConnectionTrait, name: &str) -> Result<AgentRow, DataError> {
+    find_agent_by_name(conn, name)
+        .await?
+        .ok_or_else(|| DataError::Invariant("an agent vanished in its own transaction"))
 }
 
 async fn find_tool(
@@ -406,12 +424,9 @@ async fn touch_agent(txn: &WriteTxn, agent: agents::Model) -> Result<(), DbErr> 
     agent.update(txn).await.map(drop)
 }
 
-async fn ensure_model_exists(conn: &impl ConnectionTrait, model_id: Uuid) -> Result<(), AppError> {
+async fn ensure_model_exists(conn: &impl ConnectionTrait, model_id: Uuid) -> Result<(), DataError> {
     match models::Entity::find_by_id(model_id).one(conn).await? {
         Some(_) => Ok(()),
-        None => Err(AppError::bad_input(
-            "modelId",
-            format!("no model has id {model_id}"),
-        )),
+        None => Err(DataError::UnknownModel(model_id)),
     }
 }

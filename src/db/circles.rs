@@ -4,6 +4,7 @@
 //! provider in one JOIN for any number of circles ([`members_by_circle`]),
 //! which is what keeps the nested circles query at two statements.
 
+use futures::FutureExt;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -18,7 +19,7 @@ use super::{
     agents::{agent_by_name, agent_row_select, AgentRow},
     select_prefixed, Db,
 };
-use crate::error::AppError;
+use super::{DataError, Entity, Taken};
 
 /// A membership with the member agent (and its model and provider).
 #[derive(Clone, Debug, PartialEq)]
@@ -99,20 +100,24 @@ pub async fn create_circle(
     db: &Db,
     name: String,
     description: String,
-) -> Result<circles::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let conflict = format!("a circle named `{name}` already exists");
-    let circle = circles::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        name: Set(name),
-        description: Set(description),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&txn)
+) -> Result<circles::Model, DataError> {
+    db.write(|txn| {
+        async move {
+            let taken = name.clone();
+            let circle = circles::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                name: Set(name),
+                description: Set(description),
+                created_at: Set(Utc::now()),
+            }
+            .insert(txn)
+            .await
+            .map_err(|e| DataError::on_unique_violation(e, Taken::CircleName(taken)))?;
+            Ok(circle)
+        }
+        .boxed()
+    })
     .await
-    .map_err(|e| AppError::on_conflict(e, "name", conflict))?;
-    txn.commit().await?;
-    Ok(circle)
 }
 
 #[tracing::instrument(skip(db))]
@@ -121,31 +126,32 @@ pub async fn add_member(
     circle_id: Uuid,
     agent_name: &str,
     role: String,
-) -> Result<MemberRow, AppError> {
-    let txn = db.begin_write().await?;
-    circle_by_id(&txn, circle_id).await?;
-    let agent = agent_by_name(&txn, agent_name).await?;
-    let id = Uuid::now_v7();
-    circle_members::ActiveModel {
-        id: Set(id),
-        circle_id: Set(circle_id),
-        agent_id: Set(agent.id),
-        role: Set(role),
-        is_active: Set(true),
-        joined_at: Set(Utc::now()),
-    }
-    .insert(&txn)
+) -> Result<MemberRow, DataError> {
+    let agent_name = agent_name.to_owned();
+    db.write(|txn| {
+        async move {
+            circle_by_id(txn, circle_id).await?;
+            let agent = agent_by_name(txn, &agent_name).await?;
+            let id = Uuid::now_v7();
+            circle_members::ActiveModel {
+                id: Set(id),
+                circle_id: Set(circle_id),
+                agent_id: Set(agent.id),
+                role: Set(role),
+                is_active: Set(true),
+                joined_at: Set(Utc::now()),
+            }
+            .insert(txn)
+            .await
+            .map_err(|e| {
+                DataError::on_unique_violation(e, Taken::CircleMembership { agent_name })
+            })?;
+            let row = member_by_id(txn, id).await?;
+            Ok(row)
+        }
+        .boxed()
+    })
     .await
-    .map_err(|e| {
-        AppError::on_conflict(
-            e,
-            "agentName",
-            format!("`{agent_name}` is already a member of this circle"),
-        )
-    })?;
-    let row = member_by_id(&txn, id).await?;
-    txn.commit().await?;
-    Ok(row)
 }
 
 /// Changes to a membership; `None` leaves a field as it is.
@@ -161,21 +167,27 @@ pub async fn update_member(
     circle_id: Uuid,
     agent_name: &str,
     patch: MemberPatch,
-) -> Result<MemberRow, AppError> {
-    let txn = db.begin_write().await?;
-    let member = membership(&txn, circle_id, agent_name).await?;
-    let id = member.id;
-    let mut member: circle_members::ActiveModel = member.into();
-    if let Some(role) = patch.role {
-        member.role = Set(role);
-    }
-    if let Some(is_active) = patch.is_active {
-        member.is_active = Set(is_active);
-    }
-    member.update(&txn).await?;
-    let row = member_by_id(&txn, id).await?;
-    txn.commit().await?;
-    Ok(row)
+) -> Result<MemberRow, DataError> {
+    let agent_name = agent_name.to_owned();
+    db.write(|txn| {
+        async move {
+            let agent_name = agent_name.as_str();
+            let member = membership(txn, circle_id, agent_name).await?;
+            let id = member.id;
+            let mut member: circle_members::ActiveModel = member.into();
+            if let Some(role) = patch.role {
+                member.role = Set(role);
+            }
+            if let Some(is_active) = patch.is_active {
+                member.is_active = Set(is_active);
+            }
+            member.update(txn).await?;
+            let row = member_by_id(txn, id).await?;
+            Ok(row)
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// Deletes the membership and returns it as it was.
@@ -184,31 +196,37 @@ pub async fn remove_member(
     db: &Db,
     circle_id: Uuid,
     agent_name: &str,
-) -> Result<MemberRow, AppError> {
-    let txn = db.begin_write().await?;
-    let member = membership(&txn, circle_id, agent_name).await?;
-    let row = member_by_id(&txn, member.id).await?;
-    circle_members::Entity::delete_by_id(member.id)
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(row)
+) -> Result<MemberRow, DataError> {
+    let agent_name = agent_name.to_owned();
+    db.write(|txn| {
+        async move {
+            let agent_name = agent_name.as_str();
+            let member = membership(txn, circle_id, agent_name).await?;
+            let row = member_by_id(txn, member.id).await?;
+            circle_members::Entity::delete_by_id(member.id)
+                .exec(txn)
+                .await?;
+            Ok(row)
+        }
+        .boxed()
+    })
+    .await
 }
 
 async fn circle_by_id(
     conn: &impl ConnectionTrait,
     circle_id: Uuid,
-) -> Result<circles::Model, AppError> {
+) -> Result<circles::Model, DataError> {
     find_circle(conn, circle_id)
         .await?
-        .ok_or(AppError::NotFound("circle"))
+        .ok_or(DataError::NotFound(Entity::Circle))
 }
 
 async fn membership(
     conn: &impl ConnectionTrait,
     circle_id: Uuid,
     agent_name: &str,
-) -> Result<circle_members::Model, AppError> {
+) -> Result<circle_members::Model, DataError> {
     circle_by_id(conn, circle_id).await?;
     let agent = agent_by_name(conn, agent_name).await?;
     circle_members::Entity::find()
@@ -216,18 +234,14 @@ async fn membership(
         .filter(circle_members::Column::AgentId.eq(agent.id))
         .one(conn)
         .await?
-        .ok_or(AppError::NotFound("circle member"))
+        .ok_or(DataError::NotFound(Entity::CircleMember))
 }
 
-async fn member_by_id(conn: &impl ConnectionTrait, id: Uuid) -> Result<MemberRow, AppError> {
+async fn member_by_id(conn: &impl ConnectionTrait, id: Uuid) -> Result<MemberRow, DataError> {
     member_rows()
         .filter(circle_members::Column::Id.eq(id))
         .into_model::<MemberRow>()
         .one(conn)
         .await?
-        .ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!(
-                "membership vanished in its own transaction"
-            ))
-        })
+        .ok_or_else(|| DataError::Invariant("a membership vanished in its own transaction"))
 }

@@ -1,6 +1,7 @@
 //! A user's own instructions for an agent: every statement that reads or
 //! writes `user_agent_instructions`.
 
+use futures::FutureExt;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -12,8 +13,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::DataError;
 use super::{agents::agent_by_name, Db};
-use crate::{error::AppError, invalidation::Invalidation};
+use crate::invalidation::Invalidation;
 
 /// A user's instructions for one agent, as the runtime needs them: `None`
 /// text when the user has none.
@@ -96,53 +98,65 @@ pub async fn set(
     user_id: Uuid,
     agent_name: &str,
     text: String,
-) -> Result<NamedInstructions, AppError> {
-    let txn = db.begin_write().await?;
-    let agent = agent_by_name(&txn, agent_name).await?;
-    let updated_at = Utc::now();
-    instructions::Entity::insert(instructions::ActiveModel {
-        user_id: Set(user_id),
-        agent_id: Set(agent.id),
-        instructions: Set(text.clone()),
-        updated_at: Set(updated_at),
+) -> Result<NamedInstructions, DataError> {
+    let agent_name = agent_name.to_owned();
+    db.write(|txn| {
+        async move {
+            let agent_name = agent_name.as_str();
+            let agent = agent_by_name(txn, agent_name).await?;
+            let updated_at = Utc::now();
+            instructions::Entity::insert(instructions::ActiveModel {
+                user_id: Set(user_id),
+                agent_id: Set(agent.id),
+                instructions: Set(text.clone()),
+                updated_at: Set(updated_at),
+            })
+            .on_conflict(
+                OnConflict::columns([instructions::Column::UserId, instructions::Column::AgentId])
+                    .update_columns([
+                        instructions::Column::Instructions,
+                        instructions::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+            txn.invalidate(Invalidation::Instructions {
+                user_id,
+                agent: agent.name.clone(),
+            });
+            Ok(NamedInstructions {
+                user_id,
+                agent_name: agent.name,
+                instructions: text,
+                updated_at,
+            })
+        }
+        .boxed()
     })
-    .on_conflict(
-        OnConflict::columns([instructions::Column::UserId, instructions::Column::AgentId])
-            .update_columns([
-                instructions::Column::Instructions,
-                instructions::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    txn.invalidate(Invalidation::Instructions {
-        user_id,
-        agent: agent.name.clone(),
-    });
-    txn.commit().await?;
-    Ok(NamedInstructions {
-        user_id,
-        agent_name: agent.name,
-        instructions: text,
-        updated_at,
-    })
+    .await
 }
 
 /// Deletes the user's instructions for the agent, if any. Idempotent.
 #[tracing::instrument(skip(db))]
-pub async fn clear(db: &Db, user_id: Uuid, agent_name: &str) -> Result<(), AppError> {
-    let txn = db.begin_write().await?;
-    let agent = agent_by_name(&txn, agent_name).await?;
-    instructions::Entity::delete_many()
-        .filter(instructions::Column::UserId.eq(user_id))
-        .filter(instructions::Column::AgentId.eq(agent.id))
-        .exec(&txn)
-        .await?;
-    txn.invalidate(Invalidation::Instructions {
-        user_id,
-        agent: agent.name,
-    });
-    txn.commit().await?;
-    Ok(())
+pub async fn clear(db: &Db, user_id: Uuid, agent_name: &str) -> Result<(), DataError> {
+    let agent_name = agent_name.to_owned();
+    db.write(|txn| {
+        async move {
+            let agent_name = agent_name.as_str();
+            let agent = agent_by_name(txn, agent_name).await?;
+            instructions::Entity::delete_many()
+                .filter(instructions::Column::UserId.eq(user_id))
+                .filter(instructions::Column::AgentId.eq(agent.id))
+                .exec(txn)
+                .await?;
+            txn.invalidate(Invalidation::Instructions {
+                user_id,
+                agent: agent.name,
+            });
+            Ok(())
+        }
+        .boxed()
+    })
+    .await
 }

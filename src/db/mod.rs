@@ -5,9 +5,12 @@
 pub mod agents;
 pub mod circles;
 pub mod discovery;
+mod error;
 pub mod instructions;
 pub mod projects;
 pub mod readiness;
+
+pub use error::{DataError, Entity, Taken};
 
 use std::{sync::Arc, time::Duration};
 
@@ -152,10 +155,30 @@ impl Db {
         }
     }
 
-    /// Starts a write transaction. Commit it with [`WriteTxn::commit`];
-    /// dropping it (an early `?` return) rolls it back, so a mutation that
-    /// fails writes nothing.
-    pub async fn begin_write(&self) -> Result<WriteTxn, DbErr> {
+    /// Runs `body` in a write transaction: the one way anything is written.
+    /// `body` records what it changes with [`WriteTxn::invalidate`]. When it
+    /// succeeds the transaction commits and the invalidations are applied,
+    /// here and on every other replica, as one unit that cancellation cannot
+    /// split (see [`WriteTxn::commit`]). When it fails, or the caller goes
+    /// away before the commit, the transaction rolls back and nothing is
+    /// written or invalidated.
+    ///
+    /// `body` owns what it uses (the future may only borrow the
+    /// transaction): `db.write(|txn| async move { ... }.boxed())`.
+    pub async fn write<T, E, F>(&self, body: F) -> Result<T, E>
+    where
+        F: for<'t> FnOnce(&'t WriteTxn) -> BoxFuture<'t, Result<T, E>>,
+        E: From<DbErr>,
+    {
+        let txn = self.begin_write().await?;
+        let value = body(&txn).await?;
+        txn.commit().await?;
+        Ok(value)
+    }
+
+    /// Starts a write transaction; dropping it (an early return) rolls it
+    /// back.
+    async fn begin_write(&self) -> Result<WriteTxn, DbErr> {
         let writer = match &self.sqlite_write_gate {
             Some(gate) => Some(Arc::clone(gate).lock_owned().await),
             None => None,
@@ -200,7 +223,7 @@ impl WriteTxn {
     /// Commit and delivery run in a task of their own: a caller dropped
     /// while they run (client gone, deadline passed) cannot split them, so
     /// a committed change is never left cached as it was before.
-    pub async fn commit(self) -> Result<(), DbErr> {
+    async fn commit(self) -> Result<(), DbErr> {
         let events = self
             .invalidations
             .into_inner()

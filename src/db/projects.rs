@@ -15,6 +15,7 @@
 //! those projects. Their writes check ownership themselves, in the writing
 //! transaction.
 
+mod children;
 pub mod documents;
 pub mod features;
 pub mod meetings;
@@ -27,14 +28,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{projects, readiness};
+use futures::FutureExt;
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
-use super::{Db, WriteTxn};
-use crate::{error::AppError, invalidation::Invalidation};
+use super::{DataError, Db, Entity, WriteTxn};
+use crate::invalidation::Invalidation;
 
 /// The project if it exists and belongs to `owner_id`.
 #[tracing::instrument(skip(conn))]
@@ -71,10 +73,10 @@ pub async fn owned_project(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     project_id: Uuid,
-) -> Result<projects::Model, AppError> {
+) -> Result<projects::Model, DataError> {
     find_owned(conn, owner_id, project_id)
         .await?
-        .ok_or(AppError::NotFound("project"))
+        .ok_or(DataError::NotFound(Entity::Project))
 }
 
 /// Like [`owned_project`], and locks the project row until the transaction
@@ -85,29 +87,13 @@ pub async fn owned_project_locked(
     conn: &impl ConnectionTrait,
     owner_id: Uuid,
     project_id: Uuid,
-) -> Result<projects::Model, AppError> {
+) -> Result<projects::Model, DataError> {
     projects::Entity::find_by_id(project_id)
         .filter(projects::Column::OwnerId.eq(owner_id))
         .lock_exclusive()
         .one(conn)
         .await?
-        .ok_or(AppError::NotFound("project"))
-}
-
-/// Checks that the project a child (looked up by its own id) belongs to is
-/// `owner_id`'s; otherwise `NOT_FOUND` naming the child (`what`), so a
-/// foreign child reads exactly like a missing one.
-pub(crate) async fn check_child_owner(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    project_id: Uuid,
-    what: &'static str,
-) -> Result<(), AppError> {
-    match owned_project(conn, owner_id, project_id).await {
-        Ok(_) => Ok(()),
-        Err(AppError::NotFound(_)) => Err(AppError::NotFound(what)),
-        Err(other) => Err(other),
-    }
+        .ok_or(DataError::NotFound(Entity::Project))
 }
 
 /// The current time at the precision both databases keep (microseconds),
@@ -140,8 +126,7 @@ pub async fn create_project(
     db: &Db,
     owner_id: Uuid,
     name: String,
-) -> Result<projects::Model, AppError> {
-    let txn = db.begin_write().await?;
+) -> Result<projects::Model, DataError> {
     let now = Utc::now();
     let project = projects::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -150,11 +135,9 @@ pub async fn create_project(
         state_version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(project)
+    };
+    db.write(|txn| async move { Ok(project.insert(txn).await?) }.boxed())
+        .await
 }
 
 /// Renames the project. The name is not a readiness input, so readiness
@@ -165,15 +148,18 @@ pub async fn rename_project(
     owner_id: Uuid,
     project_id: Uuid,
     name: String,
-) -> Result<projects::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let mut project: projects::ActiveModel =
-        owned_project(&txn, owner_id, project_id).await?.into();
-    project.name = Set(name);
-    project.updated_at = Set(Utc::now());
-    let project = project.update(&txn).await?;
-    txn.commit().await?;
-    Ok(project)
+) -> Result<projects::Model, DataError> {
+    db.write(|txn| {
+        async move {
+            let mut project: projects::ActiveModel =
+                owned_project(txn, owner_id, project_id).await?.into();
+            project.name = Set(name);
+            project.updated_at = Set(Utc::now());
+            Ok(project.update(txn).await?)
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// Records, inside the changing transaction, that the project's state

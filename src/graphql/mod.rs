@@ -6,6 +6,7 @@
 mod agents;
 mod circles;
 mod context;
+mod data_errors;
 mod discovery;
 mod input;
 pub mod limits;

@@ -26,6 +26,7 @@ use super::{
 use crate::{
     app::AppState,
     config::IntrospectionPolicy,
+    db::DataError,
     error::{AppError, ErrorCode},
     graphql::{limits, RequestContext},
     observability::{self, metrics::RequestOutcome, RequestCost},
@@ -189,7 +190,12 @@ async fn execute(
 /// id on internal errors (whose detail is logged here, under that id).
 fn publish_errors(response: &mut GqlResponse, request_id: &str) {
     for error in &mut response.errors {
-        let (code, field) = match error.source::<AppError>().cloned() {
+        let app_error = error.source::<AppError>().cloned().or_else(|| {
+            // A data error a resolver passed on as it was: the GraphQL
+            // layer's mapping gives it its public shape.
+            error.source::<DataError>().cloned().map(AppError::from)
+        });
+        let (code, field) = match app_error {
             Some(app_error) => {
                 match &app_error {
                     AppError::Internal(detail) => {

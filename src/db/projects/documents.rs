@@ -2,6 +2,7 @@
 //! foundation, strategic context and DI analysis. Read for many projects at
 //! once; written as upserts by the project's owner.
 
+use futures::FutureExt;
 use std::collections::HashMap;
 
 use entity::{di_analyses, foundations, strategic_contexts};
@@ -12,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{now, owned_project, state_changed};
-use crate::{db::Db, error::AppError};
+use crate::db::{DataError, Db};
 
 /// The foundation of every project in `project_ids` that has one: one
 /// statement.
@@ -63,65 +64,65 @@ pub async fn set_foundation(
     owner_id: Uuid,
     project_id: Uuid,
     patch: FoundationPatch,
-) -> Result<foundations::Model, AppError> {
+) -> Result<foundations::Model, DataError> {
     use foundations::Column;
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
-    let mut row = foundations::ActiveModel {
-        project_id: Set(project_id),
-        problem_statement: Set(None),
-        target_users: Set(None),
-        value_proposition: Set(None),
-        business_case: Set(None),
-        constraints: Set(None),
-        updated_at: Set(now()),
-    };
-    let mut changed = vec![Column::UpdatedAt];
-    let fields = [
-        (
-            patch.problem_statement,
-            Column::ProblemStatement,
-            &mut row.problem_statement,
-        ),
-        (
-            patch.target_users,
-            Column::TargetUsers,
-            &mut row.target_users,
-        ),
-        (
-            patch.value_proposition,
-            Column::ValueProposition,
-            &mut row.value_proposition,
-        ),
-        (
-            patch.business_case,
-            Column::BusinessCase,
-            &mut row.business_case,
-        ),
-        (patch.constraints, Column::Constraints, &mut row.constraints),
-    ];
-    for (value, column, field) in fields {
-        if let Some(value) = value {
-            *field = ActiveValue::Set(value);
-            changed.push(column);
+    db.write(|txn| {
+        async move {
+            owned_project(txn, owner_id, project_id).await?;
+            let mut row = foundations::ActiveModel {
+                project_id: Set(project_id),
+                problem_statement: Set(None),
+                target_users: Set(None),
+                value_proposition: Set(None),
+                business_case: Set(None),
+                constraints: Set(None),
+                updated_at: Set(now()),
+            };
+            let mut changed = vec![Column::UpdatedAt];
+            let fields = [
+                (
+                    patch.problem_statement,
+                    Column::ProblemStatement,
+                    &mut row.problem_statement,
+                ),
+                (
+                    patch.target_users,
+                    Column::TargetUsers,
+                    &mut row.target_users,
+                ),
+                (
+                    patch.value_proposition,
+                    Column::ValueProposition,
+                    &mut row.value_proposition,
+                ),
+                (
+                    patch.business_case,
+                    Column::BusinessCase,
+                    &mut row.business_case,
+                ),
+                (patch.constraints, Column::Constraints, &mut row.constraints),
+            ];
+            for (value, column, field) in fields {
+                if let Some(value) = value {
+                    *field = ActiveValue::Set(value);
+                    changed.push(column);
+                }
+            }
+            foundations::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(Column::ProjectId)
+                        .update_columns(changed)
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+            state_changed(txn, project_id).await?;
+            let foundation = reread(foundations::Entity::find_by_id(project_id).one(txn).await?)?;
+            Ok(foundation)
         }
-    }
-    foundations::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(Column::ProjectId)
-                .update_columns(changed)
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-    state_changed(&txn, project_id).await?;
-    let foundation = reread(
-        foundations::Entity::find_by_id(project_id)
-            .one(&txn)
-            .await?,
-    )?;
-    txn.commit().await?;
-    Ok(foundation)
+        .boxed()
+    })
+    .await
 }
 
 /// Creates or replaces the strategic context.
@@ -131,30 +132,34 @@ pub async fn set_strategic_context(
     owner_id: Uuid,
     project_id: Uuid,
     content: String,
-) -> Result<strategic_contexts::Model, AppError> {
+) -> Result<strategic_contexts::Model, DataError> {
     use strategic_contexts::Column;
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
-    let context = strategic_contexts::Model {
-        project_id,
-        content,
-        updated_at: now(),
-    };
-    strategic_contexts::Entity::insert(strategic_contexts::ActiveModel {
-        project_id: Set(project_id),
-        content: Set(context.content.clone()),
-        updated_at: Set(context.updated_at),
+    db.write(|txn| {
+        async move {
+            owned_project(txn, owner_id, project_id).await?;
+            let context = strategic_contexts::Model {
+                project_id,
+                content,
+                updated_at: now(),
+            };
+            strategic_contexts::Entity::insert(strategic_contexts::ActiveModel {
+                project_id: Set(project_id),
+                content: Set(context.content.clone()),
+                updated_at: Set(context.updated_at),
+            })
+            .on_conflict(
+                OnConflict::column(Column::ProjectId)
+                    .update_columns([Column::Content, Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+            state_changed(txn, project_id).await?;
+            Ok(context)
+        }
+        .boxed()
     })
-    .on_conflict(
-        OnConflict::column(Column::ProjectId)
-            .update_columns([Column::Content, Column::UpdatedAt])
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(context)
+    .await
 }
 
 /// Creates or replaces the project's DI analysis. The analysis is not a
@@ -166,31 +171,37 @@ pub async fn store_di_analysis(
     owner_id: Uuid,
     project_id: Uuid,
     analysis: serde_json::Value,
-) -> Result<di_analyses::Model, AppError> {
+) -> Result<di_analyses::Model, DataError> {
     use di_analyses::Column;
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
-    let stored = di_analyses::Model {
-        project_id,
-        analysis,
-        analyzed_at: now(),
-    };
-    di_analyses::Entity::insert(di_analyses::ActiveModel {
-        project_id: Set(project_id),
-        analysis: Set(stored.analysis.clone()),
-        analyzed_at: Set(stored.analyzed_at),
+    db.write(|txn| {
+        async move {
+            owned_project(txn, owner_id, project_id).await?;
+            let stored = di_analyses::Model {
+                project_id,
+                analysis,
+                analyzed_at: now(),
+            };
+            di_analyses::Entity::insert(di_analyses::ActiveModel {
+                project_id: Set(project_id),
+                analysis: Set(stored.analysis.clone()),
+                analyzed_at: Set(stored.analyzed_at),
+            })
+            .on_conflict(
+                OnConflict::column(Column::ProjectId)
+                    .update_columns([Column::Analysis, Column::AnalyzedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+            Ok(stored)
+        }
+        .boxed()
     })
-    .on_conflict(
-        OnConflict::column(Column::ProjectId)
-            .update_columns([Column::Analysis, Column::AnalyzedAt])
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(stored)
+    .await
 }
 
-fn reread<T>(row: Option<T>) -> Result<T, AppError> {
-    row.ok_or_else(|| AppError::internal(anyhow::anyhow!("row vanished in its own transaction")))
+fn reread<T>(row: Option<T>) -> Result<T, DataError> {
+    row.ok_or(DataError::Invariant(
+        "a row vanished in its own transaction",
+    ))
 }

@@ -1,18 +1,15 @@
 //! Features: read in pages by id, written by their project's owner.
 
 use entity::features;
-use sea_orm::{
-    sea_query::Order, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    Select, Set,
-};
+use sea_orm::{sea_query::Order, ColumnTrait, Condition, EntityTrait, Select, Set};
 use uuid::Uuid;
 
 use super::{
-    check_child_owner, now, owned_project,
+    children::{delete_child, insert_child, update_child, ProjectChild},
+    now,
     pages::{PageKey, PagedChild},
-    state_changed,
 };
-use crate::{db::Db, error::AppError};
+use crate::db::{DataError, Db, Entity};
 
 /// A page of a project's features, oldest first (ids are time-ordered).
 pub type FeaturePageKey = PageKey<Uuid>;
@@ -57,15 +54,21 @@ pub struct FeaturePatch {
     pub confirmed: Option<bool>,
 }
 
+impl ProjectChild for features::Entity {
+    const ENTITY: Entity = Entity::Feature;
+
+    fn project_of(model: &features::Model) -> Uuid {
+        model.project_id
+    }
+}
+
 #[tracing::instrument(skip(db, new))]
 pub async fn create_feature(
     db: &Db,
     owner_id: Uuid,
     project_id: Uuid,
     new: NewFeature,
-) -> Result<features::Model, AppError> {
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
+) -> Result<features::Model, DataError> {
     let feature = features::ActiveModel {
         id: Set(Uuid::now_v7()),
         project_id: Set(project_id),
@@ -73,12 +76,8 @@ pub async fn create_feature(
         description: Set(new.description),
         confirmed: Set(false),
         created_at: Set(now()),
-    }
-    .insert(&txn)
-    .await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(feature)
+    };
+    insert_child(db, owner_id, project_id, feature).await
 }
 
 /// Applies `patch` (also how a feature is confirmed or unconfirmed).
@@ -88,24 +87,24 @@ pub async fn update_feature(
     owner_id: Uuid,
     id: Uuid,
     patch: FeaturePatch,
-) -> Result<features::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let feature = owned_feature(&txn, owner_id, id).await?;
-    let project_id = feature.project_id;
-    let mut feature: features::ActiveModel = feature.into();
-    if let Some(name) = patch.name {
-        feature.name = Set(name);
-    }
-    if let Some(description) = patch.description {
-        feature.description = Set(description);
-    }
-    if let Some(confirmed) = patch.confirmed {
-        feature.confirmed = Set(confirmed);
-    }
-    let feature = feature.update(&txn).await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(feature)
+) -> Result<features::Model, DataError> {
+    update_child(
+        db,
+        owner_id,
+        id,
+        move |feature: &mut features::ActiveModel| {
+            if let Some(name) = patch.name {
+                feature.name = Set(name);
+            }
+            if let Some(description) = patch.description {
+                feature.description = Set(description);
+            }
+            if let Some(confirmed) = patch.confirmed {
+                feature.confirmed = Set(confirmed);
+            }
+        },
+    )
+    .await
 }
 
 /// Deletes the feature and returns it as it was.
@@ -114,25 +113,6 @@ pub async fn delete_feature(
     db: &Db,
     owner_id: Uuid,
     id: Uuid,
-) -> Result<features::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let feature = owned_feature(&txn, owner_id, id).await?;
-    features::Entity::delete_by_id(id).exec(&txn).await?;
-    state_changed(&txn, feature.project_id).await?;
-    txn.commit().await?;
-    Ok(feature)
-}
-
-/// The feature if its project is `owner_id`'s, else `NOT_FOUND`.
-async fn owned_feature(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    id: Uuid,
-) -> Result<features::Model, AppError> {
-    let feature = features::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("feature"))?;
-    check_child_owner(conn, owner_id, feature.project_id, "feature").await?;
-    Ok(feature)
+) -> Result<features::Model, DataError> {
+    delete_child::<features::Entity>(db, owner_id, id).await
 }

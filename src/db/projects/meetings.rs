@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::meetings;
+use futures::FutureExt;
 use sea_orm::{
     sea_query::Order, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Select, Set,
 };
@@ -13,7 +14,7 @@ use super::{
     pages::{PageKey, PagedChild},
     state_changed,
 };
-use crate::{db::Db, error::AppError};
+use crate::db::{DataError, Db};
 
 /// Where a page of meetings continues: meetings are listed by `held_at`,
 /// newest first, and by id (newest first) among those held at one time.
@@ -84,19 +85,23 @@ pub async fn add_meeting(
     owner_id: Uuid,
     project_id: Uuid,
     new: NewMeeting,
-) -> Result<meetings::Model, AppError> {
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
-    let meeting = meetings::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        project_id: Set(project_id),
-        title: Set(new.title),
-        held_at: Set(new.held_at),
-        notes: Set(new.notes),
-    }
-    .insert(&txn)
-    .await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(meeting)
+) -> Result<meetings::Model, DataError> {
+    db.write(|txn| {
+        async move {
+            owned_project(txn, owner_id, project_id).await?;
+            let meeting = meetings::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                project_id: Set(project_id),
+                title: Set(new.title),
+                held_at: Set(new.held_at),
+                notes: Set(new.notes),
+            }
+            .insert(txn)
+            .await?;
+            state_changed(txn, project_id).await?;
+            Ok(meeting)
+        }
+        .boxed()
+    })
+    .await
 }

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use entity::personas;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use super::{check_child_owner, now, owned_project, state_changed};
-use crate::{db::Db, error::AppError};
+use super::{
+    children::{delete_child, insert_child, update_child, ProjectChild},
+    now,
+};
+use crate::db::{DataError, Db, Entity};
 
 /// The personas of every project in `project_ids`, oldest first (by id):
 /// one statement, grouped by project.
@@ -47,27 +47,29 @@ pub struct PersonaPatch {
     pub description: Option<String>,
 }
 
+impl ProjectChild for personas::Entity {
+    const ENTITY: Entity = Entity::Persona;
+
+    fn project_of(model: &personas::Model) -> Uuid {
+        model.project_id
+    }
+}
+
 #[tracing::instrument(skip(db, new))]
 pub async fn create_persona(
     db: &Db,
     owner_id: Uuid,
     project_id: Uuid,
     new: NewPersona,
-) -> Result<personas::Model, AppError> {
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
+) -> Result<personas::Model, DataError> {
     let persona = personas::ActiveModel {
         id: Set(Uuid::now_v7()),
         project_id: Set(project_id),
         name: Set(new.name),
         description: Set(new.description),
         created_at: Set(now()),
-    }
-    .insert(&txn)
-    .await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(persona)
+    };
+    insert_child(db, owner_id, project_id, persona).await
 }
 
 #[tracing::instrument(skip(db, patch))]
@@ -76,21 +78,21 @@ pub async fn update_persona(
     owner_id: Uuid,
     id: Uuid,
     patch: PersonaPatch,
-) -> Result<personas::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let persona = owned_persona(&txn, owner_id, id).await?;
-    let project_id = persona.project_id;
-    let mut persona: personas::ActiveModel = persona.into();
-    if let Some(name) = patch.name {
-        persona.name = Set(name);
-    }
-    if let Some(description) = patch.description {
-        persona.description = Set(description);
-    }
-    let persona = persona.update(&txn).await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(persona)
+) -> Result<personas::Model, DataError> {
+    update_child(
+        db,
+        owner_id,
+        id,
+        move |persona: &mut personas::ActiveModel| {
+            if let Some(name) = patch.name {
+                persona.name = Set(name);
+            }
+            if let Some(description) = patch.description {
+                persona.description = Set(description);
+            }
+        },
+    )
+    .await
 }
 
 /// Deletes the persona and returns it as it was.
@@ -99,25 +101,6 @@ pub async fn delete_persona(
     db: &Db,
     owner_id: Uuid,
     id: Uuid,
-) -> Result<personas::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let persona = owned_persona(&txn, owner_id, id).await?;
-    personas::Entity::delete_by_id(id).exec(&txn).await?;
-    state_changed(&txn, persona.project_id).await?;
-    txn.commit().await?;
-    Ok(persona)
-}
-
-/// The persona if its project is `owner_id`'s, else `NOT_FOUND`.
-async fn owned_persona(
-    conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    id: Uuid,
-) -> Result<personas::Model, AppError> {
-    let persona = personas::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("persona"))?;
-    check_child_owner(conn, owner_id, persona.project_id, "persona").await?;
-    Ok(persona)
+) -> Result<personas::Model, DataError> {
+    delete_child::<personas::Entity>(db, owner_id, id).await
 }

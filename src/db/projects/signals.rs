@@ -3,6 +3,7 @@
 //! analyzed by the discovery agent.
 
 use entity::signals::{self, SignalAuthority};
+use futures::FutureExt;
 use sea_orm::{
     sea_query::{Expr, Order},
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select, Set,
@@ -14,7 +15,7 @@ use super::{
     pages::{PageKey, PagedChild},
     state_changed,
 };
-use crate::{db::Db, error::AppError};
+use crate::db::{DataError, Db, Entity};
 
 /// Which of a project's signals a page lists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -71,23 +72,27 @@ pub async fn add_signal(
     owner_id: Uuid,
     project_id: Uuid,
     new: NewSignal,
-) -> Result<signals::Model, AppError> {
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
-    let signal = signals::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        project_id: Set(project_id),
-        source: Set(new.source),
-        authority: Set(new.authority),
-        content: Set(new.content),
-        created_at: Set(now()),
-        analyzed_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(signal)
+) -> Result<signals::Model, DataError> {
+    db.write(|txn| {
+        async move {
+            owned_project(txn, owner_id, project_id).await?;
+            let signal = signals::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                project_id: Set(project_id),
+                source: Set(new.source),
+                authority: Set(new.authority),
+                content: Set(new.content),
+                created_at: Set(now()),
+                analyzed_at: Set(None),
+            }
+            .insert(txn)
+            .await?;
+            state_changed(txn, project_id).await?;
+            Ok(signal)
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// Sets `analyzed_at` to now on those of `signal_ids` that are not analyzed
@@ -104,35 +109,42 @@ pub async fn mark_analyzed(
     owner_id: Uuid,
     project_id: Uuid,
     signal_ids: &[Uuid],
-) -> Result<Vec<signals::Model>, AppError> {
-    let txn = db.begin_write().await?;
-    owned_project(&txn, owner_id, project_id).await?;
-    let mut ids = signal_ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut found = signals::Entity::find()
-        .filter(signals::Column::ProjectId.eq(project_id))
-        .filter(signals::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(signals::Column::Id)
-        .all(&txn)
-        .await?;
-    if found.len() != ids.len() {
-        return Err(AppError::NotFound("signal"));
-    }
-    let analyzed_at = now();
-    signals::Entity::update_many()
-        .col_expr(signals::Column::AnalyzedAt, Expr::value(analyzed_at))
-        .filter(signals::Column::ProjectId.eq(project_id))
-        .filter(signals::Column::Id.is_in(ids.iter().copied()))
-        .filter(signals::Column::AnalyzedAt.is_null())
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    for signal in &mut found {
-        signal.analyzed_at.get_or_insert(analyzed_at);
-    }
-    Ok(found)
+) -> Result<Vec<signals::Model>, DataError> {
+    let signal_ids = signal_ids.to_owned();
+    db.write(|txn| {
+        async move {
+            let signal_ids = signal_ids.as_slice();
+            owned_project(txn, owner_id, project_id).await?;
+            let mut ids = signal_ids.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut found = signals::Entity::find()
+                .filter(signals::Column::ProjectId.eq(project_id))
+                .filter(signals::Column::Id.is_in(ids.iter().copied()))
+                .order_by_asc(signals::Column::Id)
+                .all(txn)
+                .await?;
+            if found.len() != ids.len() {
+                return Err(DataError::NotFound(Entity::Signal));
+            }
+            let analyzed_at = now();
+            signals::Entity::update_many()
+                .col_expr(signals::Column::AnalyzedAt, Expr::value(analyzed_at))
+                .filter(signals::Column::ProjectId.eq(project_id))
+                .filter(signals::Column::Id.is_in(ids.iter().copied()))
+                .filter(signals::Column::AnalyzedAt.is_null())
+                .exec(txn)
+                .await?;
+
+            for signal in &mut found {
+                signal.analyzed_at.get_or_insert(analyzed_at);
+            }
+            Ok(found)
+        }
+        .boxed()
+    })
+    .await
 }

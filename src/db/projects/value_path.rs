@@ -6,6 +6,7 @@
 //! writes read the positions before changing them, so they lock the project
 //! row first ([`owned_project_locked`]) and never interleave.
 
+use futures::FutureExt;
 use std::collections::{HashMap, HashSet};
 
 use entity::vp_steps;
@@ -17,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{owned_project_locked, state_changed};
-use crate::{db::Db, error::AppError};
+use crate::db::{DataError, Db, Entity};
 
 /// The value path of every project in `project_ids`, by position then id:
 /// one statement, grouped by project.
@@ -57,34 +58,38 @@ pub async fn add_step(
     owner_id: Uuid,
     project_id: Uuid,
     new: NewStep,
-) -> Result<vp_steps::Model, AppError> {
-    let txn = db.begin_write().await?;
-    owned_project_locked(&txn, owner_id, project_id).await?;
-    let last: Option<i32> = vp_steps::Entity::find()
-        .select_only()
-        .column_as(vp_steps::Column::Position.max(), "last")
-        .filter(vp_steps::Column::ProjectId.eq(project_id))
-        .into_tuple::<Option<i32>>()
-        .one(&txn)
-        .await?
-        .flatten();
-    let end = last.map_or(0, |last| last.saturating_add(1));
-    let position = new.position.map_or(end, |wanted| wanted.min(end));
-    if position < end {
-        shift(&txn, project_id, position, 1).await?;
-    }
-    let step = vp_steps::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        project_id: Set(project_id),
-        position: Set(position),
-        label: Set(new.label),
-        description: Set(new.description),
-    }
-    .insert(&txn)
-    .await?;
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(step)
+) -> Result<vp_steps::Model, DataError> {
+    db.write(|txn| {
+        async move {
+            owned_project_locked(txn, owner_id, project_id).await?;
+            let last: Option<i32> = vp_steps::Entity::find()
+                .select_only()
+                .column_as(vp_steps::Column::Position.max(), "last")
+                .filter(vp_steps::Column::ProjectId.eq(project_id))
+                .into_tuple::<Option<i32>>()
+                .one(txn)
+                .await?
+                .flatten();
+            let end = last.map_or(0, |last| last.saturating_add(1));
+            let position = new.position.map_or(end, |wanted| wanted.min(end));
+            if position < end {
+                shift(txn, project_id, position, 1).await?;
+            }
+            let step = vp_steps::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                project_id: Set(project_id),
+                position: Set(position),
+                label: Set(new.label),
+                description: Set(new.description),
+            }
+            .insert(txn)
+            .await?;
+            state_changed(txn, project_id).await?;
+            Ok(step)
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// Gives the steps the positions `0..n` in the order of `step_ids`, which
@@ -96,79 +101,81 @@ pub async fn reorder(
     owner_id: Uuid,
     project_id: Uuid,
     step_ids: &[Uuid],
-) -> Result<Vec<vp_steps::Model>, AppError> {
-    let txn = db.begin_write().await?;
-    owned_project_locked(&txn, owner_id, project_id).await?;
-    let steps = vp_steps::Entity::find()
-        .filter(vp_steps::Column::ProjectId.eq(project_id))
-        .all(&txn)
-        .await?;
-    let existing: HashSet<Uuid> = steps.iter().map(|step| step.id).collect();
-    let listed: HashSet<Uuid> = step_ids.iter().copied().collect();
-    if listed.len() != step_ids.len() || listed != existing {
-        return Err(AppError::bad_input(
-            "stepIds",
-            format!(
-                "`stepIds` must list each of the project's {} value path steps exactly once",
-                existing.len()
-            ),
-        ));
-    }
-    let mut by_id: HashMap<Uuid, vp_steps::Model> =
-        steps.into_iter().map(|step| (step.id, step)).collect();
-    let mut reordered = Vec::with_capacity(step_ids.len());
-    let mut positions = CaseStatement::new();
-    for (position, id) in (0_i32..).zip(step_ids) {
-        positions = positions.case(vp_steps::Column::Id.eq(*id), position);
-        if let Some(mut step) = by_id.remove(id) {
-            step.position = position;
-            reordered.push(step);
+) -> Result<Vec<vp_steps::Model>, DataError> {
+    let step_ids = step_ids.to_owned();
+    db.write(|txn| {
+        async move {
+            let step_ids = step_ids.as_slice();
+            owned_project_locked(txn, owner_id, project_id).await?;
+            let steps = vp_steps::Entity::find()
+                .filter(vp_steps::Column::ProjectId.eq(project_id))
+                .all(txn)
+                .await?;
+            let existing: HashSet<Uuid> = steps.iter().map(|step| step.id).collect();
+            let listed: HashSet<Uuid> = step_ids.iter().copied().collect();
+            if listed.len() != step_ids.len() || listed != existing {
+                return Err(DataError::NotAnOrderOfSteps {
+                    steps: existing.len(),
+                });
+            }
+            let mut by_id: HashMap<Uuid, vp_steps::Model> =
+                steps.into_iter().map(|step| (step.id, step)).collect();
+            let mut reordered = Vec::with_capacity(step_ids.len());
+            let mut positions = CaseStatement::new();
+            for (position, id) in (0_i32..).zip(step_ids) {
+                positions = positions.case(vp_steps::Column::Id.eq(*id), position);
+                if let Some(mut step) = by_id.remove(id) {
+                    step.position = position;
+                    reordered.push(step);
+                }
+            }
+            if !reordered.is_empty() {
+                vp_steps::Entity::update_many()
+                    .col_expr(
+                        vp_steps::Column::Position,
+                        positions
+                            .finally(Expr::col(vp_steps::Column::Position))
+                            .into(),
+                    )
+                    .filter(vp_steps::Column::ProjectId.eq(project_id))
+                    .exec(txn)
+                    .await?;
+            }
+            state_changed(txn, project_id).await?;
+            Ok(reordered)
         }
-    }
-    if !reordered.is_empty() {
-        vp_steps::Entity::update_many()
-            .col_expr(
-                vp_steps::Column::Position,
-                positions
-                    .finally(Expr::col(vp_steps::Column::Position))
-                    .into(),
-            )
-            .filter(vp_steps::Column::ProjectId.eq(project_id))
-            .exec(&txn)
-            .await?;
-    }
-    state_changed(&txn, project_id).await?;
-    txn.commit().await?;
-    Ok(reordered)
+        .boxed()
+    })
+    .await
 }
 
 /// Deletes the step (the later steps move up one) and returns it as it was.
 #[tracing::instrument(skip(db))]
-pub async fn delete_step(db: &Db, owner_id: Uuid, id: Uuid) -> Result<vp_steps::Model, AppError> {
-    let txn = db.begin_write().await?;
-    let step = find_step(&txn, id).await?;
-    match owned_project_locked(&txn, owner_id, step.project_id).await {
-        Err(AppError::NotFound(_)) => return Err(AppError::NotFound(STEP)),
-        other => other?,
-    };
-    // Read again under the lock: a concurrent reorder may have moved it.
-    let step = find_step(&txn, id).await?;
-    vp_steps::Entity::delete_by_id(id).exec(&txn).await?;
-    shift(&txn, step.project_id, step.position.saturating_add(1), -1).await?;
-    state_changed(&txn, step.project_id).await?;
-    txn.commit().await?;
-    Ok(step)
+pub async fn delete_step(db: &Db, owner_id: Uuid, id: Uuid) -> Result<vp_steps::Model, DataError> {
+    db.write(|txn| {
+        async move {
+            let step = find_step(txn, id).await?;
+            owned_project_locked(txn, owner_id, step.project_id)
+                .await
+                .map_err(|error| error.missing_as(Entity::ValuePathStep))?;
+            // Read again under the lock: a concurrent reorder may have moved it.
+            let step = find_step(txn, id).await?;
+            vp_steps::Entity::delete_by_id(id).exec(txn).await?;
+            shift(txn, step.project_id, step.position.saturating_add(1), -1).await?;
+            state_changed(txn, step.project_id).await?;
+            Ok(step)
+        }
+        .boxed()
+    })
+    .await
 }
 
-async fn find_step(conn: &impl ConnectionTrait, id: Uuid) -> Result<vp_steps::Model, AppError> {
+async fn find_step(conn: &impl ConnectionTrait, id: Uuid) -> Result<vp_steps::Model, DataError> {
     vp_steps::Entity::find_by_id(id)
         .one(conn)
         .await?
-        .ok_or(AppError::NotFound(STEP))
+        .ok_or(DataError::NotFound(Entity::ValuePathStep))
 }
-
-/// What a missing or foreign step is called in `NOT_FOUND`.
-const STEP: &str = "value path step";
 
 /// Moves every step of the project at or after `from` by `by` positions.
 async fn shift(

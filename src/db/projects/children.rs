@@ -1,0 +1,118 @@
+//! The write path every project child shares (features and personas):
+//! checked against the project's owner in the writing transaction, and
+//! marked as a change of the project's state, so readiness follows.
+
+use futures::FutureExt;
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PrimaryKeyTrait,
+};
+use uuid::Uuid;
+
+use super::{owned_project, state_changed};
+use crate::db::{DataError, Db, Entity};
+
+/// A row that belongs to one project and is written by that project's owner.
+pub trait ProjectChild: EntityTrait
+where
+    <Self::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    /// What a missing (or foreign) one is called.
+    const ENTITY: Entity;
+
+    fn project_of(model: &Self::Model) -> Uuid;
+}
+
+/// The child if its project is `owner_id`'s; otherwise `NotFound` naming
+/// the child, so a foreign child reads exactly like a missing one.
+pub async fn owned_child<E: ProjectChild>(
+    conn: &impl ConnectionTrait,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<E::Model, DataError>
+where
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    let child = E::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(DataError::NotFound(E::ENTITY))?;
+    owned_project(conn, owner_id, E::project_of(&child))
+        .await
+        .map_err(|error| error.missing_as(E::ENTITY))?;
+    Ok(child)
+}
+
+/// Inserts `child` into `owner_id`'s project `project_id`.
+pub async fn insert_child<E, A>(
+    db: &Db,
+    owner_id: Uuid,
+    project_id: Uuid,
+    child: A,
+) -> Result<E::Model, DataError>
+where
+    E: ProjectChild,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+    E::Model: IntoActiveModel<A>,
+{
+    db.write(|txn| {
+        async move {
+            owned_project(txn, owner_id, project_id).await?;
+            let child = child.insert(txn).await?;
+            state_changed(txn, project_id).await?;
+            Ok(child)
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Applies `change` to `owner_id`'s child `id`; returns it as it is now.
+pub async fn update_child<E, A>(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+    change: impl FnOnce(&mut A) + Send + 'static,
+) -> Result<E::Model, DataError>
+where
+    E: ProjectChild,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
+    E::Model: IntoActiveModel<A>,
+{
+    db.write(|txn| {
+        async move {
+            let child = owned_child::<E>(txn, owner_id, id).await?;
+            let project_id = E::project_of(&child);
+            let mut active = child.into_active_model();
+            change(&mut active);
+            let child = active.update(txn).await?;
+            state_changed(txn, project_id).await?;
+            Ok(child)
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Deletes `owner_id`'s child `id`; returns it as it was.
+pub async fn delete_child<E: ProjectChild>(
+    db: &Db,
+    owner_id: Uuid,
+    id: Uuid,
+) -> Result<E::Model, DataError>
+where
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    db.write(|txn| {
+        async move {
+            let child = owned_child::<E>(txn, owner_id, id).await?;
+            E::delete_by_id(id).exec(txn).await?;
+            state_changed(txn, E::project_of(&child)).await?;
+            Ok(child)
+        }
+        .boxed()
+    })
+    .await
+}
