@@ -1,6 +1,7 @@
 //! Identity: the bearer JWT (HS256, Supabase convention) becomes a
 //! [`Viewer`]. Cookies are never read.
 
+use entity::UserId;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{header::AUTHORIZATION, HeaderMap};
@@ -14,7 +15,7 @@ use crate::error::AppError;
 /// tools and circles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Viewer {
-    pub id: Uuid,
+    pub id: UserId,
     pub is_admin: bool,
 }
 
@@ -111,7 +112,7 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Result<Viewer, InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
-        let id = Uuid::parse_str(&data.claims.sub)
+        let id = UserId::parse(&data.claims.sub)
             .map_err(|_| InvalidToken("subject is not a UUID".into()))?;
         Ok(Viewer {
             id,
@@ -198,7 +199,7 @@ mod tests {
     fn a_token_round_trips_with_its_role() {
         let keys = keys("secret");
         let viewer = Viewer {
-            id: Uuid::now_v7(),
+            id: UserId::new(),
             is_admin: true,
         };
         assert_eq!(keys.verify(&keys.issue(viewer, HOUR)).ok(), Some(viewer));
@@ -207,7 +208,7 @@ mod tests {
     #[test]
     fn another_secret_is_rejected() {
         let viewer = Viewer {
-            id: Uuid::now_v7(),
+            id: UserId::new(),
             is_admin: false,
         };
         let token = keys("one").issue(viewer, HOUR);

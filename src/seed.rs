@@ -24,6 +24,7 @@ use entity::{
     models, personas, projects, providers, signals, strategic_contexts, user_agent_instructions,
     vp_steps,
 };
+use entity::{AgentId, ProjectId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
@@ -57,13 +58,13 @@ const SIGNAL: u128 = 12;
 
 /// The demo admin user: owns the demo projects, and the dev-mode token is
 /// issued for it.
-pub const DEMO_USER_ID: Uuid = demo_id(USER, 1);
+pub const DEMO_USER_ID: UserId = UserId(demo_id(USER, 1));
 /// A project just started: one idea, two signals.
-pub const DEMO_PROJECT_INSUFFICIENT: Uuid = demo_id(PROJECT, 1);
+pub const DEMO_PROJECT_INSUFFICIENT: ProjectId = ProjectId(demo_id(PROJECT, 1));
 /// A project half-way through discovery, still without client signals.
-pub const DEMO_PROJECT_DEVELOPING: Uuid = demo_id(PROJECT, 2);
+pub const DEMO_PROJECT_DEVELOPING: ProjectId = ProjectId(demo_id(PROJECT, 2));
 /// A project with complete discovery evidence.
-pub const DEMO_PROJECT_EXCELLENT: Uuid = demo_id(PROJECT, 3);
+pub const DEMO_PROJECT_EXCELLENT: ProjectId = ProjectId(demo_id(PROJECT, 3));
 
 /// 2026-10-01T09:00:00Z: every demo timestamp is an offset from it.
 const BASE_TIME: i64 = 1_790_845_200;
@@ -144,7 +145,7 @@ fn provider_rows() -> Vec<providers::ActiveModel> {
     .into_iter()
     .zip(1..)
     .map(|((name, api_type), n)| providers::ActiveModel {
-        id: Set(demo_id(PROVIDER, n)),
+        id: Set(demo_id(PROVIDER, n).into()),
         name: Set(name.to_owned()),
         api_type: Set(api_type.to_owned()),
     })
@@ -165,8 +166,8 @@ fn model_rows() -> Vec<models::ActiveModel> {
     MODELS
         .iter()
         .map(|&(n, provider, name, alias)| models::ActiveModel {
-            id: Set(demo_id(MODEL, n)),
-            provider_id: Set(demo_id(PROVIDER, provider)),
+            id: Set(demo_id(MODEL, n).into()),
+            provider_id: Set(demo_id(PROVIDER, provider).into()),
             model_name: Set(name.to_owned()),
             model_alias: Set(alias.map(str::to_owned)),
         })
@@ -299,7 +300,7 @@ fn agent_rows(specs: &[AgentSpec]) -> Vec<agents::ActiveModel> {
         .iter()
         .zip(1..)
         .map(|(spec, n)| agents::ActiveModel {
-            id: Set(demo_id(AGENT, n)),
+            id: Set(demo_id(AGENT, n).into()),
             name: Set(spec.name.to_owned()),
             description: Set(spec.description.to_owned()),
             system_prompt: Set(spec.system_prompt.to_owned()),
@@ -308,7 +309,7 @@ fn agent_rows(specs: &[AgentSpec]) -> Vec<agents::ActiveModel> {
                 spec.skills.iter().map(|&s| s.to_owned()).collect(),
             )),
             status: Set(spec.status),
-            model_id: Set(spec.model.map(|m| demo_id(MODEL, m))),
+            model_id: Set(spec.model.map(|m| demo_id(MODEL, m).into())),
             temperature: Set(spec.temperature),
             max_tokens: Set(spec.max_tokens),
             created_at: Set(at(0, n as i64)),
@@ -318,12 +319,12 @@ fn agent_rows(specs: &[AgentSpec]) -> Vec<agents::ActiveModel> {
 }
 
 /// The id of the demo agent called `name`.
-fn agent_id(specs: &[AgentSpec], name: &str) -> Result<Uuid, DbErr> {
+fn agent_id(specs: &[AgentSpec], name: &str) -> Result<AgentId, DbErr> {
     specs
         .iter()
         .zip(1..)
         .find(|(spec, _)| spec.name == name)
-        .map(|(_, n)| demo_id(AGENT, n))
+        .map(|(_, n)| demo_id(AGENT, n).into())
         .ok_or_else(|| DbErr::Custom(format!("demo data refers to unknown agent {name}")))
 }
 
@@ -385,7 +386,7 @@ fn tool_rows(specs: &[AgentSpec]) -> Result<Vec<agent_tools::ActiveModel>, DbErr
         .map(
             |((agent, name, tool_type, description, config, is_active), n)| {
                 Ok(agent_tools::ActiveModel {
-                    id: Set(demo_id(TOOL, n)),
+                    id: Set(demo_id(TOOL, n).into()),
                     agent_id: Set(agent_id(specs, agent)?),
                     name: Set(name.to_owned()),
                     description: Set(description.to_owned()),
@@ -473,7 +474,7 @@ fn circle_rows() -> Vec<circles::ActiveModel> {
         .iter()
         .zip(1..)
         .map(|(&(name, description, _), n)| circles::ActiveModel {
-            id: Set(demo_id(CIRCLE, n)),
+            id: Set(demo_id(CIRCLE, n).into()),
             name: Set(name.to_owned()),
             description: Set(description.to_owned()),
             created_at: Set(at(1, n as i64)),
@@ -486,8 +487,8 @@ fn member_rows(specs: &[AgentSpec]) -> Result<Vec<circle_members::ActiveModel>, 
     for (&(_, _, members), circle) in CIRCLES.iter().zip(1..) {
         for (&(agent, role, is_active), i) in members.iter().zip(0..) {
             rows.push(circle_members::ActiveModel {
-                id: Set(demo_id(MEMBER, circle * 100 + i)),
-                circle_id: Set(demo_id(CIRCLE, circle)),
+                id: Set(demo_id(MEMBER, circle * 100 + i).into()),
+                circle_id: Set(demo_id(CIRCLE, circle).into()),
                 agent_id: Set(agent_id(specs, agent)?),
                 role: Set(role.to_owned()),
                 is_active: Set(is_active),
@@ -516,7 +517,7 @@ fn project_rows() -> Vec<projects::ActiveModel> {
     ]
     .into_iter()
     .map(|(n, name)| projects::ActiveModel {
-        id: Set(demo_id(PROJECT, n)),
+        id: Set(demo_id(PROJECT, n).into()),
         owner_id: Set(DEMO_USER_ID),
         name: Set(name.to_owned()),
         state_version: Set(0),
@@ -548,8 +549,8 @@ fn feature_rows() -> Vec<features::ActiveModel> {
         .zip(1..)
         .map(
             |((project, name, description, confirmed), n)| features::ActiveModel {
-                id: Set(demo_id(FEATURE, n)),
-                project_id: Set(demo_id(PROJECT, project)),
+                id: Set(demo_id(FEATURE, n).into()),
+                project_id: Set(demo_id(PROJECT, project).into()),
                 name: Set(name.to_owned()),
                 description: Set(description.to_owned()),
                 confirmed: Set(confirmed),
@@ -573,8 +574,8 @@ fn persona_rows() -> Vec<personas::ActiveModel> {
         .into_iter()
         .zip(1..)
         .map(|((project, name, description), n)| personas::ActiveModel {
-            id: Set(demo_id(PERSONA, n)),
-            project_id: Set(demo_id(PROJECT, project)),
+            id: Set(demo_id(PERSONA, n).into()),
+            project_id: Set(demo_id(PROJECT, project).into()),
             name: Set(name.to_owned()),
             description: Set(description.to_owned()),
             created_at: Set(at(project_day(project) + 2, n as i64)),
@@ -601,8 +602,8 @@ fn step_rows() -> Vec<vp_steps::ActiveModel> {
         .zip(1..)
         .map(
             |((project, position, label, description), n)| vp_steps::ActiveModel {
-                id: Set(demo_id(STEP, n)),
-                project_id: Set(demo_id(PROJECT, project)),
+                id: Set(demo_id(STEP, n).into()),
+                project_id: Set(demo_id(PROJECT, project).into()),
                 position: Set(position),
                 label: Set(label.to_owned()),
                 description: Set(description.to_owned()),
@@ -624,8 +625,8 @@ fn meeting_rows() -> Vec<meetings::ActiveModel> {
         .into_iter()
         .zip(1..)
         .map(|((project, day, title, notes), n)| meetings::ActiveModel {
-            id: Set(demo_id(MEETING, n)),
-            project_id: Set(demo_id(PROJECT, project)),
+            id: Set(demo_id(MEETING, n).into()),
+            project_id: Set(demo_id(PROJECT, project).into()),
             title: Set(title.to_owned()),
             held_at: Set(at(project_day(project) + day, 5)),
             notes: Set(notes.to_owned()),
@@ -668,8 +669,8 @@ fn signal_rows() -> Vec<signals::ActiveModel> {
         .zip(1..)
         .map(
             |((project, source, authority, content, analyzed), n)| signals::ActiveModel {
-                id: Set(demo_id(SIGNAL, n)),
-                project_id: Set(demo_id(PROJECT, project)),
+                id: Set(demo_id(SIGNAL, n).into()),
+                project_id: Set(demo_id(PROJECT, project).into()),
                 source: Set(source.to_owned()),
                 authority: Set(authority),
                 content: Set(content.to_owned()),

@@ -160,7 +160,7 @@ impl Loader<'_> {
         ] {
             let provider_id = Uuid::now_v7();
             provider_rows.push(providers::ActiveModel {
-                id: Set(provider_id),
+                id: Set(provider_id.into()),
                 name: Set(format!("bench-{provider}")),
                 api_type: Set(api_type.to_owned()),
             });
@@ -168,8 +168,8 @@ impl Loader<'_> {
                 let model_id = Uuid::now_v7();
                 model_ids.push(model_id);
                 model_rows.push(models::ActiveModel {
-                    id: Set(model_id),
-                    provider_id: Set(provider_id),
+                    id: Set(model_id.into()),
+                    provider_id: Set(provider_id.into()),
                     model_name: Set(format!("{provider}-{size}")),
                     model_alias: Set((size == "large").then(|| format!("{provider}-best"))),
                 });
@@ -192,7 +192,7 @@ impl Loader<'_> {
             let active = i % 50 != 49;
             let model_id = (i % 10 != 9).then(|| models[self.rng.usize(..models.len())]);
             agent_rows.push(agents::ActiveModel {
-                id: Set(id),
+                id: Set(id.into()),
                 name: Set(name.clone()),
                 description: Set(format!("Synthetic agent number {i}")),
                 system_prompt: Set(format!(
@@ -208,7 +208,7 @@ impl Loader<'_> {
                 } else {
                     agents::AgentStatus::Paused
                 }),
-                model_id: Set(model_id),
+                model_id: Set(model_id.map(Into::into)),
                 temperature: Set(Some(0.2 + 0.1 * (i % 8) as f64)),
                 max_tokens: Set(Some(4096)),
                 created_at: Set(self.now),
@@ -219,8 +219,8 @@ impl Loader<'_> {
                     continue;
                 }
                 tool_rows.push(agent_tools::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    agent_id: Set(id),
+                    id: Set(Uuid::now_v7().into()),
+                    agent_id: Set(id.into()),
                     name: Set((*tool).to_owned()),
                     description: Set(format!("The {tool} tool")),
                     tool_type: Set("function".to_owned()),
@@ -253,7 +253,7 @@ impl Loader<'_> {
         for c in 0..count {
             let circle_id = Uuid::now_v7();
             circle_rows.push(circles::ActiveModel {
-                id: Set(circle_id),
+                id: Set(circle_id.into()),
                 name: Set(format!("bench-circle-{c:04}")),
                 description: Set(format!("Synthetic circle number {c}")),
                 created_at: Set(self.now),
@@ -261,9 +261,9 @@ impl Loader<'_> {
             for m in 0..members {
                 let agent = &agents[(c * members + m) % agents.len()];
                 member_rows.push(circle_members::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    circle_id: Set(circle_id),
-                    agent_id: Set(agent.id),
+                    id: Set(Uuid::now_v7().into()),
+                    circle_id: Set(circle_id.into()),
+                    agent_id: Set(agent.id.into()),
                     role: Set(if m == 0 { "lead" } else { "member" }.to_owned()),
                     is_active: Set(m % 7 != 6),
                     joined_at: Set(self.now + chrono::Duration::milliseconds(offset(m))),
@@ -281,8 +281,8 @@ impl Loader<'_> {
             .enumerate()
             .filter(|(i, _)| has_instructions(*i))
             .map(|(_, agent)| user_agent_instructions::ActiveModel {
-                user_id: Set(user_id),
-                agent_id: Set(agent.id),
+                user_id: Set(user_id.into()),
+                agent_id: Set(agent.id.into()),
                 instructions: Set(format!(
                     "When you answer me, {}, use bullet points.",
                     agent.name

@@ -183,7 +183,7 @@ impl Bench {
     /// called directly `runs` times after one warm-up call: the pure
     /// statement time of a recomputation.
     pub async fn time_direct_readiness_compute(&self, runs: usize) -> anyhow::Result<Duration> {
-        let ids = [self.data.big_project];
+        let ids = [self.data.big_project.into()];
         db::readiness::compute(self.db.conn(), &ids).await?;
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
@@ -295,7 +295,9 @@ impl Bench {
             .exec(self.db.conn())
             .await
             .context("bumping the big project's state_version")?;
-        self.invalidate(Invalidation::Readiness { project_id: id });
+        self.invalidate(Invalidation::Readiness {
+            project_id: id.into(),
+        });
         timed(
             worker
                 .client
@@ -388,7 +390,7 @@ pub struct Worker {
 
 fn bearer(keys: &TokenKeys, user_id: Uuid) -> String {
     let viewer = Viewer {
-        id: user_id,
+        id: user_id.into(),
         is_admin: false,
     };
     format!(

@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AgentId, ToolId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "agent_tools")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub agent_id: Uuid,
+    pub id: ToolId,
+    pub agent_id: AgentId,
     /// The name the LLM calls the tool by; unique within its agent.
     pub name: String,
     #[sea_orm(column_type = "Text")]

@@ -2,6 +2,8 @@
 //! other part of the system (runtime, caches, circles) uses.
 
 use sea_orm::entity::prelude::*;
+
+use crate::ids::{AgentId, ModelId};
 use sea_orm::FromJsonQueryResult;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +27,7 @@ pub struct SkillNames(pub Vec<String>);
 #[sea_orm(table_name = "agents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: AgentId,
     /// Unique key of the agent ("discovery-intelligence").
     pub name: String,
     /// What the agent is for, shown to people; empty when unknown.
@@ -41,7 +43,7 @@ pub struct Model {
     pub skill_names: SkillNames,
     pub status: AgentStatus,
     /// The model it runs on; `None` until one is chosen or after it was deleted.
-    pub model_id: Option<Uuid>,
+    pub model_id: Option<ModelId>,
     /// Sampling temperature; `None` means the provider's default.
     pub temperature: Option<f64>,
     /// Completion length cap; `None` means the provider's default.

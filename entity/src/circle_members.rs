@@ -3,13 +3,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AgentId, CircleId, CircleMemberId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "circle_members")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub circle_id: Uuid,
-    pub agent_id: Uuid,
+    pub id: CircleMemberId,
+    pub circle_id: CircleId,
+    pub agent_id: AgentId,
     /// The agent's part in the circle ("lead", "reviewer", "member").
     pub role: String,
     /// Inactive members keep their history but take no part in the circle.

@@ -3,11 +3,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::ProjectId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "di_analyses")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     /// The agent's output, opaque to the server.
     #[sea_orm(column_type = "JsonBinary")]
     pub analysis: Json,

@@ -3,12 +3,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{FeatureId, ProjectId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "features")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: FeatureId,
+    pub project_id: ProjectId,
     pub name: String,
     #[sea_orm(column_type = "Text")]
     pub description: String,

@@ -1,8 +1,9 @@
 //! SeaORM table models of agentgraph, one module per table (module name =
 //! table name).
 //!
-//! This crate holds only the table models and their relations: no GraphQL
-//! types, no HTTP, no queries. The server converts these models into its API
+//! This crate holds only the table models, their relations and the typed
+//! ids of their keys ([`ids`]): no GraphQL types, no HTTP, no queries (the
+//! `graphql` feature only lets the ids stand for the `UUID` scalar). The server converts these models into its API
 //! types, so renaming a column never changes the GraphQL schema by accident.
 //! The schema itself (indexes, defaults, checks) lives in the `migration`
 //! crate.
@@ -23,6 +24,7 @@ pub mod circles;
 pub mod di_analyses;
 pub mod features;
 pub mod foundations;
+pub mod ids;
 pub mod meetings;
 pub mod models;
 pub mod personas;
@@ -33,6 +35,11 @@ pub mod signals;
 pub mod strategic_contexts;
 pub mod user_agent_instructions;
 pub mod vp_steps;
+
+pub use ids::{
+    AgentId, CircleId, CircleMemberId, FeatureId, MeetingId, ModelId, PersonaId, ProjectId,
+    ProviderId, SignalId, StepId, ToolId, UserId,
+};
 
 /// Every table's `Entity` under a readable name, plus the shared column
 /// types, for `use entity::prelude::*`.

@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{MeetingId, ProjectId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "meetings")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: MeetingId,
+    pub project_id: ProjectId,
     pub title: String,
     pub held_at: DateTimeUtc,
     #[sea_orm(column_type = "Text")]

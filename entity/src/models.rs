@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{ModelId, ProviderId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "models")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: ModelId,
     /// The provider serving it; a provider with models cannot be deleted.
-    pub provider_id: Uuid,
+    pub provider_id: ProviderId,
     /// The provider's own model identifier, sent on the wire.
     pub model_name: String,
     /// A short stable name ("claude-sonnet") so agents survive model upgrades.

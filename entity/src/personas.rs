@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{PersonaId, ProjectId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "personas")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: PersonaId,
+    pub project_id: ProjectId,
     pub name: String,
     #[sea_orm(column_type = "Text")]
     pub description: String,

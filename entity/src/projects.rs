@@ -4,13 +4,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{ProjectId, UserId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "projects")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: ProjectId,
     /// The owning user (token `sub`); nobody else may see the project.
-    pub owner_id: Uuid,
+    pub owner_id: UserId,
     pub name: String,
     /// Bumped by every change of the project's state (in the changing
     /// transaction); readiness snapshots record the version they describe.

@@ -2,11 +2,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::ProviderId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "providers")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: ProviderId,
     /// Unique, human-facing key of the provider ("openai").
     pub name: String,
     /// Which wire protocol the agent runtime speaks to it ("openai", "anthropic", ...).

@@ -4,11 +4,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::ProjectId;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "readiness")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     /// Mean of the four dimensions, 0..100, one decimal.
     pub score: f64,
     /// The four dimension scores by name (`value_path`, `problem`, ...).

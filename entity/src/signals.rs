@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{ProjectId, SignalId};
+
 /// Who a signal comes from; client signals weigh most (a blocker without them).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
@@ -21,8 +23,8 @@ pub enum SignalAuthority {
 #[sea_orm(table_name = "signals")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: SignalId,
+    pub project_id: ProjectId,
     /// Where it was captured ("interview", "email", "survey", ...).
     pub source: String,
     pub authority: SignalAuthority,

@@ -3,11 +3,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::ProjectId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "strategic_contexts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     #[sea_orm(column_type = "Text")]
     pub content: String,
     pub updated_at: DateTimeUtc,

@@ -3,14 +3,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AgentId, UserId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_agent_instructions")]
 pub struct Model {
     /// The user (token `sub`); users live in the identity provider, not here.
     #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: Uuid,
+    pub user_id: UserId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     /// Appended after the agent's base and system prompts for this user only.
     #[sea_orm(column_type = "Text")]
     pub instructions: String,

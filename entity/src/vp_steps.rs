@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{ProjectId, StepId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "vp_steps")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: StepId,
+    pub project_id: ProjectId,
     /// Order of the step within its project, from 0.
     pub position: i32,
     pub label: String,

@@ -17,6 +17,7 @@ mod fenced;
 mod refresh;
 mod runtime;
 
+use entity::{ProjectId, UserId};
 use std::{collections::HashMap, sync::Arc};
 
 use futures::FutureExt;
@@ -24,7 +25,6 @@ use futures::FutureExt;
 pub use crate::observability::{CacheStats, StatsSnapshot};
 pub use fenced::{AfterLoadHook, CacheSettings, FencedCache};
 pub use refresh::spawn_agent_config_refresh;
-use uuid::Uuid;
 
 use self::runtime::RuntimeCache;
 use crate::{
@@ -49,9 +49,9 @@ pub mod names {
 pub struct Caches {
     db: Db,
     agent_configs: FencedCache<String, Arc<AgentConfig>>,
-    instructions: FencedCache<(Uuid, String), Arc<UserInstructions>>,
+    instructions: FencedCache<(UserId, String), Arc<UserInstructions>>,
     runtimes: RuntimeCache,
-    readiness: FencedCache<Uuid, Arc<ReadinessSnapshot>>,
+    readiness: FencedCache<ProjectId, Arc<ReadinessSnapshot>>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -115,7 +115,7 @@ impl Caches {
     /// The user's instructions for the agent; `None` for an unknown agent.
     pub async fn user_instructions(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         agent_name: &str,
     ) -> Result<Option<Arc<UserInstructions>>, AppError> {
         let db = self.db.clone();
@@ -133,7 +133,7 @@ impl Caches {
     /// unknown agent. On a miss, config and instructions load concurrently.
     pub async fn agent_runtime(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         agent_name: &str,
     ) -> Result<Option<Arc<AgentRuntime>>, AppError> {
         let key = (user_id, agent_name.to_owned());
@@ -163,13 +163,13 @@ impl Caches {
     /// persisted off the request path.
     pub async fn readiness_many(
         &self,
-        project_ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Arc<ReadinessSnapshot>>, AppError> {
+        project_ids: &[ProjectId],
+    ) -> Result<HashMap<ProjectId, Arc<ReadinessSnapshot>>, AppError> {
         let db = self.db.clone();
         self.readiness
             .get_or_load_many(project_ids, move |missing| async move {
                 let mut found = db::readiness::stored(db.conn(), &missing).await?;
-                let unknown: Vec<Uuid> = missing
+                let unknown: Vec<ProjectId> = missing
                     .into_iter()
                     .filter(|id| !found.contains_key(id))
                     .collect();

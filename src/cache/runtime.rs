@@ -4,16 +4,16 @@
 //! either source therefore invalidates every runtime built from it, for all
 //! users, without scanning.
 
+use entity::UserId;
 use std::sync::Arc;
 
 use moka::sync::Cache;
-use uuid::Uuid;
 
 use super::{fenced::Stamp, names, CacheSettings};
 use crate::observability::CacheStats;
 use crate::{observability, runtime::AgentRuntime};
 
-type Key = (Uuid, String);
+type Key = (UserId, String);
 /// The stamps of the agent config and the instructions a runtime was built from.
 pub(super) type SourceStamps = (Stamp, Stamp);
 

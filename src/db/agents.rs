@@ -5,6 +5,7 @@
 //! in one LEFT JOIN ([`AgentRow`]), so showing `agent { model { provider } }`
 //! never costs more statements than showing the agent.
 
+use entity::{AgentId, ModelId, ToolId};
 use futures::FutureExt;
 use std::collections::HashMap;
 
@@ -19,7 +20,6 @@ use sea_orm::{
     FromQueryResult, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait,
     Select, Set,
 };
-use uuid::Uuid;
 
 use super::{joined_row_present, select_prefixed, Db, WriteTxn};
 use super::{DataError, Entity, Taken};
@@ -112,19 +112,15 @@ pub async fn list_agents(
 #[tracing::instrument(skip_all, fields(agents = agent_ids.len()))]
 pub async fn tools_by_agent(
     conn: &impl ConnectionTrait,
-    agent_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<agent_tools::Model>>, DbErr> {
+    agent_ids: &[AgentId],
+) -> Result<HashMap<AgentId, Vec<agent_tools::Model>>, DbErr> {
     let tools = agent_tools::Entity::find()
         .filter(agent_tools::Column::AgentId.is_in(agent_ids.iter().copied()))
         .order_by_asc(agent_tools::Column::AgentId)
         .order_by_asc(agent_tools::Column::Name)
         .all(conn)
         .await?;
-    let mut grouped: HashMap<Uuid, Vec<agent_tools::Model>> = HashMap::new();
-    for tool in tools {
-        grouped.entry(tool.agent_id).or_default().push(tool);
-    }
-    Ok(grouped)
+    Ok(super::group_by_parent(tools, |tool| tool.agent_id))
 }
 
 /// Everything the runtime needs of an agent: the agent with its model and
@@ -200,7 +196,7 @@ pub struct NewAgent {
     pub base_prompt: String,
     pub skill_names: Vec<String>,
     pub status: Option<AgentStatus>,
-    pub model_id: Option<Uuid>,
+    pub model_id: Option<ModelId>,
     pub temperature: Option<f64>,
     pub max_tokens: Option<i32>,
 }
@@ -214,7 +210,7 @@ pub struct AgentPatch {
     pub base_prompt: Option<String>,
     pub skill_names: Option<Vec<String>>,
     pub status: Option<AgentStatus>,
-    pub model_id: Option<Option<Uuid>>,
+    pub model_id: Option<Option<ModelId>>,
     pub temperature: Option<Option<f64>>,
     pub max_tokens: Option<Option<i32>>,
 }
@@ -229,7 +225,7 @@ pub async fn create_agent(db: &Db, new: NewAgent) -> Result<AgentRow, DataError>
             let now = Utc::now();
             let name = new.name.clone();
             agents::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(AgentId::new()),
                 name: Set(new.name),
                 description: Set(new.description),
                 system_prompt: Set(new.system_prompt),
@@ -325,7 +321,7 @@ pub async fn set_tool(
             let agent = agent_by_name(txn, agent_name).await?;
             let tool_name = spec.name.clone();
             agent_tools::Entity::insert(agent_tools::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(ToolId::new()),
                 agent_id: Set(agent.id),
                 name: Set(spec.name),
                 description: Set(spec.description),
@@ -403,7 +399,7 @@ async fn reread_agent(conn: &impl ConnectionTrait, name: &str) -> Result<AgentRo
 
 async fn find_tool(
     conn: &impl ConnectionTrait,
-    agent_id: Uuid,
+    agent_id: AgentId,
     tool_name: &str,
 ) -> Result<Option<agent_tools::Model>, DbErr> {
     agent_tools::Entity::find()
@@ -424,7 +420,10 @@ async fn touch_agent(txn: &WriteTxn, agent: agents::Model) -> Result<(), DbErr> 
     agent.update(txn).await.map(drop)
 }
 
-async fn ensure_model_exists(conn: &impl ConnectionTrait, model_id: Uuid) -> Result<(), DataError> {
+async fn ensure_model_exists(
+    conn: &impl ConnectionTrait,
+    model_id: ModelId,
+) -> Result<(), DataError> {
     match models::Entity::find_by_id(model_id).one(conn).await? {
         Some(_) => Ok(()),
         None => Err(DataError::UnknownModel(model_id)),

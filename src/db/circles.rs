@@ -4,6 +4,7 @@
 //! provider in one JOIN for any number of circles ([`members_by_circle`]),
 //! which is what keeps the nested circles query at two statements.
 
+use entity::{CircleId, CircleMemberId};
 use futures::FutureExt;
 use std::collections::HashMap;
 
@@ -13,7 +14,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType,
     QueryFilter, QueryOrder, QueryResult, QuerySelect, RelationTrait, Set,
 };
-use uuid::Uuid;
 
 use super::{
     agents::{agent_by_name, agent_row_select, AgentRow},
@@ -42,7 +42,7 @@ impl FromQueryResult for MemberRow {
 #[tracing::instrument(skip(conn))]
 pub async fn find_circle(
     conn: &impl ConnectionTrait,
-    id: Uuid,
+    id: CircleId,
 ) -> Result<Option<circles::Model>, DbErr> {
     circles::Entity::find_by_id(id).one(conn).await
 }
@@ -70,8 +70,8 @@ pub async fn list_circles(
 #[tracing::instrument(skip_all, fields(circles = circle_ids.len()))]
 pub async fn members_by_circle(
     conn: &impl ConnectionTrait,
-    circle_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<MemberRow>>, DbErr> {
+    circle_ids: &[CircleId],
+) -> Result<HashMap<CircleId, Vec<MemberRow>>, DbErr> {
     let rows = member_rows()
         .filter(circle_members::Column::CircleId.is_in(circle_ids.iter().copied()))
         .order_by_asc(circle_members::Column::CircleId)
@@ -80,11 +80,7 @@ pub async fn members_by_circle(
         .into_model::<MemberRow>()
         .all(conn)
         .await?;
-    let mut grouped: HashMap<Uuid, Vec<MemberRow>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.member.circle_id).or_default().push(row);
-    }
-    Ok(grouped)
+    Ok(super::group_by_parent(rows, |row| row.member.circle_id))
 }
 
 fn member_rows() -> sea_orm::Select<circle_members::Entity> {
@@ -105,7 +101,7 @@ pub async fn create_circle(
         async move {
             let taken = name.clone();
             let circle = circles::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(CircleId::new()),
                 name: Set(name),
                 description: Set(description),
                 created_at: Set(Utc::now()),
@@ -123,7 +119,7 @@ pub async fn create_circle(
 #[tracing::instrument(skip(db))]
 pub async fn add_member(
     db: &Db,
-    circle_id: Uuid,
+    circle_id: CircleId,
     agent_name: &str,
     role: String,
 ) -> Result<MemberRow, DataError> {
@@ -132,7 +128,7 @@ pub async fn add_member(
         async move {
             circle_by_id(txn, circle_id).await?;
             let agent = agent_by_name(txn, &agent_name).await?;
-            let id = Uuid::now_v7();
+            let id = CircleMemberId::new();
             circle_members::ActiveModel {
                 id: Set(id),
                 circle_id: Set(circle_id),
@@ -164,7 +160,7 @@ pub struct MemberPatch {
 #[tracing::instrument(skip(db, patch))]
 pub async fn update_member(
     db: &Db,
-    circle_id: Uuid,
+    circle_id: CircleId,
     agent_name: &str,
     patch: MemberPatch,
 ) -> Result<MemberRow, DataError> {
@@ -194,7 +190,7 @@ pub async fn update_member(
 #[tracing::instrument(skip(db))]
 pub async fn remove_member(
     db: &Db,
-    circle_id: Uuid,
+    circle_id: CircleId,
     agent_name: &str,
 ) -> Result<MemberRow, DataError> {
     let agent_name = agent_name.to_owned();
@@ -215,7 +211,7 @@ pub async fn remove_member(
 
 async fn circle_by_id(
     conn: &impl ConnectionTrait,
-    circle_id: Uuid,
+    circle_id: CircleId,
 ) -> Result<circles::Model, DataError> {
     find_circle(conn, circle_id)
         .await?
@@ -224,7 +220,7 @@ async fn circle_by_id(
 
 async fn membership(
     conn: &impl ConnectionTrait,
-    circle_id: Uuid,
+    circle_id: CircleId,
     agent_name: &str,
 ) -> Result<circle_members::Model, DataError> {
     circle_by_id(conn, circle_id).await?;
@@ -237,7 +233,10 @@ async fn membership(
         .ok_or(DataError::NotFound(Entity::CircleMember))
 }
 
-async fn member_by_id(conn: &impl ConnectionTrait, id: Uuid) -> Result<MemberRow, DataError> {
+async fn member_by_id(
+    conn: &impl ConnectionTrait,
+    id: CircleMemberId,
+) -> Result<MemberRow, DataError> {
     member_rows()
         .filter(circle_members::Column::Id.eq(id))
         .into_model::<MemberRow>()

@@ -2,6 +2,7 @@
 //! readiness: its stored analysis and the signals it has not analyzed yet,
 //! each read for a batch of projects in one statement.
 
+use entity::ProjectId;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -11,7 +12,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, QueryFilter,
     QueryOrder, QueryResult, QuerySelect,
 };
-use uuid::Uuid;
 
 use super::projects::pages::first_of_each_project;
 
@@ -23,8 +23,8 @@ pub const ANALYSIS_TTL: Duration = Duration::minutes(60);
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn analyses_by_project(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, di_analyses::Model>, DbErr> {
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, di_analyses::Model>, DbErr> {
     let rows = di_analyses::Entity::find()
         .filter(di_analyses::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(di_analyses::Column::ProjectId)
@@ -36,7 +36,7 @@ pub async fn analyses_by_project(
 /// The oldest `limit` unanalyzed signals of a project.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UnanalyzedKey {
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     pub limit: u64,
 }
 
@@ -65,7 +65,7 @@ pub async fn unanalyzed_signals(
         .max()
         .unwrap_or_default()
         .max(1);
-    let mut project_ids: Vec<Uuid> = keys.iter().map(|key| key.project_id).collect();
+    let mut project_ids: Vec<ProjectId> = keys.iter().map(|key| key.project_id).collect();
     project_ids.sort_unstable();
     project_ids.dedup();
     let rows = if let [project_id] = project_ids[..] {
@@ -75,7 +75,7 @@ pub async fn unanalyzed_signals(
     } else {
         many_projects(conn, &project_ids, limit).await?
     };
-    let mut by_project: HashMap<Uuid, Unanalyzed> = HashMap::new();
+    let mut by_project: HashMap<ProjectId, Unanalyzed> = HashMap::new();
     for row in rows {
         let found = by_project.entry(row.signal.project_id).or_default();
         found.total = row.total;
@@ -100,7 +100,7 @@ const UNANALYZED_TOTAL: &str = "unanalyzed_total";
 /// index-only count in a scalar subquery).
 async fn one_project(
     conn: &impl ConnectionTrait,
-    project_id: Uuid,
+    project_id: ProjectId,
     limit: u64,
 ) -> Result<Vec<CountedSignal>, DbErr> {
     signals::Entity::find()
@@ -118,7 +118,7 @@ async fn one_project(
 /// project's total (a window count over the same rows).
 async fn many_projects(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
+    project_ids: &[ProjectId],
     limit: u64,
 ) -> Result<Vec<CountedSignal>, DbErr> {
     let total = format!(
@@ -140,7 +140,7 @@ async fn many_projects(
 
 /// `(SELECT COUNT(*) FROM signals AS unanalyzed WHERE project_id = ? AND
 /// analyzed_at IS NULL)`.
-fn unanalyzed_count(project_id: Uuid) -> SimpleExpr {
+fn unanalyzed_count(project_id: ProjectId) -> SimpleExpr {
     let unanalyzed = Alias::new("unanalyzed");
     let count = Query::select()
         .expr(Expr::col(Asterisk).count())

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use entity::ModelId;
 use sea_orm::{DbErr, SqlErr};
-use uuid::Uuid;
 
 /// A kind of row, as a caller may fail to find it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub enum DataError {
     Taken(Taken),
     /// A reference to a model that does not exist.
     #[error("no model has id {0}")]
-    UnknownModel(Uuid),
+    UnknownModel(ModelId),
     /// A new order of value-path steps that does not list each of the
     /// project's steps exactly once.
     #[error("a new order must list each of the {steps} steps exactly once")]

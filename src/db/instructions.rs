@@ -1,6 +1,7 @@
 //! A user's own instructions for an agent: every statement that reads or
 //! writes `user_agent_instructions`.
 
+use entity::{AgentId, UserId};
 use futures::FutureExt;
 use std::collections::HashMap;
 
@@ -11,7 +12,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
     QueryOrder, QuerySelect, RelationTrait, Set,
 };
-use uuid::Uuid;
 
 use super::DataError;
 use super::{agents::agent_by_name, Db};
@@ -21,7 +21,7 @@ use crate::invalidation::Invalidation;
 /// text when the user has none.
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct UserInstructions {
-    pub agent_id: Uuid,
+    pub agent_id: AgentId,
     pub instructions: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -32,7 +32,7 @@ pub struct UserInstructions {
 #[tracing::instrument(skip(conn))]
 pub async fn for_runtime(
     conn: &impl ConnectionTrait,
-    user_id: Uuid,
+    user_id: UserId,
     agent_name: &str,
 ) -> Result<Option<UserInstructions>, DbErr> {
     let own_row =
@@ -58,7 +58,7 @@ pub async fn for_runtime(
 /// One of a user's instructions, with the agent's name.
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct NamedInstructions {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub agent_name: String,
     pub instructions: String,
     pub updated_at: DateTime<Utc>,
@@ -69,8 +69,8 @@ pub struct NamedInstructions {
 #[tracing::instrument(skip_all, fields(users = user_ids.len()))]
 pub async fn by_user(
     conn: &impl ConnectionTrait,
-    user_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<NamedInstructions>>, DbErr> {
+    user_ids: &[UserId],
+) -> Result<HashMap<UserId, Vec<NamedInstructions>>, DbErr> {
     let rows = instructions::Entity::find()
         .select_only()
         .column(instructions::Column::UserId)
@@ -84,18 +84,14 @@ pub async fn by_user(
         .into_model::<NamedInstructions>()
         .all(conn)
         .await?;
-    let mut by_user: HashMap<Uuid, Vec<NamedInstructions>> = HashMap::new();
-    for row in rows {
-        by_user.entry(row.user_id).or_default().push(row);
-    }
-    Ok(by_user)
+    Ok(super::group_by_parent(rows, |row| row.user_id))
 }
 
 /// Creates or replaces the user's instructions for the agent.
 #[tracing::instrument(skip(db, text))]
 pub async fn set(
     db: &Db,
-    user_id: Uuid,
+    user_id: UserId,
     agent_name: &str,
     text: String,
 ) -> Result<NamedInstructions, DataError> {
@@ -139,7 +135,7 @@ pub async fn set(
 
 /// Deletes the user's instructions for the agent, if any. Idempotent.
 #[tracing::instrument(skip(db))]
-pub async fn clear(db: &Db, user_id: Uuid, agent_name: &str) -> Result<(), DataError> {
+pub async fn clear(db: &Db, user_id: UserId, agent_name: &str) -> Result<(), DataError> {
     let agent_name = agent_name.to_owned();
     db.write(|txn| {
         async move {

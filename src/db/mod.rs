@@ -285,6 +285,22 @@ where
     select
 }
 
+/// `rows` grouped by their parent (`parent_of`), each group in the order
+/// the rows came: the statement's ORDER BY.
+pub(crate) fn group_by_parent<K, V>(
+    rows: impl IntoIterator<Item = V>,
+    parent_of: impl Fn(&V) -> K,
+) -> std::collections::HashMap<K, Vec<V>>
+where
+    K: Eq + std::hash::Hash,
+{
+    let mut grouped = std::collections::HashMap::<K, Vec<V>>::new();
+    for row in rows {
+        grouped.entry(parent_of(&row)).or_default().push(row);
+    }
+    grouped
+}
+
 /// Whether the optional side of a LEFT JOIN is present in `row`.
 pub(crate) fn joined_row_present(row: &QueryResult, prefix: &str) -> Result<bool, DbErr> {
     Ok(row.try_get::<Option<uuid::Uuid>>(prefix, "id")?.is_some())

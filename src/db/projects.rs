@@ -24,6 +24,7 @@ pub mod personas;
 pub mod signals;
 pub mod value_path;
 
+use entity::{ProjectId, UserId};
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -33,7 +34,6 @@ use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use uuid::Uuid;
 
 use super::{DataError, Db, Entity, WriteTxn};
 use crate::invalidation::Invalidation;
@@ -42,8 +42,8 @@ use crate::invalidation::Invalidation;
 #[tracing::instrument(skip(conn))]
 pub async fn find_owned(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
 ) -> Result<Option<projects::Model>, DbErr> {
     projects::Entity::find_by_id(project_id)
         .filter(projects::Column::OwnerId.eq(owner_id))
@@ -56,9 +56,9 @@ pub async fn find_owned(
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn find_owned_many(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, projects::Model>, DbErr> {
+    owner_id: UserId,
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, projects::Model>, DbErr> {
     let rows = projects::Entity::find()
         .filter(projects::Column::OwnerId.eq(owner_id))
         .filter(projects::Column::Id.is_in(project_ids.iter().copied()))
@@ -71,8 +71,8 @@ pub async fn find_owned_many(
 /// The project, or `NOT_FOUND` when it does not exist or is someone else's.
 pub async fn owned_project(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
 ) -> Result<projects::Model, DataError> {
     find_owned(conn, owner_id, project_id)
         .await?
@@ -85,8 +85,8 @@ pub async fn owned_project(
 /// do not interleave.
 pub async fn owned_project_locked(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
 ) -> Result<projects::Model, DataError> {
     projects::Entity::find_by_id(project_id)
         .filter(projects::Column::OwnerId.eq(owner_id))
@@ -106,8 +106,8 @@ pub(crate) fn now() -> DateTime<Utc> {
 #[tracing::instrument(skip(conn))]
 pub async fn list_projects(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    after: Option<Uuid>,
+    owner_id: UserId,
+    after: Option<ProjectId>,
     limit: u64,
 ) -> Result<Vec<projects::Model>, DbErr> {
     let mut query = projects::Entity::find().filter(projects::Column::OwnerId.eq(owner_id));
@@ -124,12 +124,12 @@ pub async fn list_projects(
 #[tracing::instrument(skip(db))]
 pub async fn create_project(
     db: &Db,
-    owner_id: Uuid,
+    owner_id: UserId,
     name: String,
 ) -> Result<projects::Model, DataError> {
     let now = Utc::now();
     let project = projects::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(ProjectId::new()),
         owner_id: Set(owner_id),
         name: Set(name),
         state_version: Set(0),
@@ -145,8 +145,8 @@ pub async fn create_project(
 #[tracing::instrument(skip(db))]
 pub async fn rename_project(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     name: String,
 ) -> Result<projects::Model, DataError> {
     db.write(|txn| {
@@ -167,7 +167,7 @@ pub async fn rename_project(
 /// state is valid any more, on any replica), its persisted readiness
 /// snapshot is deleted, and its cached readiness is invalidated on commit.
 /// Every mutation of a project's state must call this.
-pub async fn state_changed(txn: &WriteTxn, project_id: Uuid) -> Result<(), DbErr> {
+pub async fn state_changed(txn: &WriteTxn, project_id: ProjectId) -> Result<(), DbErr> {
     projects::Entity::update_many()
         .col_expr(
             projects::Column::StateVersion,

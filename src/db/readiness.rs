@@ -7,6 +7,7 @@
 //! (`projects::state_changed`). Reads join on it, so a snapshot of an older
 //! state is never returned, whichever replica wrote it and whenever.
 
+use entity::ProjectId;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -16,14 +17,13 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType,
     QueryFilter, QuerySelect, RelationTrait, Set, Statement, Value,
 };
-use uuid::Uuid;
 
 use crate::readiness::{score, Blocker, Dimensions, Readiness, ReadinessInputs};
 
 /// A project's readiness and the counts it came from, for one state version.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReadinessSnapshot {
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     pub inputs: ReadinessInputs,
     pub readiness: Readiness,
     pub state_version: i64,
@@ -35,8 +35,8 @@ pub struct ReadinessSnapshot {
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn stored(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, ReadinessSnapshot>, DbErr> {
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, ReadinessSnapshot>, DbErr> {
     let current = readiness::Relation::Projects
         .def()
         .on_condition(|snapshot, project| {
@@ -83,7 +83,7 @@ fn decode(row: &readiness::Model) -> Result<ReadinessSnapshot, serde_json::Error
 /// The counts readiness needs, for one project, as the aggregate returns them.
 #[derive(Debug, FromQueryResult)]
 struct InputsRow {
-    project_id: Uuid,
+    project_id: ProjectId,
     state_version: i64,
     features: i64,
     confirmed_features: i64,
@@ -102,8 +102,8 @@ struct InputsRow {
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn compute(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, ReadinessSnapshot>, DbErr> {
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, ReadinessSnapshot>, DbErr> {
     if project_ids.is_empty() {
         return Ok(HashMap::new());
     }

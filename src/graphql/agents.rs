@@ -6,7 +6,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use entity::{agent_tools, agents, models, providers};
-use uuid::Uuid;
+use entity::{AgentId, ModelId, ProviderId, ToolId};
 
 use super::{
     context::ContextExt,
@@ -53,7 +53,7 @@ impl From<AgentStatus> for agents::AgentStatus {
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
 pub struct Agent {
-    pub id: Uuid,
+    pub id: AgentId,
     /// Unique, immutable key of the agent.
     pub name: String,
     pub description: String,
@@ -131,7 +131,7 @@ impl Agent {
 /// A model served by a provider.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Model {
-    pub id: Uuid,
+    pub id: ModelId,
     pub model_name: String,
     pub model_alias: Option<String>,
     pub provider: Provider,
@@ -157,7 +157,7 @@ impl From<ModelRow> for Model {
 /// An LLM vendor or endpoint.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Provider {
-    pub id: Uuid,
+    pub id: ProviderId,
     pub name: String,
     pub api_type: String,
 }
@@ -175,7 +175,7 @@ impl From<providers::Model> for Provider {
 /// A tool an agent may call.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct AgentTool {
-    pub id: Uuid,
+    pub id: ToolId,
     pub name: String,
     pub description: String,
     pub tool_type: String,
@@ -255,7 +255,7 @@ pub struct CreateAgentInput {
     #[graphql(default)]
     skill_names: Vec<String>,
     status: Option<AgentStatus>,
-    model_id: Option<Uuid>,
+    model_id: Option<ModelId>,
     temperature: Option<f64>,
     max_tokens: Option<i32>,
 }
@@ -293,7 +293,7 @@ pub struct UpdateAgentInput {
     base_prompt: Option<String>,
     skill_names: Option<Vec<String>>,
     status: Option<AgentStatus>,
-    model_id: MaybeUndefined<Uuid>,
+    model_id: MaybeUndefined<ModelId>,
     temperature: MaybeUndefined<f64>,
     max_tokens: MaybeUndefined<i32>,
 }

@@ -6,7 +6,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use entity::circles;
-use uuid::Uuid;
+use entity::{CircleId, CircleMemberId};
 
 use super::{
     agents::Agent,
@@ -23,7 +23,7 @@ use crate::{
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
 pub struct Circle {
-    pub id: Uuid,
+    pub id: CircleId,
     pub name: String,
     pub description: String,
     pub created_at: DateTime<Utc>,
@@ -56,8 +56,8 @@ impl Circle {
 /// An agent's membership in a circle.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct CircleMember {
-    pub id: Uuid,
-    pub circle_id: Uuid,
+    pub id: CircleMemberId,
+    pub circle_id: CircleId,
     pub role: String,
     pub is_active: bool,
     pub joined_at: DateTime<Utc>,
@@ -83,7 +83,7 @@ pub struct CircleQuery;
 #[Object]
 impl CircleQuery {
     /// The circle with this id, or null.
-    async fn circle(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Circle>> {
+    async fn circle(&self, ctx: &Context<'_>, id: CircleId) -> Result<Option<Circle>> {
         ctx.viewer()?;
         let db = &ctx.services()?.db;
         let circle = db::circles::find_circle(db.conn(), id)
@@ -153,7 +153,7 @@ impl CircleMutation {
     async fn add_circle_member(
         &self,
         ctx: &Context<'_>,
-        circle_id: Uuid,
+        circle_id: CircleId,
         agent_name: String,
         #[graphql(desc = "`member` when omitted or null")] role: Option<String>,
     ) -> Result<CircleMember> {
@@ -168,7 +168,7 @@ impl CircleMutation {
     async fn update_circle_member(
         &self,
         ctx: &Context<'_>,
-        circle_id: Uuid,
+        circle_id: CircleId,
         agent_name: String,
         input: UpdateCircleMemberInput,
     ) -> Result<CircleMember> {
@@ -189,7 +189,7 @@ impl CircleMutation {
     async fn remove_circle_member(
         &self,
         ctx: &Context<'_>,
-        circle_id: Uuid,
+        circle_id: CircleId,
         agent_name: String,
     ) -> Result<CircleMember> {
         ctx.admin()?;

@@ -1,12 +1,12 @@
 //! `diContext`: everything the discovery-intelligence agent needs before
 //! its LLM call, each piece fetched once and the independent ones at once.
 
+use entity::ProjectId;
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::Utc;
 use entity::{di_analyses, foundations, signals};
-use uuid::Uuid;
 
 use super::{
     context::ContextExt,
@@ -48,7 +48,7 @@ impl DiContext {
     /// stored analysis, and the unanalyzed signals with their total.
     pub async fn load(
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         signals_limit: i32,
     ) -> Result<Self, AppError> {
         crate::graphql::input::in_range("signalsLimit", signals_limit, 0, MAX_SIGNALS)?;

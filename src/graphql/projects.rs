@@ -5,7 +5,7 @@
 use async_graphql::{Context, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::projects;
-use uuid::Uuid;
+use entity::ProjectId;
 
 use super::{
     context::ContextExt,
@@ -31,7 +31,7 @@ pub struct Project(pub projects::Model);
 
 #[Object]
 impl Project {
-    async fn id(&self) -> Uuid {
+    async fn id(&self) -> ProjectId {
         self.0.id
     }
 
@@ -142,7 +142,7 @@ pub struct ProjectQuery;
 impl ProjectQuery {
     /// The viewer's project with this id; null when there is none (or it is
     /// someone else's).
-    async fn project(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>> {
+    async fn project(&self, ctx: &Context<'_>, id: ProjectId) -> Result<Option<Project>> {
         let viewer = ctx.viewer()?;
         let loaders = ctx.loaders()?;
         let project = loaders.projects.owned.load((viewer.id, id)).await?;
@@ -185,7 +185,12 @@ impl ProjectMutation {
         Ok(Project(project))
     }
 
-    async fn rename_project(&self, ctx: &Context<'_>, id: Uuid, name: String) -> Result<Project> {
+    async fn rename_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ProjectId,
+        name: String,
+    ) -> Result<Project> {
         let viewer = ctx.viewer()?;
         input::display_name("name", &name)?;
         let project =

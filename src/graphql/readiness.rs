@@ -1,10 +1,10 @@
 //! Readiness and counts in the API, served from the readiness cache.
 
+use entity::ProjectId;
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::context::ContextExt;
 use crate::{
@@ -17,7 +17,7 @@ use crate::{
 /// a page of projects shares one batch).
 pub async fn snapshot(
     ctx: &Context<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
 ) -> Result<Arc<ReadinessSnapshot>, AppError> {
     ctx.loaders()?
         .readiness_by_project

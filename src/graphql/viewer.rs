@@ -2,7 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use entity::UserId;
 
 use super::{
     context::ContextExt,
@@ -17,7 +17,7 @@ use crate::{db, db::instructions::NamedInstructions};
 #[graphql(complex)]
 pub struct Viewer {
     /// The token's subject.
-    pub id: Uuid,
+    pub id: UserId,
     /// Whether the token carries the `admin` role (may write agents, tools
     /// and circles).
     pub is_admin: bool,

@@ -15,6 +15,7 @@
 
 pub mod postgres;
 
+use entity::{ProjectId, UserId};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use serde::{Deserialize, Serialize};
@@ -29,9 +30,9 @@ pub enum Invalidation {
     /// A model or provider changed: any agent may be affected.
     AllAgents,
     /// A user's own instructions for an agent changed.
-    Instructions { user_id: Uuid, agent: String },
+    Instructions { user_id: UserId, agent: String },
     /// Something that a project's readiness is computed from changed.
-    Readiness { project_id: Uuid },
+    Readiness { project_id: ProjectId },
     /// Unknown changes may have been missed (e.g. a lost listener): forget
     /// everything.
     Everything,

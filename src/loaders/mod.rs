@@ -14,10 +14,10 @@ mod projects;
 pub use batcher::Batcher;
 pub use projects::ProjectLoaders;
 
+use entity::{AgentId, CircleId, ProjectId, UserId};
 use std::sync::Arc;
 
 use entity::agent_tools;
-use uuid::Uuid;
 
 use crate::{
     cache::Caches,
@@ -29,13 +29,13 @@ use crate::{
 /// The loaders of one request.
 pub struct Loaders {
     /// Tools of an agent, by agent id.
-    pub tools_by_agent: Batcher<Uuid, Vec<agent_tools::Model>>,
+    pub tools_by_agent: Batcher<AgentId, Vec<agent_tools::Model>>,
     /// Members (with agent, model and provider) of a circle, by circle id.
-    pub members_by_circle: Batcher<Uuid, Vec<MemberRow>>,
+    pub members_by_circle: Batcher<CircleId, Vec<MemberRow>>,
     /// A user's own instructions for agents, by user id.
-    pub instructions_by_user: Batcher<Uuid, Vec<NamedInstructions>>,
+    pub instructions_by_user: Batcher<UserId, Vec<NamedInstructions>>,
     /// Readiness snapshots by project id, through the readiness cache.
-    pub readiness_by_project: Batcher<Uuid, Arc<ReadinessSnapshot>>,
+    pub readiness_by_project: Batcher<ProjectId, Arc<ReadinessSnapshot>>,
     /// A project's features, personas, value path, meetings, signals,
     /// foundation and strategic context.
     pub projects: ProjectLoaders,

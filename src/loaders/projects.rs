@@ -6,6 +6,7 @@
 //! `Project` only exists in the API after an ownership check, which
 //! [`ProjectLoaders::owned`] makes (its key names the owner).
 
+use entity::{ProjectId, UserId};
 use std::{collections::HashMap, future::Future, hash::Hash};
 
 use entity::{
@@ -13,7 +14,6 @@ use entity::{
     vp_steps,
 };
 use sea_orm::DbErr;
-use uuid::Uuid;
 
 use super::Batcher;
 use crate::db::{
@@ -28,23 +28,23 @@ use crate::db::{
 /// One request's loaders of project state.
 pub struct ProjectLoaders {
     /// A project by (owner id, project id); none when it is not the owner's.
-    pub owned: Batcher<(Uuid, Uuid), projects::Model>,
+    pub owned: Batcher<(UserId, ProjectId), projects::Model>,
     /// A page of a project's features.
     pub features: Batcher<FeaturePageKey, Vec<features::Model>>,
     /// All personas of a project, by project id.
-    pub personas: Batcher<Uuid, Vec<personas::Model>>,
+    pub personas: Batcher<ProjectId, Vec<personas::Model>>,
     /// The value path of a project, by project id.
-    pub value_path: Batcher<Uuid, Vec<vp_steps::Model>>,
+    pub value_path: Batcher<ProjectId, Vec<vp_steps::Model>>,
     /// A page of a project's meetings.
     pub meetings: Batcher<MeetingPageKey, Vec<meetings::Model>>,
     /// A page of a project's signals.
     pub signals: Batcher<SignalPageKey, Vec<signals::Model>>,
     /// The foundation of a project, by project id (none: not found).
-    pub foundation: Batcher<Uuid, foundations::Model>,
+    pub foundation: Batcher<ProjectId, foundations::Model>,
     /// The strategic context of a project, by project id.
-    pub strategic_context: Batcher<Uuid, strategic_contexts::Model>,
+    pub strategic_context: Batcher<ProjectId, strategic_contexts::Model>,
     /// The stored DI analysis of a project, by project id.
-    pub analysis: Batcher<Uuid, di_analyses::Model>,
+    pub analysis: Batcher<ProjectId, di_analyses::Model>,
     /// A project's oldest unanalyzed signals, with their total.
     pub unanalyzed_signals: Batcher<UnanalyzedKey, Unanalyzed>,
 }
@@ -54,7 +54,7 @@ impl ProjectLoaders {
         Self {
             owned: loader(db, |db, keys| async move {
                 // A request has one viewer, so this is one statement.
-                let mut by_owner: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+                let mut by_owner: HashMap<UserId, Vec<ProjectId>> = HashMap::new();
                 for (owner_id, project_id) in keys {
                     by_owner.entry(owner_id).or_default().push(project_id);
                 }

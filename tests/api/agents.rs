@@ -11,7 +11,7 @@ use crate::{helpers::TestApp, test_both};
 pub async fn insert_model(app: &TestApp, provider: &str, model: &str) -> Uuid {
     let provider_id = Uuid::now_v7();
     providers::ActiveModel {
-        id: Set(provider_id),
+        id: Set(provider_id.into()),
         name: Set(provider.to_owned()),
         api_type: Set("openai".to_owned()),
     }
@@ -20,8 +20,8 @@ pub async fn insert_model(app: &TestApp, provider: &str, model: &str) -> Uuid {
     .expect("provider");
     let model_id = Uuid::now_v7();
     models::ActiveModel {
-        id: Set(model_id),
-        provider_id: Set(provider_id),
+        id: Set(model_id.into()),
+        provider_id: Set(provider_id.into()),
         model_name: Set(model.to_owned()),
         model_alias: Set(Some(format!("{model}-alias"))),
     }

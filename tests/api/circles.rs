@@ -102,7 +102,7 @@ async fn insert_circles(app: &TestApp, prefix: &str, count: usize, agent_ids: &[
     for c in 0..count {
         let circle_id = Uuid::now_v7();
         circles::ActiveModel {
-            id: Set(circle_id),
+            id: Set(circle_id.into()),
             name: Set(format!("{prefix}-{c:03}")),
             description: Set(String::new()),
             created_at: Set(Utc::now()),
@@ -112,9 +112,9 @@ async fn insert_circles(app: &TestApp, prefix: &str, count: usize, agent_ids: &[
         .expect("circle");
         for (m, agent_id) in agent_ids.iter().cycle().skip(c).take(3).enumerate() {
             circle_members::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                circle_id: Set(circle_id),
-                agent_id: Set(*agent_id),
+                id: Set(Uuid::now_v7().into()),
+                circle_id: Set(circle_id.into()),
+                agent_id: Set((*agent_id).into()),
                 role: Set(if m == 0 { "lead" } else { "member" }.to_owned()),
                 is_active: Set(true),
                 joined_at: Set(Utc::now()),

@@ -131,14 +131,14 @@ impl TestApp {
         let admin = bearer(
             &keys,
             Viewer {
-                id: Uuid::now_v7(),
+                id: Uuid::now_v7().into(),
                 is_admin: true,
             },
         );
         let user = bearer(
             &keys,
             Viewer {
-                id: Uuid::now_v7(),
+                id: Uuid::now_v7().into(),
                 is_admin: false,
             },
         );
@@ -186,7 +186,16 @@ impl TestApp {
     /// A bearer header value for a fresh user.
     pub fn new_user(&self, is_admin: bool) -> (Uuid, String) {
         let id = Uuid::now_v7();
-        (id, bearer(&self.keys, Viewer { id, is_admin }))
+        (
+            id,
+            bearer(
+                &self.keys,
+                Viewer {
+                    id: id.into(),
+                    is_admin,
+                },
+            ),
+        )
     }
 
     /// POSTs a GraphQL request as `auth` (a bearer header value, or none),

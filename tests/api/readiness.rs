@@ -35,8 +35,8 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     let id = Uuid::now_v7();
     let now = Utc::now();
     projects::ActiveModel {
-        id: Set(id),
-        owner_id: Set(owner),
+        id: Set(id.into()),
+        owner_id: Set(owner.into()),
         name: Set(format!("p-{id}")),
         state_version: Set(0),
         created_at: Set(now),
@@ -47,8 +47,8 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     .expect("project");
     for n in 0..shape.steps {
         vp_steps::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            project_id: Set(id),
+            id: Set(Uuid::now_v7().into()),
+            project_id: Set(id.into()),
             position: Set(i32::try_from(n).expect("small")),
             label: Set(format!("step {n}")),
             description: Set(String::new()),
@@ -60,7 +60,7 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     if shape.foundation_fields > 0 {
         let field = |i: usize| (shape.foundation_fields > i).then(|| format!("field {i}"));
         foundations::ActiveModel {
-            project_id: Set(id),
+            project_id: Set(id.into()),
             problem_statement: Set(field(0)),
             target_users: Set(field(1)),
             value_proposition: Set(field(2)),
@@ -74,8 +74,8 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     }
     let features: Vec<features::ActiveModel> = (0..shape.features)
         .map(|n| features::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            project_id: Set(id),
+            id: Set(Uuid::now_v7().into()),
+            project_id: Set(id.into()),
             name: Set(format!("feature {n}")),
             description: Set(String::new()),
             confirmed: Set(n < shape.confirmed),
@@ -85,8 +85,8 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     insert_all(app, features).await;
     let personas: Vec<personas::ActiveModel> = (0..shape.personas)
         .map(|n| personas::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            project_id: Set(id),
+            id: Set(Uuid::now_v7().into()),
+            project_id: Set(id.into()),
             name: Set(format!("persona {n}")),
             description: Set(String::new()),
             created_at: Set(now),
@@ -95,8 +95,8 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     insert_all(app, personas).await;
     let signals: Vec<signals::ActiveModel> = (0..shape.signals)
         .map(|n| signals::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            project_id: Set(id),
+            id: Set(Uuid::now_v7().into()),
+            project_id: Set(id.into()),
             source: Set("interview".to_owned()),
             authority: Set(if n < shape.client_signals {
                 SignalAuthority::Client
@@ -111,8 +111,8 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     insert_all(app, signals).await;
     let meetings: Vec<meetings::ActiveModel> = (0..shape.meetings)
         .map(|n| meetings::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            project_id: Set(id),
+            id: Set(Uuid::now_v7().into()),
+            project_id: Set(id.into()),
             title: Set(format!("meeting {n}")),
             held_at: Set(now),
             notes: Set(String::new()),
@@ -121,7 +121,7 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     insert_all(app, meetings).await;
     if shape.strategic_context {
         strategic_contexts::ActiveModel {
-            project_id: Set(id),
+            project_id: Set(id.into()),
             content: Set("context".to_owned()),
             updated_at: Set(now),
         }

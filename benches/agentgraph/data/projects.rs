@@ -24,8 +24,8 @@ impl Loader<'_> {
         for p in 0..sizes.projects {
             let id = Uuid::now_v7();
             project_rows.push(projects::ActiveModel {
-                id: Set(id),
-                owner_id: Set(owner),
+                id: Set(id.into()),
+                owner_id: Set(owner.into()),
                 name: Set(format!("bench-project-{p:04}")),
                 state_version: Set(1),
                 created_at: Set(self.now),
@@ -72,7 +72,7 @@ impl Loader<'_> {
         state.foundation(self, id, true);
         state.strategic_context(self, id);
         state.di_analyses.push(di_analyses::ActiveModel {
-            project_id: Set(id),
+            project_id: Set(id.into()),
             analysis: Set(json!({
                 "summary": "Synthetic discovery analysis of the big project",
                 "themes": ["onboarding", "pricing", "integrations"],
@@ -106,8 +106,8 @@ impl ProjectState {
     ) {
         self.features
             .extend((0..count).map(|f| features::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 name: Set(format!("Feature {f}")),
                 description: Set(format!("What feature {f} lets the user do")),
                 confirmed: Set(confirmed(f)),
@@ -118,8 +118,8 @@ impl ProjectState {
     fn personas(&mut self, loader: &Loader<'_>, project: Uuid, count: usize) {
         self.personas
             .extend((0..count).map(|p| personas::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 name: Set(format!("Persona {p}")),
                 description: Set("Who they are and what they need".to_owned()),
                 created_at: Set(loader.now + chrono::Duration::milliseconds(offset(p))),
@@ -128,8 +128,8 @@ impl ProjectState {
 
     fn steps(&mut self, _loader: &Loader<'_>, project: Uuid, count: usize) {
         self.steps.extend((0..count).map(|s| vp_steps::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            project_id: Set(project),
+            id: Set(Uuid::now_v7().into()),
+            project_id: Set(project.into()),
             position: Set(i32::try_from(s + 1).unwrap_or(i32::MAX)),
             label: Set(format!("Step {}", s + 1)),
             description: Set("What happens at this step".to_owned()),
@@ -139,8 +139,8 @@ impl ProjectState {
     fn meetings(&mut self, loader: &Loader<'_>, project: Uuid, count: usize) {
         self.meetings
             .extend((0..count).map(|m| meetings::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 title: Set(format!("Discovery call {m}")),
                 held_at: Set(loader.now - chrono::Duration::days(offset(m))),
                 notes: Set("Notes of the call".to_owned()),
@@ -161,8 +161,8 @@ impl ProjectState {
             let created_at = loader.now - chrono::Duration::seconds(offset(count - s));
             let words = 8 + loader.rng.usize(..24);
             self.signals.push(signals::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 source: Set(SOURCES[s % SOURCES.len()].to_owned()),
                 authority: Set(AUTHORITIES[s % AUTHORITIES.len()]),
                 content: Set(format!(
@@ -178,7 +178,7 @@ impl ProjectState {
     fn foundation(&mut self, loader: &Loader<'_>, project: Uuid, full: bool) {
         let text = |what: &str| Some(format!("The project's {what}"));
         self.foundations.push(foundations::ActiveModel {
-            project_id: Set(project),
+            project_id: Set(project.into()),
             problem_statement: Set(text("problem statement")),
             target_users: Set(text("target users")),
             value_proposition: Set(if full {
@@ -195,7 +195,7 @@ impl ProjectState {
     fn strategic_context(&mut self, loader: &Loader<'_>, project: Uuid) {
         self.strategic_contexts
             .push(strategic_contexts::ActiveModel {
-                project_id: Set(project),
+                project_id: Set(project.into()),
                 content: Set("Where the business wants to be in two years".to_owned()),
                 updated_at: Set(loader.now),
             });

@@ -2,37 +2,34 @@
 //! checked against the project's owner in the writing transaction, and
 //! marked as a change of the project's state, so readiness follows.
 
+use entity::{ProjectId, UserId};
 use futures::FutureExt;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     PrimaryKeyTrait,
 };
-use uuid::Uuid;
 
 use super::{owned_project, state_changed};
 use crate::db::{DataError, Db, Entity};
 
 /// A row that belongs to one project and is written by that project's owner.
-pub trait ProjectChild: EntityTrait
-where
-    <Self::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
-{
+pub trait ProjectChild: EntityTrait<PrimaryKey: PrimaryKeyTrait<ValueType = Self::Id>> {
+    /// The typed id of the row.
+    type Id: Copy + Send + Sync + 'static;
+
     /// What a missing (or foreign) one is called.
     const ENTITY: Entity;
 
-    fn project_of(model: &Self::Model) -> Uuid;
+    fn project_of(model: &Self::Model) -> ProjectId;
 }
 
 /// The child if its project is `owner_id`'s; otherwise `NotFound` naming
 /// the child, so a foreign child reads exactly like a missing one.
 pub async fn owned_child<E: ProjectChild>(
     conn: &impl ConnectionTrait,
-    owner_id: Uuid,
-    id: Uuid,
-) -> Result<E::Model, DataError>
-where
-    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
-{
+    owner_id: UserId,
+    id: E::Id,
+) -> Result<E::Model, DataError> {
     let child = E::find_by_id(id)
         .one(conn)
         .await?
@@ -46,13 +43,12 @@ where
 /// Inserts `child` into `owner_id`'s project `project_id`.
 pub async fn insert_child<E, A>(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     child: A,
 ) -> Result<E::Model, DataError>
 where
     E: ProjectChild,
-    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
     E::Model: IntoActiveModel<A>,
 {
@@ -71,13 +67,12 @@ where
 /// Applies `change` to `owner_id`'s child `id`; returns it as it is now.
 pub async fn update_child<E, A>(
     db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
+    owner_id: UserId,
+    id: E::Id,
     change: impl FnOnce(&mut A) + Send + 'static,
 ) -> Result<E::Model, DataError>
 where
     E: ProjectChild,
-    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + 'static,
     E::Model: IntoActiveModel<A>,
 {
@@ -99,12 +94,9 @@ where
 /// Deletes `owner_id`'s child `id`; returns it as it was.
 pub async fn delete_child<E: ProjectChild>(
     db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
-) -> Result<E::Model, DataError>
-where
-    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
-{
+    owner_id: UserId,
+    id: E::Id,
+) -> Result<E::Model, DataError> {
     db.write(|txn| {
         async move {
             let child = owned_child::<E>(txn, owner_id, id).await?;

@@ -2,6 +2,7 @@
 //! foundation, strategic context and DI analysis. Read for many projects at
 //! once; written as upserts by the project's owner.
 
+use entity::{ProjectId, UserId};
 use futures::FutureExt;
 use std::collections::HashMap;
 
@@ -10,7 +11,6 @@ use sea_orm::{
     sea_query::OnConflict, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, Set,
 };
-use uuid::Uuid;
 
 use super::{now, owned_project, state_changed};
 use crate::db::{DataError, Db};
@@ -20,8 +20,8 @@ use crate::db::{DataError, Db};
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn foundations_by_project(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, foundations::Model>, DbErr> {
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, foundations::Model>, DbErr> {
     let rows = foundations::Entity::find()
         .filter(foundations::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(foundations::Column::ProjectId)
@@ -35,8 +35,8 @@ pub async fn foundations_by_project(
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn strategic_contexts_by_project(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, strategic_contexts::Model>, DbErr> {
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, strategic_contexts::Model>, DbErr> {
     let rows = strategic_contexts::Entity::find()
         .filter(strategic_contexts::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(strategic_contexts::Column::ProjectId)
@@ -61,8 +61,8 @@ pub struct FoundationPatch {
 #[tracing::instrument(skip(db, patch))]
 pub async fn set_foundation(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     patch: FoundationPatch,
 ) -> Result<foundations::Model, DataError> {
     use foundations::Column;
@@ -129,8 +129,8 @@ pub async fn set_foundation(
 #[tracing::instrument(skip(db, content))]
 pub async fn set_strategic_context(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     content: String,
 ) -> Result<strategic_contexts::Model, DataError> {
     use strategic_contexts::Column;
@@ -168,8 +168,8 @@ pub async fn set_strategic_context(
 #[tracing::instrument(skip(db, analysis))]
 pub async fn store_di_analysis(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     analysis: serde_json::Value,
 ) -> Result<di_analyses::Model, DataError> {
     use di_analyses::Column;

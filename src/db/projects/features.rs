@@ -1,8 +1,8 @@
 //! Features: read in pages by id, written by their project's owner.
 
 use entity::features;
+use entity::{FeatureId, ProjectId, UserId};
 use sea_orm::{sea_query::Order, ColumnTrait, Condition, EntityTrait, Select, Set};
-use uuid::Uuid;
 
 use super::{
     children::{delete_child, insert_child, update_child, ProjectChild},
@@ -12,17 +12,17 @@ use super::{
 use crate::db::{DataError, Db, Entity};
 
 /// A page of a project's features, oldest first (ids are time-ordered).
-pub type FeaturePageKey = PageKey<Uuid>;
+pub type FeaturePageKey = PageKey<FeatureId>;
 
 impl PagedChild for features::Entity {
-    type Cursor = Uuid;
+    type Cursor = FeatureId;
     type Filter = ();
 
     fn project_column() -> features::Column {
         features::Column::ProjectId
     }
 
-    fn project_id(model: &features::Model) -> Uuid {
+    fn project_id(model: &features::Model) -> ProjectId {
         model.project_id
     }
 
@@ -34,7 +34,7 @@ impl PagedChild for features::Entity {
         features::Entity::find()
     }
 
-    fn after(cursor: &Uuid) -> Condition {
+    fn after(cursor: &FeatureId) -> Condition {
         Condition::all().add(features::Column::Id.gt(*cursor))
     }
 }
@@ -55,9 +55,10 @@ pub struct FeaturePatch {
 }
 
 impl ProjectChild for features::Entity {
+    type Id = FeatureId;
     const ENTITY: Entity = Entity::Feature;
 
-    fn project_of(model: &features::Model) -> Uuid {
+    fn project_of(model: &features::Model) -> ProjectId {
         model.project_id
     }
 }
@@ -65,12 +66,12 @@ impl ProjectChild for features::Entity {
 #[tracing::instrument(skip(db, new))]
 pub async fn create_feature(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     new: NewFeature,
 ) -> Result<features::Model, DataError> {
     let feature = features::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(FeatureId::new()),
         project_id: Set(project_id),
         name: Set(new.name),
         description: Set(new.description),
@@ -84,8 +85,8 @@ pub async fn create_feature(
 #[tracing::instrument(skip(db, patch))]
 pub async fn update_feature(
     db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
+    owner_id: UserId,
+    id: FeatureId,
     patch: FeaturePatch,
 ) -> Result<features::Model, DataError> {
     update_child(
@@ -111,8 +112,8 @@ pub async fn update_feature(
 #[tracing::instrument(skip(db))]
 pub async fn delete_feature(
     db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
+    owner_id: UserId,
+    id: FeatureId,
 ) -> Result<features::Model, DataError> {
     delete_child::<features::Entity>(db, owner_id, id).await
 }

@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::meetings;
+use entity::{MeetingId, ProjectId, UserId};
 use futures::FutureExt;
 use sea_orm::{
     sea_query::Order, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, Select, Set,
 };
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::{
     owned_project,
@@ -21,7 +21,7 @@ use crate::db::{DataError, Db};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MeetingCursor {
     pub held_at: DateTime<Utc>,
-    pub id: Uuid,
+    pub id: MeetingId,
 }
 
 impl From<&meetings::Model> for MeetingCursor {
@@ -44,7 +44,7 @@ impl PagedChild for meetings::Entity {
         meetings::Column::ProjectId
     }
 
-    fn project_id(model: &meetings::Model) -> Uuid {
+    fn project_id(model: &meetings::Model) -> ProjectId {
         model.project_id
     }
 
@@ -82,15 +82,15 @@ pub struct NewMeeting {
 #[tracing::instrument(skip(db, new))]
 pub async fn add_meeting(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     new: NewMeeting,
 ) -> Result<meetings::Model, DataError> {
     db.write(|txn| {
         async move {
             owned_project(txn, owner_id, project_id).await?;
             let meeting = meetings::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(MeetingId::new()),
                 project_id: Set(project_id),
                 title: Set(new.title),
                 held_at: Set(new.held_at),

@@ -13,6 +13,7 @@
 //! plain `LIMIT`, which reads only the page (the window reads every row of
 //! each project it numbers).
 
+use entity::ProjectId;
 use std::{collections::HashMap, hash::Hash};
 
 use sea_orm::{
@@ -20,13 +21,14 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IdenStatic, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Select,
 };
-use uuid::Uuid;
+
+use crate::db::group_by_parent;
 
 /// The first `limit` children of `project_id` (after `after`, when given)
 /// that pass `filter`. Loaders use it as their key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PageKey<C, F = ()> {
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     /// Rows to read: the page size plus one, to tell whether more follow.
     pub limit: u64,
     /// The sort key of the last row of the previous page.
@@ -43,7 +45,7 @@ pub trait PagedChild: EntityTrait {
 
     /// The `project_id` column.
     fn project_column() -> Self::Column;
-    fn project_id(model: &Self::Model) -> Uuid;
+    fn project_id(model: &Self::Model) -> ProjectId;
     /// The page order, unique per project (ends with the id).
     fn order() -> Vec<(Self::Column, Order)>;
     /// All rows that pass `filter`, before the project and page conditions.
@@ -75,7 +77,7 @@ pub async fn load_pages<E: PagedChild>(
         // The largest page of each project holds the smaller ones: they
         // share the order and the cursor.
         let limit = keys.iter().map(|key| key.limit).max().unwrap_or_default();
-        let mut project_ids: Vec<Uuid> = keys.iter().map(|key| key.project_id).collect();
+        let mut project_ids: Vec<ProjectId> = keys.iter().map(|key| key.project_id).collect();
         project_ids.sort_unstable();
         project_ids.dedup();
         // One project (e.g. `project(id)`): a plain LIMIT reads only the
@@ -85,10 +87,7 @@ pub async fn load_pages<E: PagedChild>(
         } else {
             numbered_rows::<E>(conn, &project_ids, limit, after.as_ref(), &filter).await?
         };
-        let mut grouped: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
-        for row in rows {
-            grouped.entry(E::project_id(&row)).or_default().push(row);
-        }
+        let grouped = group_by_parent(rows, E::project_id);
         for key in keys {
             let mut rows = grouped.get(&key.project_id).cloned().unwrap_or_default();
             rows.truncate(usize::try_from(key.limit).unwrap_or(usize::MAX));
@@ -106,7 +105,7 @@ const PAGE_ROW: &str = "page_row";
 #[tracing::instrument(skip_all, fields(table = E::default().table_name(), projects = project_ids.len(), limit, after = after.is_some()))]
 async fn numbered_rows<E: PagedChild>(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
+    project_ids: &[ProjectId],
     limit: u64,
     after: Option<&E::Cursor>,
     filter: &E::Filter,
@@ -158,7 +157,7 @@ pub(crate) fn first_of_each_project<E: PagedChild>(
 #[tracing::instrument(skip_all, fields(table = E::default().table_name(), %project_id, limit, after = after.is_some()))]
 async fn one_page<E: PagedChild>(
     conn: &impl ConnectionTrait,
-    project_id: Uuid,
+    project_id: ProjectId,
     limit: u64,
     after: Option<&E::Cursor>,
     filter: &E::Filter,

@@ -1,36 +1,32 @@
 //! Personas: read for many projects at once, written by their project's
 //! owner.
 
+use entity::{PersonaId, ProjectId, UserId};
 use std::collections::HashMap;
 
 use entity::personas;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
-use uuid::Uuid;
 
 use super::{
     children::{delete_child, insert_child, update_child, ProjectChild},
     now,
 };
-use crate::db::{DataError, Db, Entity};
+use crate::db::{group_by_parent, DataError, Db, Entity};
 
 /// The personas of every project in `project_ids`, oldest first (by id):
 /// one statement, grouped by project.
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn personas_by_project(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<personas::Model>>, DbErr> {
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, Vec<personas::Model>>, DbErr> {
     let rows = personas::Entity::find()
         .filter(personas::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(personas::Column::ProjectId)
         .order_by_asc(personas::Column::Id)
         .all(conn)
         .await?;
-    let mut grouped: HashMap<Uuid, Vec<personas::Model>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.project_id).or_default().push(row);
-    }
-    Ok(grouped)
+    Ok(group_by_parent(rows, |row| row.project_id))
 }
 
 /// A new persona, validated by the caller.
@@ -48,9 +44,10 @@ pub struct PersonaPatch {
 }
 
 impl ProjectChild for personas::Entity {
+    type Id = PersonaId;
     const ENTITY: Entity = Entity::Persona;
 
-    fn project_of(model: &personas::Model) -> Uuid {
+    fn project_of(model: &personas::Model) -> ProjectId {
         model.project_id
     }
 }
@@ -58,12 +55,12 @@ impl ProjectChild for personas::Entity {
 #[tracing::instrument(skip(db, new))]
 pub async fn create_persona(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     new: NewPersona,
 ) -> Result<personas::Model, DataError> {
     let persona = personas::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(PersonaId::new()),
         project_id: Set(project_id),
         name: Set(new.name),
         description: Set(new.description),
@@ -75,8 +72,8 @@ pub async fn create_persona(
 #[tracing::instrument(skip(db, patch))]
 pub async fn update_persona(
     db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
+    owner_id: UserId,
+    id: PersonaId,
     patch: PersonaPatch,
 ) -> Result<personas::Model, DataError> {
     update_child(
@@ -99,8 +96,8 @@ pub async fn update_persona(
 #[tracing::instrument(skip(db))]
 pub async fn delete_persona(
     db: &Db,
-    owner_id: Uuid,
-    id: Uuid,
+    owner_id: UserId,
+    id: PersonaId,
 ) -> Result<personas::Model, DataError> {
     delete_child::<personas::Entity>(db, owner_id, id).await
 }

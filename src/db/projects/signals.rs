@@ -3,12 +3,12 @@
 //! analyzed by the discovery agent.
 
 use entity::signals::{self, SignalAuthority};
+use entity::{ProjectId, SignalId, UserId};
 use futures::FutureExt;
 use sea_orm::{
     sea_query::{Expr, Order},
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select, Set,
 };
-use uuid::Uuid;
 
 use super::{
     now, owned_project,
@@ -25,17 +25,17 @@ pub struct SignalFilter {
 }
 
 /// A page of a project's signals, oldest first (ids are time-ordered).
-pub type SignalPageKey = PageKey<Uuid, SignalFilter>;
+pub type SignalPageKey = PageKey<SignalId, SignalFilter>;
 
 impl PagedChild for signals::Entity {
-    type Cursor = Uuid;
+    type Cursor = SignalId;
     type Filter = SignalFilter;
 
     fn project_column() -> signals::Column {
         signals::Column::ProjectId
     }
 
-    fn project_id(model: &signals::Model) -> Uuid {
+    fn project_id(model: &signals::Model) -> ProjectId {
         model.project_id
     }
 
@@ -53,7 +53,7 @@ impl PagedChild for signals::Entity {
         }
     }
 
-    fn after(cursor: &Uuid) -> Condition {
+    fn after(cursor: &SignalId) -> Condition {
         Condition::all().add(signals::Column::Id.gt(*cursor))
     }
 }
@@ -69,15 +69,15 @@ pub struct NewSignal {
 #[tracing::instrument(skip(db, new))]
 pub async fn add_signal(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     new: NewSignal,
 ) -> Result<signals::Model, DataError> {
     db.write(|txn| {
         async move {
             owned_project(txn, owner_id, project_id).await?;
             let signal = signals::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(SignalId::new()),
                 project_id: Set(project_id),
                 source: Set(new.source),
                 authority: Set(new.authority),
@@ -106,9 +106,9 @@ pub async fn add_signal(
 #[tracing::instrument(skip(db, signal_ids), fields(signals = signal_ids.len()))]
 pub async fn mark_analyzed(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
-    signal_ids: &[Uuid],
+    owner_id: UserId,
+    project_id: ProjectId,
+    signal_ids: &[SignalId],
 ) -> Result<Vec<signals::Model>, DataError> {
     let signal_ids = signal_ids.to_owned();
     db.write(|txn| {

@@ -6,6 +6,7 @@
 //! writes read the positions before changing them, so they lock the project
 //! row first ([`owned_project_locked`]) and never interleave.
 
+use entity::{ProjectId, StepId, UserId};
 use futures::FutureExt;
 use std::collections::{HashMap, HashSet};
 
@@ -15,18 +16,17 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use uuid::Uuid;
 
 use super::{owned_project_locked, state_changed};
-use crate::db::{DataError, Db, Entity};
+use crate::db::{group_by_parent, DataError, Db, Entity};
 
 /// The value path of every project in `project_ids`, by position then id:
 /// one statement, grouped by project.
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
 pub async fn value_path_by_project(
     conn: &impl ConnectionTrait,
-    project_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<vp_steps::Model>>, DbErr> {
+    project_ids: &[ProjectId],
+) -> Result<HashMap<ProjectId, Vec<vp_steps::Model>>, DbErr> {
     let rows = vp_steps::Entity::find()
         .filter(vp_steps::Column::ProjectId.is_in(project_ids.iter().copied()))
         .order_by_asc(vp_steps::Column::ProjectId)
@@ -34,11 +34,7 @@ pub async fn value_path_by_project(
         .order_by_asc(vp_steps::Column::Id)
         .all(conn)
         .await?;
-    let mut grouped: HashMap<Uuid, Vec<vp_steps::Model>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.project_id).or_default().push(row);
-    }
-    Ok(grouped)
+    Ok(group_by_parent(rows, |row| row.project_id))
 }
 
 /// A new step, validated by the caller.
@@ -55,8 +51,8 @@ pub struct NewStep {
 #[tracing::instrument(skip(db, new))]
 pub async fn add_step(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
+    owner_id: UserId,
+    project_id: ProjectId,
     new: NewStep,
 ) -> Result<vp_steps::Model, DataError> {
     db.write(|txn| {
@@ -76,7 +72,7 @@ pub async fn add_step(
                 shift(txn, project_id, position, 1).await?;
             }
             let step = vp_steps::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(StepId::new()),
                 project_id: Set(project_id),
                 position: Set(position),
                 label: Set(new.label),
@@ -98,9 +94,9 @@ pub async fn add_step(
 #[tracing::instrument(skip(db, step_ids), fields(steps = step_ids.len()))]
 pub async fn reorder(
     db: &Db,
-    owner_id: Uuid,
-    project_id: Uuid,
-    step_ids: &[Uuid],
+    owner_id: UserId,
+    project_id: ProjectId,
+    step_ids: &[StepId],
 ) -> Result<Vec<vp_steps::Model>, DataError> {
     let step_ids = step_ids.to_owned();
     db.write(|txn| {
@@ -111,14 +107,14 @@ pub async fn reorder(
                 .filter(vp_steps::Column::ProjectId.eq(project_id))
                 .all(txn)
                 .await?;
-            let existing: HashSet<Uuid> = steps.iter().map(|step| step.id).collect();
-            let listed: HashSet<Uuid> = step_ids.iter().copied().collect();
+            let existing: HashSet<StepId> = steps.iter().map(|step| step.id).collect();
+            let listed: HashSet<StepId> = step_ids.iter().copied().collect();
             if listed.len() != step_ids.len() || listed != existing {
                 return Err(DataError::NotAnOrderOfSteps {
                     steps: existing.len(),
                 });
             }
-            let mut by_id: HashMap<Uuid, vp_steps::Model> =
+            let mut by_id: HashMap<StepId, vp_steps::Model> =
                 steps.into_iter().map(|step| (step.id, step)).collect();
             let mut reordered = Vec::with_capacity(step_ids.len());
             let mut positions = CaseStatement::new();
@@ -151,7 +147,11 @@ pub async fn reorder(
 
 /// Deletes the step (the later steps move up one) and returns it as it was.
 #[tracing::instrument(skip(db))]
-pub async fn delete_step(db: &Db, owner_id: Uuid, id: Uuid) -> Result<vp_steps::Model, DataError> {
+pub async fn delete_step(
+    db: &Db,
+    owner_id: UserId,
+    id: StepId,
+) -> Result<vp_steps::Model, DataError> {
     db.write(|txn| {
         async move {
             let step = find_step(txn, id).await?;
@@ -170,7 +170,7 @@ pub async fn delete_step(db: &Db, owner_id: Uuid, id: Uuid) -> Result<vp_steps::
     .await
 }
 
-async fn find_step(conn: &impl ConnectionTrait, id: Uuid) -> Result<vp_steps::Model, DataError> {
+async fn find_step(conn: &impl ConnectionTrait, id: StepId) -> Result<vp_steps::Model, DataError> {
     vp_steps::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -180,7 +180,7 @@ async fn find_step(conn: &impl ConnectionTrait, id: Uuid) -> Result<vp_steps::Mo
 /// Moves every step of the project at or after `from` by `by` positions.
 async fn shift(
     conn: &impl ConnectionTrait,
-    project_id: Uuid,
+    project_id: ProjectId,
     from: i32,
     by: i32,
 ) -> Result<(), DbErr> {

@@ -6,7 +6,7 @@
 
 use async_graphql::{Context, InputObject, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use entity::{ProjectId, SignalId};
 
 use super::state::{DiAnalysis, Foundation, Meeting, Signal, SignalAuthority, StrategicContext};
 use crate::{
@@ -85,7 +85,7 @@ impl EvidenceMutation {
     async fn add_meeting(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         input: AddMeetingInput,
     ) -> Result<Meeting> {
         let viewer = ctx.viewer()?;
@@ -105,7 +105,7 @@ impl EvidenceMutation {
     async fn add_signal(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         input: AddSignalInput,
     ) -> Result<Signal> {
         let viewer = ctx.viewer()?;
@@ -130,8 +130,8 @@ impl EvidenceMutation {
     async fn mark_signals_analyzed(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
-        signal_ids: Vec<Uuid>,
+        project_id: ProjectId,
+        signal_ids: Vec<SignalId>,
     ) -> Result<Vec<Signal>> {
         let viewer = ctx.viewer()?;
         input::max_items("signalIds", &signal_ids, MAX_LIST_ITEMS)?;
@@ -144,7 +144,7 @@ impl EvidenceMutation {
     async fn set_foundation(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         input: SetFoundationInput,
     ) -> Result<Foundation> {
         let viewer = ctx.viewer()?;
@@ -159,7 +159,7 @@ impl EvidenceMutation {
     async fn set_strategic_context(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         content: String,
     ) -> Result<StrategicContext> {
         let viewer = ctx.viewer()?;
@@ -177,7 +177,7 @@ impl EvidenceMutation {
     async fn store_di_analysis(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         analysis: Json<serde_json::Value>,
     ) -> Result<DiAnalysis> {
         let viewer = ctx.viewer()?;

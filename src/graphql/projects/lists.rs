@@ -8,7 +8,7 @@ use async_graphql::{
     connection::{Connection, OpaqueCursor},
     Context, Result,
 };
-use uuid::Uuid;
+use entity::{FeatureId, ProjectId, SignalId, UserId};
 
 use super::{
     state::{Feature, Foundation, Meeting, Persona, Signal, StrategicContext, ValuePathStep},
@@ -23,21 +23,21 @@ use crate::{
     graphql::{context::ContextExt, pagination},
 };
 
-pub type ProjectConnection = Connection<OpaqueCursor<Uuid>, Project>;
-pub type FeatureConnection = Connection<OpaqueCursor<Uuid>, Feature>;
+pub type ProjectConnection = Connection<OpaqueCursor<ProjectId>, Project>;
+pub type FeatureConnection = Connection<OpaqueCursor<FeatureId>, Feature>;
 /// Meetings page by when they were held, newest first.
 pub type MeetingConnection = Connection<OpaqueCursor<MeetingCursor>, Meeting>;
-pub type SignalConnection = Connection<OpaqueCursor<Uuid>, Signal>;
+pub type SignalConnection = Connection<OpaqueCursor<SignalId>, Signal>;
 
 /// One page of `owner_id`'s projects, oldest first (as `Query.projects`).
 pub async fn projects(
     ctx: &Context<'_>,
-    owner_id: Uuid,
+    owner_id: UserId,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<ProjectConnection> {
     let size = pagination::page_size(first)?;
-    let after = pagination::decode_after::<Uuid>(after.as_deref())?;
+    let after = pagination::decode_after::<ProjectId>(after.as_deref())?;
     let db = &ctx.services()?.db;
     let rows = db::projects::list_projects(db.conn(), owner_id, after, size + 1)
         .await
@@ -53,7 +53,7 @@ pub async fn projects(
 
 /// The page key of `first`/`after` for one project.
 fn page_key<C, F>(
-    project_id: Uuid,
+    project_id: ProjectId,
     first: Option<i32>,
     after: Option<&str>,
     filter: F,
@@ -74,7 +74,7 @@ where
 
 pub async fn features(
     ctx: &Context<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<FeatureConnection> {
@@ -92,7 +92,7 @@ pub async fn features(
 
 pub async fn meetings(
     ctx: &Context<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<MeetingConnection> {
@@ -110,7 +110,7 @@ pub async fn meetings(
 
 pub async fn signals(
     ctx: &Context<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
     unanalyzed_only: bool,
     first: Option<i32>,
     after: Option<String>,
@@ -128,7 +128,7 @@ pub async fn signals(
     ))
 }
 
-pub async fn personas(ctx: &Context<'_>, project_id: Uuid) -> Result<Vec<Persona>> {
+pub async fn personas(ctx: &Context<'_>, project_id: ProjectId) -> Result<Vec<Persona>> {
     let rows = ctx.loaders()?.projects.personas.load(project_id).await?;
     Ok(rows
         .unwrap_or_default()
@@ -137,7 +137,7 @@ pub async fn personas(ctx: &Context<'_>, project_id: Uuid) -> Result<Vec<Persona
         .collect())
 }
 
-pub async fn value_path(ctx: &Context<'_>, project_id: Uuid) -> Result<Vec<ValuePathStep>> {
+pub async fn value_path(ctx: &Context<'_>, project_id: ProjectId) -> Result<Vec<ValuePathStep>> {
     let rows = ctx.loaders()?.projects.value_path.load(project_id).await?;
     Ok(rows
         .unwrap_or_default()
@@ -146,14 +146,14 @@ pub async fn value_path(ctx: &Context<'_>, project_id: Uuid) -> Result<Vec<Value
         .collect())
 }
 
-pub async fn foundation(ctx: &Context<'_>, project_id: Uuid) -> Result<Option<Foundation>> {
+pub async fn foundation(ctx: &Context<'_>, project_id: ProjectId) -> Result<Option<Foundation>> {
     let row = ctx.loaders()?.projects.foundation.load(project_id).await?;
     Ok(row.map(Foundation::from))
 }
 
 pub async fn strategic_context(
     ctx: &Context<'_>,
-    project_id: Uuid,
+    project_id: ProjectId,
 ) -> Result<Option<StrategicContext>> {
     let row = ctx
         .loaders()?

@@ -4,7 +4,7 @@
 //! readiness.
 
 use async_graphql::{Context, InputObject, Object, Result};
-use uuid::Uuid;
+use entity::{FeatureId, PersonaId, ProjectId, StepId};
 
 use super::state::{Feature, Persona, ValuePathStep};
 use crate::{
@@ -77,7 +77,7 @@ impl StructureMutation {
     async fn create_feature(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         input: CreateFeatureInput,
     ) -> Result<Feature> {
         let viewer = ctx.viewer()?;
@@ -95,7 +95,7 @@ impl StructureMutation {
     async fn update_feature(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        id: FeatureId,
         input: UpdateFeatureInput,
     ) -> Result<Feature> {
         let viewer = ctx.viewer()?;
@@ -116,7 +116,7 @@ impl StructureMutation {
     async fn confirm_feature(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        id: FeatureId,
         #[graphql(default_with = "Some(true)")] confirmed: Option<bool>,
     ) -> Result<Feature> {
         let viewer = ctx.viewer()?;
@@ -131,7 +131,7 @@ impl StructureMutation {
     }
 
     /// Deletes the feature and returns it as it was.
-    async fn delete_feature(&self, ctx: &Context<'_>, id: Uuid) -> Result<Feature> {
+    async fn delete_feature(&self, ctx: &Context<'_>, id: FeatureId) -> Result<Feature> {
         let viewer = ctx.viewer()?;
         let db = &ctx.services()?.db;
         Ok(features::delete_feature(db, viewer.id, id).await?.into())
@@ -140,7 +140,7 @@ impl StructureMutation {
     async fn create_persona(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         input: CreatePersonaInput,
     ) -> Result<Persona> {
         let viewer = ctx.viewer()?;
@@ -158,7 +158,7 @@ impl StructureMutation {
     async fn update_persona(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        id: PersonaId,
         input: UpdatePersonaInput,
     ) -> Result<Persona> {
         let viewer = ctx.viewer()?;
@@ -174,7 +174,7 @@ impl StructureMutation {
     }
 
     /// Deletes the persona and returns it as it was.
-    async fn delete_persona(&self, ctx: &Context<'_>, id: Uuid) -> Result<Persona> {
+    async fn delete_persona(&self, ctx: &Context<'_>, id: PersonaId) -> Result<Persona> {
         let viewer = ctx.viewer()?;
         let db = &ctx.services()?.db;
         Ok(personas::delete_persona(db, viewer.id, id).await?.into())
@@ -183,7 +183,7 @@ impl StructureMutation {
     async fn add_value_path_step(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
+        project_id: ProjectId,
         input: AddValuePathStepInput,
     ) -> Result<ValuePathStep> {
         let viewer = ctx.viewer()?;
@@ -208,8 +208,8 @@ impl StructureMutation {
     async fn reorder_value_path(
         &self,
         ctx: &Context<'_>,
-        project_id: Uuid,
-        step_ids: Vec<Uuid>,
+        project_id: ProjectId,
+        step_ids: Vec<StepId>,
     ) -> Result<Vec<ValuePathStep>> {
         let viewer = ctx.viewer()?;
         input::max_items("stepIds", &step_ids, MAX_LIST_ITEMS)?;
@@ -220,7 +220,7 @@ impl StructureMutation {
 
     /// Deletes the step (the later steps move up one) and returns it as it
     /// was.
-    async fn delete_value_path_step(&self, ctx: &Context<'_>, id: Uuid) -> Result<ValuePathStep> {
+    async fn delete_value_path_step(&self, ctx: &Context<'_>, id: StepId) -> Result<ValuePathStep> {
         let viewer = ctx.viewer()?;
         let db = &ctx.services()?.db;
         Ok(value_path::delete_step(db, viewer.id, id).await?.into())

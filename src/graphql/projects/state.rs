@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use entity::{
     di_analyses, features, foundations, meetings, personas, signals, strategic_contexts, vp_steps,
 };
-use uuid::Uuid;
+use entity::{FeatureId, MeetingId, PersonaId, ProjectId, SignalId, StepId};
 
 /// A candidate feature of a project; confirmed ones count toward readiness.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Feature {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: FeatureId,
+    pub project_id: ProjectId,
     pub name: String,
     pub description: String,
     /// Confirmed by the client.
@@ -35,8 +35,8 @@ impl From<features::Model> for Feature {
 /// A target user archetype of a project.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Persona {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: PersonaId,
+    pub project_id: ProjectId,
     pub name: String,
     pub description: String,
     pub created_at: DateTime<Utc>,
@@ -57,8 +57,8 @@ impl From<personas::Model> for Persona {
 /// One step of a project's value path.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct ValuePathStep {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: StepId,
+    pub project_id: ProjectId,
     /// The step's place in the path, from 0.
     pub position: i32,
     pub label: String,
@@ -80,8 +80,8 @@ impl From<vp_steps::Model> for ValuePathStep {
 /// A meeting held about a project.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Meeting {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: MeetingId,
+    pub project_id: ProjectId,
     pub title: String,
     pub held_at: DateTime<Utc>,
     pub notes: String,
@@ -134,8 +134,8 @@ impl From<SignalAuthority> for signals::SignalAuthority {
 /// analyzes it.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Signal {
-    pub id: Uuid,
-    pub project_id: Uuid,
+    pub id: SignalId,
+    pub project_id: ProjectId,
     /// Where it was captured ("interview", "email", "survey", ...).
     pub source: String,
     pub authority: SignalAuthority,
@@ -162,7 +162,7 @@ impl From<signals::Model> for Signal {
 /// A project's foundation; each non-empty field scores `problem` readiness.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Foundation {
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     pub problem_statement: Option<String>,
     pub target_users: Option<String>,
     pub value_proposition: Option<String>,
@@ -188,7 +188,7 @@ impl From<foundations::Model> for Foundation {
 /// A project's strategic context.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct StrategicContext {
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     pub content: String,
     pub updated_at: DateTime<Utc>,
 }
@@ -206,7 +206,7 @@ impl From<strategic_contexts::Model> for StrategicContext {
 /// The last analysis the project's discovery-intelligence agent stored.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct DiAnalysis {
-    pub project_id: Uuid,
+    pub project_id: ProjectId,
     /// The agent's output (a JSON object), opaque to the server.
     pub analysis: Json<serde_json::Value>,
     /// When it was stored; older than 60 minutes is stale.

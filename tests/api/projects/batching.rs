@@ -23,8 +23,8 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
         let project = Uuid::now_v7();
         ids.push(project);
         projects::ActiveModel {
-            id: Set(project),
-            owner_id: Set(owner),
+            id: Set(project.into()),
+            owner_id: Set(owner.into()),
             name: Set(format!("p-{project}")),
             state_version: Set(0),
             created_at: Set(now),
@@ -35,8 +35,8 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
         .expect("project");
         for n in 0..4 {
             features::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 name: Set(format!("feature {n}")),
                 description: Set(String::new()),
                 confirmed: Set(n % 2 == 0),
@@ -48,8 +48,8 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
         }
         for n in 0..2 {
             personas::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 name: Set(format!("persona {n}")),
                 description: Set(String::new()),
                 created_at: Set(now),
@@ -60,8 +60,8 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
         }
         for n in 0..3 {
             vp_steps::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 position: Set(2 - n),
                 label: Set(format!("step {}", 2 - n)),
                 description: Set(String::new()),
@@ -70,8 +70,8 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
             .await
             .expect("step");
             meetings::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 title: Set(format!("meeting {n}")),
                 held_at: Set(now - Duration::days(i64::from(n))),
                 notes: Set(String::new()),
@@ -80,8 +80,8 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
             .await
             .expect("meeting");
             signals::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                project_id: Set(project),
+                id: Set(Uuid::now_v7().into()),
+                project_id: Set(project.into()),
                 source: Set("interview".to_owned()),
                 authority: Set(SignalAuthority::Client),
                 content: Set(format!("signal {n}")),
@@ -93,7 +93,7 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
             .expect("signal");
         }
         foundations::ActiveModel {
-            project_id: Set(project),
+            project_id: Set(project.into()),
             problem_statement: Set(Some("problem".to_owned())),
             target_users: Set(None),
             value_proposition: Set(None),
@@ -105,7 +105,7 @@ pub(super) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) ->
         .await
         .expect("foundation");
         strategic_contexts::ActiveModel {
-            project_id: Set(project),
+            project_id: Set(project.into()),
             content: Set("context".to_owned()),
             updated_at: Set(now),
         }

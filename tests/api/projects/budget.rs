@@ -126,7 +126,7 @@ test_both! {
 async fn insert_analyses(app: &TestApp, ids: &[Uuid]) {
     for id in ids.iter().step_by(2) {
         di_analyses::ActiveModel {
-            project_id: Set(*id),
+            project_id: Set((*id).into()),
             analysis: Set(json!({ "about": id })),
             analyzed_at: Set(Utc::now()),
         }
