@@ -376,20 +376,4 @@ mod tests {
             vec![Blocker::NoClientSignals]
         );
     }
-
-    #[test]
-    fn the_demo_projects_score_as_documented() {
-        let developing = ReadinessInputs {
-            value_path_steps: 3,
-            foundation_fields: 2,
-            has_problem_statement: true,
-            confirmed_features: 2,
-            personas: 1,
-            signals: 6,
-            meetings: 0,
-            has_strategic_context: true,
-            ..inputs()
-        };
-        assert_eq!(score(&developing).score, 48.5);
-    }
 }
