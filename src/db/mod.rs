@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod instructions;
 pub mod projects;
 pub mod readiness;
+pub mod scratch;
 
 use std::{sync::Arc, time::Duration};
 

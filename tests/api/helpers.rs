@@ -7,7 +7,7 @@ use agentgraph::{
     app::{self, AppState, Application, Hooks},
     auth::{TokenKeys, Viewer},
     config::Config,
-    db::Db,
+    db::{scratch, Db},
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
@@ -415,16 +415,9 @@ impl ScratchDatabase {
             Backend::Postgres => {
                 let admin_url = std::env::var("AGENTGRAPH_TEST_POSTGRES_URL")
                     .expect("AGENTGRAPH_TEST_POSTGRES_URL is set for PostgreSQL tests");
-                let name = format!("agentgraph_test_{}", Uuid::new_v4().simple());
-                let admin = sea_orm::Database::connect(&admin_url)
-                    .await
-                    .expect("connect to PostgreSQL");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                let (url, name) = scratch::create_database(&admin_url, "agentgraph_test")
                     .await
                     .expect("create test database");
-                let _ = admin.close().await;
-                let url = with_database(&admin_url, &name);
                 Self {
                     url,
                     cleanup: Some((admin_url, name)),
@@ -447,31 +440,10 @@ impl Drop for ScratchDatabase {
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime.block_on(async move {
-                let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                let _ = admin.close().await;
-                Some(())
-            })
+            runtime
+                .block_on(scratch::drop_database(&admin_url, &name))
+                .ok()
         })
         .join();
-    }
-}
-
-/// `postgres://u@h:5432/test?x` with the database swapped for `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
     }
 }
