@@ -27,47 +27,27 @@ pub enum Backend {
 /// `AGENTGRAPH_TEST_POSTGRES_URL` points at a server.
 ///
 /// `#[flags("--max-depth", "5")]` before `async fn` spawns both servers with
-/// those extra command-line flags.
+/// those extra command-line flags. A second parameter, `gate: LoadGate`,
+/// makes a fresh value of that type (it needs `Default` and a
+/// `hooks(&self) -> Hooks` method), spawns the server with its hooks and
+/// hands it to the test.
 #[macro_export]
 macro_rules! test_both {
-    ($(#[doc = $doc:literal])* async fn $name:ident($app:ident: TestApp) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            $(#[doc = $doc])*
-            async fn run($app: $crate::helpers::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(
-                not(agentgraph_postgres_tests),
-                ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
-            )]
-            async fn postgres() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
-            }
-        }
-    };
     (
         $(#[doc = $doc:literal])*
-        #[flags($($flag:expr),* $(,)?)]
-        async fn $name:ident($app:ident: TestApp) $body:block
+        $(#[flags($($flag:expr),* $(,)?)])?
+        async fn $name:ident($app:ident: TestApp $(, $gate:ident: $gate_ty:ty)? $(,)?) $body:block
     ) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             $(#[doc = $doc])*
-            async fn run($app: $crate::helpers::TestApp) $body
+            async fn run($app: $crate::helpers::TestApp $(, $gate: $gate_ty)?) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, &[$($flag),*]).await).await;
+                $crate::test_both!(@run $crate::helpers::Backend::Sqlite, [$($($flag),*)?] $(, $gate_ty)?);
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,16 +56,22 @@ macro_rules! test_both {
                 ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
             )]
             async fn postgres() {
-                run($crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, &[$($flag),*]).await).await;
+                $crate::test_both!(@run $crate::helpers::Backend::Postgres, [$($($flag),*)?] $(, $gate_ty)?);
             }
         }
     };
+    (@run $backend:expr, [$($flag:expr),*]) => {
+        run($crate::helpers::TestApp::spawn_with($backend, &[$($flag),*]).await).await
+    };
+    (@run $backend:expr, [$($flag:expr),*], $gate_ty:ty) => {{
+        let gate = <$gate_ty>::default();
+        let hooks = gate.hooks();
+        run($crate::helpers::TestApp::spawn_with_hooks($backend, &[$($flag),*], hooks).await, gate).await
+    }};
 }
 
 /// A running server on its own database.
 pub struct TestApp {
-    #[allow(dead_code, reason = "for tests whose expectations differ by database")]
-    pub backend: Backend,
     pub address: SocketAddr,
     pub client: reqwest::Client,
     /// A separate connection for arranging data and checking what was
@@ -143,7 +129,6 @@ impl TestApp {
             },
         );
         Self {
-            backend,
             address,
             client: reqwest::Client::new(),
             db,
@@ -164,7 +149,6 @@ impl TestApp {
         let (_, state, address, shutdown, served) =
             start_server(&self.database_url, &[], Hooks::default()).await;
         Self {
-            backend: self.backend,
             address,
             client: reqwest::Client::new(),
             db: self.db.clone(),

@@ -1,7 +1,10 @@
 //! Readiness through the API: the SPEC 5 numbers, the statement budget of
 //! the two cache tiers.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use agentgraph::invalidation::Invalidation;
 use chrono::Utc;
@@ -13,7 +16,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::{helpers::TestApp, test_both};
+use crate::{helpers::TestApp, runtime::LoadGate, test_both};
 
 /// What to put into a project, by count.
 #[derive(Clone, Copy, Default)]
@@ -360,68 +363,51 @@ test_both! {
     }
 }
 
-async fn stale_readiness_race(backend: crate::helpers::Backend) {
-    use std::sync::Arc;
-
-    use crate::runtime::LoadGate;
-
-    let gate = LoadGate::default();
-    let app = Arc::new(TestApp::spawn_with_hooks(backend, &[], gate.hooks()).await);
-    let (_, auth) = app.new_user(false);
-    let id = create_project(&app, &auth).await;
-    let add = "mutation($p: UUID!) { addSignal(projectId: $p, input: { source: \"s\", authority: OTHER, content: \"c\" }) { id } }";
-    for round in 0..10i64 {
-        // A change first, so the next read has to load.
-        mutate(&app, &auth, add, json!({ "p": id })).await;
-        let before = 2 * round + 1;
-        let (reached, release) = gate.arm("readiness");
-        let held = {
-            let (app, auth) = (Arc::clone(&app), auth.clone());
-            tokio::spawn(async move { readiness(&app, &auth, id).await })
-        };
-        if tokio::time::timeout(Duration::from_secs(10), reached)
-            .await
-            .is_err()
-        {
-            let finished = held.await;
-            panic!(
-                "round {round}: the load never reached the gate; the read returned {finished:?}"
+test_both! {
+    async fn a_mutation_beats_a_readiness_load_in_flight(app: TestApp, gate: LoadGate) {
+        let app = Arc::new(app);
+        let (_, auth) = app.new_user(false);
+        let id = create_project(&app, &auth).await;
+        let add = "mutation($p: UUID!) { addSignal(projectId: $p, input: { source: \"s\", authority: OTHER, content: \"c\" }) { id } }";
+        for round in 0..10i64 {
+            // A change first, so the next read has to load.
+            mutate(&app, &auth, add, json!({ "p": id })).await;
+            let before = 2 * round + 1;
+            let (reached, release) = gate.arm("readiness");
+            let held = {
+                let (app, auth) = (Arc::clone(&app), auth.clone());
+                tokio::spawn(async move { readiness(&app, &auth, id).await })
+            };
+            if tokio::time::timeout(Duration::from_secs(10), reached)
+                .await
+                .is_err()
+            {
+                let finished = held.await;
+                panic!(
+                    "round {round}: the load never reached the gate; the read returned {finished:?}"
+                );
+            }
+            mutate(&app, &auth, add, json!({ "p": id })).await;
+            let during = readiness(&app, &auth, id).await;
+            assert_eq!(
+                during["counts"]["signals"],
+                before + 1,
+                "a read after the mutation does not join the held load"
+            );
+            release.send(()).expect("release");
+            let old = held.await.expect("held request");
+            assert_eq!(
+                old["counts"]["signals"], before,
+                "the held load read before the commit"
+            );
+            let later = readiness(&app, &auth, id).await;
+            assert_eq!(
+                later["counts"]["signals"],
+                before + 1,
+                "never stale after the release"
             );
         }
-        mutate(&app, &auth, add, json!({ "p": id })).await;
-        let during = readiness(&app, &auth, id).await;
-        assert_eq!(
-            during["counts"]["signals"],
-            before + 1,
-            "a read after the mutation does not join the held load"
-        );
-        release.send(()).expect("release");
-        let old = held.await.expect("held request");
-        assert_eq!(
-            old["counts"]["signals"], before,
-            "the held load read before the commit"
-        );
-        let later = readiness(&app, &auth, id).await;
-        assert_eq!(
-            later["counts"]["signals"],
-            before + 1,
-            "never stale after the release"
-        );
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mutation_beats_a_readiness_load_in_flight_on_sqlite() {
-    stale_readiness_race(crate::helpers::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(agentgraph_postgres_tests),
-    ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
-)]
-async fn a_mutation_beats_a_readiness_load_in_flight_on_postgres() {
-    stale_readiness_race(crate::helpers::Backend::Postgres).await;
 }
 
 const DI_CONTEXT: &str = "query($id: UUID!) { project(id: $id) { diContext(signalsLimit: 2) {
