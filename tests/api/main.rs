@@ -2,6 +2,7 @@
 //! against the real router over real HTTP, once on SQLite and once on
 //! PostgreSQL, each time on a fresh database.
 
+mod fixtures;
 mod helpers;
 
 mod abandoned;
