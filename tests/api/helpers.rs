@@ -108,7 +108,7 @@ impl TestApp {
     pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
         let (config, state, address, shutdown, served) =
-            start_server(&database.url, flags, hooks).await;
+            start_server(&database.url, flags, hooks, false).await;
         let db_config = config.db;
         let db = Db::connect(&database.url, &db_config)
             .await
@@ -146,8 +146,19 @@ impl TestApp {
     /// Another server on the same database: a second replica with its own
     /// pool, caches and invalidation listener.
     pub async fn spawn_replica(&self) -> Self {
+        self.replica(false).await
+    }
+
+    /// Another server on the same database, started the way `agentgraph
+    /// serve` starts by default: it loads the demo data set when the
+    /// database is empty.
+    pub async fn spawn_replica_with_demo_data(&self) -> Self {
+        self.replica(true).await
+    }
+
+    async fn replica(&self, demo_data: bool) -> Self {
         let (_, state, address, shutdown, served) =
-            start_server(&self.database_url, &[], Hooks::default()).await;
+            start_server(&self.database_url, &[], Hooks::default(), demo_data).await;
         Self {
             address,
             client: reqwest::Client::new(),
@@ -241,11 +252,13 @@ impl Drop for TestApp {
     }
 }
 
-/// Builds and serves an application on `url` on a free port.
+/// Builds and serves an application on `url` on a free port; the demo data
+/// set only when `demo_data`.
 async fn start_server(
     url: &str,
     flags: &[&str],
     hooks: Hooks,
+    demo_data: bool,
 ) -> (
     Config,
     AppState,
@@ -253,14 +266,10 @@ async fn start_server(
     oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
-    let mut args = vec![
-        "agentgraph",
-        "--database-url",
-        url,
-        "--jwt-secret",
-        SECRET,
-        "--no-demo-data",
-    ];
+    let mut args = vec!["agentgraph", "--database-url", url, "--jwt-secret", SECRET];
+    if !demo_data {
+        args.push("--no-demo-data");
+    }
     args.extend_from_slice(flags);
     let config = Config::from_flags(args).expect("test flags parse");
     let application = Application::build_with(config.clone(), hooks)

@@ -9,6 +9,7 @@ mod abandoned;
 mod agents;
 mod auth;
 mod circles;
+mod demo;
 mod faults;
 mod limits;
 mod observability;
