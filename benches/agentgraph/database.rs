@@ -3,9 +3,8 @@
 //! `agentgraph_bench_<random>` created on the server the user named and
 //! dropped at the end.
 
+use agentgraph::db::scratch;
 use anyhow::Context as _;
-use sea_orm::{ConnectionTrait, Database};
-use uuid::Uuid;
 
 /// A database that exists for one benchmark run.
 pub struct ScratchDatabase {
@@ -47,18 +46,12 @@ impl ScratchDatabase {
     }
 
     async fn postgres(server_url: &str) -> anyhow::Result<Self> {
-        let name = format!("agentgraph_bench_{}", Uuid::new_v4().simple());
-        let admin = Database::connect(server_url)
+        let (url, name) = scratch::create_database(server_url, "agentgraph_bench")
             .await
-            .with_context(|| format!("connecting to {}", redact(server_url)))?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .with_context(|| format!("creating database {name}"))?;
-        let _ = admin.close().await;
+            .with_context(|| format!("creating a database on {}", redact(server_url)))?;
         println!("created PostgreSQL database {name}");
         Ok(Self {
-            url: with_database(server_url, &name),
+            url,
             postgres: Some((server_url.to_owned(), name)),
             _dir: None,
         })
@@ -78,33 +71,10 @@ impl ScratchDatabase {
         let Some((server_url, name)) = &self.postgres else {
             return;
         };
-        let dropped = async {
-            let admin = Database::connect(server_url.as_str()).await?;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await?;
-            admin.close().await
-        };
-        match dropped.await {
+        match scratch::drop_database(server_url, name).await {
             Ok(()) => println!("dropped PostgreSQL database {name}"),
             Err(error) => eprintln!("could not drop PostgreSQL database {name}: {error}"),
         }
-    }
-}
-
-/// `postgres://u@h:5432/test?x` with the database swapped for `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
     }
 }
 

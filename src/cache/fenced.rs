@@ -200,10 +200,6 @@ where
         }
     }
 
-    pub fn name(&self) -> &'static str {
-        self.inner.name
-    }
-
     pub fn stats(&self) -> &CacheStats {
         &self.inner.stats
     }

@@ -9,6 +9,7 @@ mod error;
 pub mod instructions;
 pub mod projects;
 pub mod readiness;
+pub mod scratch;
 
 pub use error::{DataError, Entity, Taken};
 

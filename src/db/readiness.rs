@@ -65,12 +65,7 @@ fn decode(row: &readiness::Model) -> Result<ReadinessSnapshot, serde_json::Error
     let inputs: ReadinessInputs = serde_json::from_value(row.inputs.clone())?;
     let dimensions: Dimensions = serde_json::from_value(row.dimensions.clone())?;
     let blockers: Vec<Blocker> = serde_json::from_value(row.blockers.clone())?;
-    let readiness = Readiness {
-        status: score(&inputs).status,
-        score: row.score,
-        dimensions,
-        blockers,
-    };
+    let readiness = Readiness::from_score(row.score, dimensions, blockers);
     Ok(ReadinessSnapshot {
         project_id: row.project_id,
         inputs,

@@ -23,30 +23,11 @@ use crate::{
 
 /// An agent's lifecycle state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "agents::AgentStatus")]
 pub enum AgentStatus {
     Active,
     Paused,
     Archived,
-}
-
-impl From<agents::AgentStatus> for AgentStatus {
-    fn from(status: agents::AgentStatus) -> Self {
-        match status {
-            agents::AgentStatus::Active => Self::Active,
-            agents::AgentStatus::Paused => Self::Paused,
-            agents::AgentStatus::Archived => Self::Archived,
-        }
-    }
-}
-
-impl From<AgentStatus> for agents::AgentStatus {
-    fn from(status: AgentStatus) -> Self {
-        match status {
-            AgentStatus::Active => Self::Active,
-            AgentStatus::Paused => Self::Paused,
-            AgentStatus::Archived => Self::Archived,
-        }
-    }
 }
 
 /// An AI agent: its prompts, model and tools.

@@ -27,6 +27,7 @@ pub async fn snapshot(
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "readiness::ReadinessStatus")]
 pub enum ReadinessStatus {
     /// Score below 40.
     Insufficient,
@@ -36,17 +37,6 @@ pub enum ReadinessStatus {
     Ready,
     /// Score 85 or more.
     Excellent,
-}
-
-impl From<readiness::ReadinessStatus> for ReadinessStatus {
-    fn from(status: readiness::ReadinessStatus) -> Self {
-        match status {
-            readiness::ReadinessStatus::Insufficient => Self::Insufficient,
-            readiness::ReadinessStatus::Developing => Self::Developing,
-            readiness::ReadinessStatus::Ready => Self::Ready,
-            readiness::ReadinessStatus::Excellent => Self::Excellent,
-        }
-    }
 }
 
 /// How ready a project is to move on, from its counts.

@@ -73,55 +73,41 @@ async fn reached(gate: oneshot::Receiver<()>) {
         .expect("the gate was reached");
 }
 
-/// A shared cache load whose only waiter is dropped (here by the request
-/// deadline) still finishes and stores what it read.
-async fn an_abandoned_cache_load_finishes_on_its_own(backend: Backend) {
-    let gate = LoadGate::default();
-    let app = Arc::new(
-        TestApp::spawn_with_hooks(backend, &["--request-timeout", "500ms"], gate.hooks()).await,
-    );
-    create_agent(&app, json!({ "name": "left", "systemPrompt": "Stay." })).await;
-    let (arrived, release) = gate.arm("agent_config");
-    let abandoned = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move { runtime(&app, "left").await })
-    };
-    reached(arrived).await;
-    let abandoned = abandoned.await.expect("request task");
-    assert_eq!(
-        abandoned.status, 504,
-        "the deadline dropped the request: {}",
-        abandoned.body
-    );
+test_both! {
+    /// A shared cache load whose only waiter is dropped (here by the request
+    /// deadline) still finishes and stores what it read.
+    #[flags("--request-timeout", "500ms")]
+    async fn an_abandoned_cache_load_finishes_on_its_own(app: TestApp, gate: LoadGate) {
+        let app = Arc::new(app);
+        create_agent(&app, json!({ "name": "left", "systemPrompt": "Stay." })).await;
+        let (arrived, release) = gate.arm("agent_config");
+        let abandoned = {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move { runtime(&app, "left").await })
+        };
+        reached(arrived).await;
+        let abandoned = abandoned.await.expect("request task");
+        assert_eq!(
+            abandoned.status, 504,
+            "the deadline dropped the request: {}",
+            abandoned.body
+        );
 
-    release.send(()).expect("release the held load");
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let next = runtime(&app, "left").await;
-    assert_eq!(
-        next.body["data"]["agentRuntime"]["effectiveSystemPrompt"],
-        "Stay."
-    );
-    assert_eq!(
-        next.body["extensions"]["cost"]["caches"]["agent_config"],
-        json!({ "hits": 1, "misses": 0 }),
-        "the abandoned load stored its value with no request driving it: {}",
-        next.body
-    );
-    assert_eq!(next.statements(), 0, "{}", next.body);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_abandoned_cache_load_finishes_on_its_own_sqlite() {
-    an_abandoned_cache_load_finishes_on_its_own(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(agentgraph_postgres_tests),
-    ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
-)]
-async fn an_abandoned_cache_load_finishes_on_its_own_postgres() {
-    an_abandoned_cache_load_finishes_on_its_own(Backend::Postgres).await;
+        release.send(()).expect("release the held load");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let next = runtime(&app, "left").await;
+        assert_eq!(
+            next.body["data"]["agentRuntime"]["effectiveSystemPrompt"],
+            "Stay."
+        );
+        assert_eq!(
+            next.body["extensions"]["cost"]["caches"]["agent_config"],
+            json!({ "hits": 1, "misses": 0 }),
+            "the abandoned load stored its value with no request driving it: {}",
+            next.body
+        );
+        assert_eq!(next.statements(), 0, "{}", next.body);
+    }
 }
 
 /// Six requests for unknown agents, abandoned while their loads wait on a
@@ -178,67 +164,53 @@ async fn loads_abandoned_behind_a_table_lock_give_their_connections_back_postgre
     }
 }
 
-/// A mutation whose request is dropped after `COMMIT` still invalidates
-/// what it changed: commit and invalidation are one unit.
-async fn a_mutation_abandoned_after_commit_still_invalidates(backend: Backend) {
-    let gate = CommitGate::default();
-    let app = Arc::new(
-        TestApp::spawn_with_hooks(backend, &["--request-timeout", "500ms"], gate.hooks()).await,
-    );
-    create_agent(&app, json!({ "name": "edited", "systemPrompt": "old" })).await;
-    runtime(&app, "edited").await;
-    let cached = runtime(&app, "edited").await;
-    assert_eq!(
-        cached.statements(),
-        0,
-        "the runtime is cached: {}",
-        cached.body
-    );
-
-    let (arrived, release) = gate.arm();
-    let update = {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move {
-            let change = "mutation { updateAgent(name: \"edited\", input: { systemPrompt: \"new\" }) { systemPrompt } }";
-            app.post(Some(&app.admin), change, json!({})).await
-        })
-    };
-    reached(arrived).await;
-    let update = update.await.expect("mutation task");
-    assert_eq!(
-        update.status, 504,
-        "the deadline dropped the request: {}",
-        update.body
-    );
-    release.send(()).expect("release the commit");
-
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let read = runtime(&app, "edited").await;
-        let prompt = read.body["data"]["agentRuntime"]["effectiveSystemPrompt"].clone();
-        if prompt == "new" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the committed change was never invalidated: still {prompt}"
+test_both! {
+    /// A mutation whose request is dropped after `COMMIT` still invalidates
+    /// what it changed: commit and invalidation are one unit.
+    #[flags("--request-timeout", "500ms")]
+    async fn a_mutation_abandoned_after_commit_still_invalidates(app: TestApp, gate: CommitGate) {
+        let app = Arc::new(app);
+        create_agent(&app, json!({ "name": "edited", "systemPrompt": "old" })).await;
+        runtime(&app, "edited").await;
+        let cached = runtime(&app, "edited").await;
+        assert_eq!(
+            cached.statements(),
+            0,
+            "the runtime is cached: {}",
+            cached.body
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let (arrived, release) = gate.arm();
+        let update = {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move {
+                let change = "mutation { updateAgent(name: \"edited\", input: { systemPrompt: \"new\" }) { systemPrompt } }";
+                app.post(Some(&app.admin), change, json!({})).await
+            })
+        };
+        reached(arrived).await;
+        let update = update.await.expect("mutation task");
+        assert_eq!(
+            update.status, 504,
+            "the deadline dropped the request: {}",
+            update.body
+        );
+        release.send(()).expect("release the commit");
+
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let read = runtime(&app, "edited").await;
+            let prompt = read.body["data"]["agentRuntime"]["effectiveSystemPrompt"].clone();
+            if prompt == "new" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the committed change was never invalidated: still {prompt}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mutation_abandoned_after_commit_still_invalidates_sqlite() {
-    a_mutation_abandoned_after_commit_still_invalidates(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(agentgraph_postgres_tests),
-    ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
-)]
-async fn a_mutation_abandoned_after_commit_still_invalidates_postgres() {
-    a_mutation_abandoned_after_commit_still_invalidates(Backend::Postgres).await;
 }
 
 test_both! {

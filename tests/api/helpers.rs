@@ -7,7 +7,7 @@ use agentgraph::{
     app::{self, AppState, Application, Hooks},
     auth::{TokenKeys, Viewer},
     config::Config,
-    db::Db,
+    db::{scratch, Db},
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
@@ -27,47 +27,27 @@ pub enum Backend {
 /// `AGENTGRAPH_TEST_POSTGRES_URL` points at a server.
 ///
 /// `#[flags("--max-depth", "5")]` before `async fn` spawns both servers with
-/// those extra command-line flags.
+/// those extra command-line flags. A second parameter, `gate: LoadGate`,
+/// makes a fresh value of that type (it needs `Default` and a
+/// `hooks(&self) -> Hooks` method), spawns the server with its hooks and
+/// hands it to the test.
 #[macro_export]
 macro_rules! test_both {
-    ($(#[doc = $doc:literal])* async fn $name:ident($app:ident: TestApp) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            $(#[doc = $doc])*
-            async fn run($app: $crate::helpers::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(
-                not(agentgraph_postgres_tests),
-                ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
-            )]
-            async fn postgres() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
-            }
-        }
-    };
     (
         $(#[doc = $doc:literal])*
-        #[flags($($flag:expr),* $(,)?)]
-        async fn $name:ident($app:ident: TestApp) $body:block
+        $(#[flags($($flag:expr),* $(,)?)])?
+        async fn $name:ident($app:ident: TestApp $(, $gate:ident: $gate_ty:ty)? $(,)?) $body:block
     ) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             $(#[doc = $doc])*
-            async fn run($app: $crate::helpers::TestApp) $body
+            async fn run($app: $crate::helpers::TestApp $(, $gate: $gate_ty)?) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, &[$($flag),*]).await).await;
+                $crate::test_both!(@run $crate::helpers::Backend::Sqlite, [$($($flag),*)?] $(, $gate_ty)?);
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,16 +56,22 @@ macro_rules! test_both {
                 ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
             )]
             async fn postgres() {
-                run($crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, &[$($flag),*]).await).await;
+                $crate::test_both!(@run $crate::helpers::Backend::Postgres, [$($($flag),*)?] $(, $gate_ty)?);
             }
         }
     };
+    (@run $backend:expr, [$($flag:expr),*]) => {
+        run($crate::helpers::TestApp::spawn_with($backend, &[$($flag),*]).await).await
+    };
+    (@run $backend:expr, [$($flag:expr),*], $gate_ty:ty) => {{
+        let gate = <$gate_ty>::default();
+        let hooks = gate.hooks();
+        run($crate::helpers::TestApp::spawn_with_hooks($backend, &[$($flag),*], hooks).await, gate).await
+    }};
 }
 
 /// A running server on its own database.
 pub struct TestApp {
-    #[allow(dead_code, reason = "for tests whose expectations differ by database")]
-    pub backend: Backend,
     pub address: SocketAddr,
     pub client: reqwest::Client,
     /// A separate connection for arranging data and checking what was
@@ -122,7 +108,7 @@ impl TestApp {
     pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
         let (config, state, address, shutdown, served) =
-            start_server(&database.url, flags, hooks).await;
+            start_server(&database.url, flags, hooks, false).await;
         let db_config = config.db;
         let db = Db::connect(&database.url, &db_config)
             .await
@@ -143,7 +129,6 @@ impl TestApp {
             },
         );
         Self {
-            backend,
             address,
             client: reqwest::Client::new(),
             db,
@@ -161,10 +146,20 @@ impl TestApp {
     /// Another server on the same database: a second replica with its own
     /// pool, caches and invalidation listener.
     pub async fn spawn_replica(&self) -> Self {
+        self.replica(false).await
+    }
+
+    /// Another server on the same database, started the way `agentgraph
+    /// serve` starts by default: it loads the demo data set when the
+    /// database is empty.
+    pub async fn spawn_replica_with_demo_data(&self) -> Self {
+        self.replica(true).await
+    }
+
+    async fn replica(&self, demo_data: bool) -> Self {
         let (_, state, address, shutdown, served) =
-            start_server(&self.database_url, &[], Hooks::default()).await;
+            start_server(&self.database_url, &[], Hooks::default(), demo_data).await;
         Self {
-            backend: self.backend,
             address,
             client: reqwest::Client::new(),
             db: self.db.clone(),
@@ -266,11 +261,13 @@ impl Drop for TestApp {
     }
 }
 
-/// Builds and serves an application on `url` on a free port.
+/// Builds and serves an application on `url` on a free port; the demo data
+/// set only when `demo_data`.
 async fn start_server(
     url: &str,
     flags: &[&str],
     hooks: Hooks,
+    demo_data: bool,
 ) -> (
     Config,
     AppState,
@@ -278,14 +275,10 @@ async fn start_server(
     oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
-    let mut args = vec![
-        "agentgraph",
-        "--database-url",
-        url,
-        "--jwt-secret",
-        SECRET,
-        "--no-demo-data",
-    ];
+    let mut args = vec!["agentgraph", "--database-url", url, "--jwt-secret", SECRET];
+    if !demo_data {
+        args.push("--no-demo-data");
+    }
     args.extend_from_slice(flags);
     let config = Config::from_flags(args).expect("test flags parse");
     let application = Application::build_with(config.clone(), hooks)
@@ -424,16 +417,9 @@ impl ScratchDatabase {
             Backend::Postgres => {
                 let admin_url = std::env::var("AGENTGRAPH_TEST_POSTGRES_URL")
                     .expect("AGENTGRAPH_TEST_POSTGRES_URL is set for PostgreSQL tests");
-                let name = format!("agentgraph_test_{}", Uuid::new_v4().simple());
-                let admin = sea_orm::Database::connect(&admin_url)
-                    .await
-                    .expect("connect to PostgreSQL");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                let (url, name) = scratch::create_database(&admin_url, "agentgraph_test")
                     .await
                     .expect("create test database");
-                let _ = admin.close().await;
-                let url = with_database(&admin_url, &name);
                 Self {
                     url,
                     cleanup: Some((admin_url, name)),
@@ -456,31 +442,10 @@ impl Drop for ScratchDatabase {
                 .enable_all()
                 .build()
                 .ok()?;
-            runtime.block_on(async move {
-                let admin = sea_orm::Database::connect(&admin_url).await.ok()?;
-                let _ = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                let _ = admin.close().await;
-                Some(())
-            })
+            runtime
+                .block_on(scratch::drop_database(&admin_url, &name))
+                .ok()
         })
         .join();
-    }
-}
-
-/// `postgres://u@h:5432/test?x` with the database swapped for `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
     }
 }

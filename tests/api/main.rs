@@ -2,12 +2,14 @@
 //! against the real router over real HTTP, once on SQLite and once on
 //! PostgreSQL, each time on a fresh database.
 
+mod fixtures;
 mod helpers;
 
 mod abandoned;
 mod agents;
 mod auth;
 mod circles;
+mod demo;
 mod faults;
 mod limits;
 mod observability;

@@ -1,149 +1,21 @@
 //! Readiness through the API: the SPEC 5 numbers, the statement budget of
 //! the two cache tiers.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use agentgraph::invalidation::Invalidation;
-use chrono::Utc;
-use entity::{
-    features, foundations, meetings, personas, projects, signals, signals::SignalAuthority,
-    strategic_contexts, vp_steps,
-};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::{helpers::TestApp, test_both};
-
-/// What to put into a project, by count.
-#[derive(Clone, Copy, Default)]
-pub struct Shape {
-    pub steps: usize,
-    pub foundation_fields: usize,
-    pub features: usize,
-    pub confirmed: usize,
-    pub personas: usize,
-    pub signals: usize,
-    pub client_signals: usize,
-    pub meetings: usize,
-    pub strategic_context: bool,
-}
-
-/// Inserts a project of `owner` with the given shape, directly.
-pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
-    let conn = app.db.conn();
-    let id = Uuid::now_v7();
-    let now = Utc::now();
-    projects::ActiveModel {
-        id: Set(id.into()),
-        owner_id: Set(owner.into()),
-        name: Set(format!("p-{id}")),
-        state_version: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(conn)
-    .await
-    .expect("project");
-    for n in 0..shape.steps {
-        vp_steps::ActiveModel {
-            id: Set(Uuid::now_v7().into()),
-            project_id: Set(id.into()),
-            position: Set(i32::try_from(n).expect("small")),
-            label: Set(format!("step {n}")),
-            description: Set(String::new()),
-        }
-        .insert(conn)
-        .await
-        .expect("step");
-    }
-    if shape.foundation_fields > 0 {
-        let field = |i: usize| (shape.foundation_fields > i).then(|| format!("field {i}"));
-        foundations::ActiveModel {
-            project_id: Set(id.into()),
-            problem_statement: Set(field(0)),
-            target_users: Set(field(1)),
-            value_proposition: Set(field(2)),
-            business_case: Set(field(3)),
-            constraints: Set(field(4)),
-            updated_at: Set(now),
-        }
-        .insert(conn)
-        .await
-        .expect("foundation");
-    }
-    let features: Vec<features::ActiveModel> = (0..shape.features)
-        .map(|n| features::ActiveModel {
-            id: Set(Uuid::now_v7().into()),
-            project_id: Set(id.into()),
-            name: Set(format!("feature {n}")),
-            description: Set(String::new()),
-            confirmed: Set(n < shape.confirmed),
-            created_at: Set(now),
-        })
-        .collect();
-    insert_all(app, features).await;
-    let personas: Vec<personas::ActiveModel> = (0..shape.personas)
-        .map(|n| personas::ActiveModel {
-            id: Set(Uuid::now_v7().into()),
-            project_id: Set(id.into()),
-            name: Set(format!("persona {n}")),
-            description: Set(String::new()),
-            created_at: Set(now),
-        })
-        .collect();
-    insert_all(app, personas).await;
-    let signals: Vec<signals::ActiveModel> = (0..shape.signals)
-        .map(|n| signals::ActiveModel {
-            id: Set(Uuid::now_v7().into()),
-            project_id: Set(id.into()),
-            source: Set("interview".to_owned()),
-            authority: Set(if n < shape.client_signals {
-                SignalAuthority::Client
-            } else {
-                SignalAuthority::Research
-            }),
-            content: Set(format!("signal {n}")),
-            created_at: Set(now),
-            analyzed_at: Set(None),
-        })
-        .collect();
-    insert_all(app, signals).await;
-    let meetings: Vec<meetings::ActiveModel> = (0..shape.meetings)
-        .map(|n| meetings::ActiveModel {
-            id: Set(Uuid::now_v7().into()),
-            project_id: Set(id.into()),
-            title: Set(format!("meeting {n}")),
-            held_at: Set(now),
-            notes: Set(String::new()),
-        })
-        .collect();
-    insert_all(app, meetings).await;
-    if shape.strategic_context {
-        strategic_contexts::ActiveModel {
-            project_id: Set(id.into()),
-            content: Set("context".to_owned()),
-            updated_at: Set(now),
-        }
-        .insert(conn)
-        .await
-        .expect("context");
-    }
-    id
-}
-
-async fn insert_all<A>(app: &TestApp, rows: Vec<A>)
-where
-    A: sea_orm::ActiveModelTrait + Send,
-    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
-{
-    for chunk in rows.chunks(500) {
-        <A::Entity as EntityTrait>::insert_many(chunk.to_vec())
-            .exec_without_returning(app.db.conn())
-            .await
-            .expect("rows");
-    }
-}
+use crate::{
+    fixtures::{insert_project, Shape},
+    helpers::TestApp,
+    runtime::LoadGate,
+    test_both,
+};
 
 const READINESS: &str = "query($id: UUID!) { project(id: $id) { readiness { score status blockers
     dimensions { valuePath problem solution engagement } } counts { features confirmedFeatures personas
@@ -360,68 +232,51 @@ test_both! {
     }
 }
 
-async fn stale_readiness_race(backend: crate::helpers::Backend) {
-    use std::sync::Arc;
-
-    use crate::runtime::LoadGate;
-
-    let gate = LoadGate::default();
-    let app = Arc::new(TestApp::spawn_with_hooks(backend, &[], gate.hooks()).await);
-    let (_, auth) = app.new_user(false);
-    let id = create_project(&app, &auth).await;
-    let add = "mutation($p: UUID!) { addSignal(projectId: $p, input: { source: \"s\", authority: OTHER, content: \"c\" }) { id } }";
-    for round in 0..10i64 {
-        // A change first, so the next read has to load.
-        mutate(&app, &auth, add, json!({ "p": id })).await;
-        let before = 2 * round + 1;
-        let (reached, release) = gate.arm("readiness");
-        let held = {
-            let (app, auth) = (Arc::clone(&app), auth.clone());
-            tokio::spawn(async move { readiness(&app, &auth, id).await })
-        };
-        if tokio::time::timeout(Duration::from_secs(10), reached)
-            .await
-            .is_err()
-        {
-            let finished = held.await;
-            panic!(
-                "round {round}: the load never reached the gate; the read returned {finished:?}"
+test_both! {
+    async fn a_mutation_beats_a_readiness_load_in_flight(app: TestApp, gate: LoadGate) {
+        let app = Arc::new(app);
+        let (_, auth) = app.new_user(false);
+        let id = create_project(&app, &auth).await;
+        let add = "mutation($p: UUID!) { addSignal(projectId: $p, input: { source: \"s\", authority: OTHER, content: \"c\" }) { id } }";
+        for round in 0..10i64 {
+            // A change first, so the next read has to load.
+            mutate(&app, &auth, add, json!({ "p": id })).await;
+            let before = 2 * round + 1;
+            let (reached, release) = gate.arm("readiness");
+            let held = {
+                let (app, auth) = (Arc::clone(&app), auth.clone());
+                tokio::spawn(async move { readiness(&app, &auth, id).await })
+            };
+            if tokio::time::timeout(Duration::from_secs(10), reached)
+                .await
+                .is_err()
+            {
+                let finished = held.await;
+                panic!(
+                    "round {round}: the load never reached the gate; the read returned {finished:?}"
+                );
+            }
+            mutate(&app, &auth, add, json!({ "p": id })).await;
+            let during = readiness(&app, &auth, id).await;
+            assert_eq!(
+                during["counts"]["signals"],
+                before + 1,
+                "a read after the mutation does not join the held load"
+            );
+            release.send(()).expect("release");
+            let old = held.await.expect("held request");
+            assert_eq!(
+                old["counts"]["signals"], before,
+                "the held load read before the commit"
+            );
+            let later = readiness(&app, &auth, id).await;
+            assert_eq!(
+                later["counts"]["signals"],
+                before + 1,
+                "never stale after the release"
             );
         }
-        mutate(&app, &auth, add, json!({ "p": id })).await;
-        let during = readiness(&app, &auth, id).await;
-        assert_eq!(
-            during["counts"]["signals"],
-            before + 1,
-            "a read after the mutation does not join the held load"
-        );
-        release.send(()).expect("release");
-        let old = held.await.expect("held request");
-        assert_eq!(
-            old["counts"]["signals"], before,
-            "the held load read before the commit"
-        );
-        let later = readiness(&app, &auth, id).await;
-        assert_eq!(
-            later["counts"]["signals"],
-            before + 1,
-            "never stale after the release"
-        );
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mutation_beats_a_readiness_load_in_flight_on_sqlite() {
-    stale_readiness_race(crate::helpers::Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(agentgraph_postgres_tests),
-    ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
-)]
-async fn a_mutation_beats_a_readiness_load_in_flight_on_postgres() {
-    stale_readiness_race(crate::helpers::Backend::Postgres).await;
 }
 
 const DI_CONTEXT: &str = "query($id: UUID!) { project(id: $id) { diContext(signalsLimit: 2) {
@@ -438,7 +293,7 @@ test_both! {
         assert!(cold.statements() <= 6, "cold: {}", cold.statements());
         let context = cold.data_ok()["project"]["diContext"].clone();
         assert_eq!(context["state"]["counts"]["signals"], 3);
-        assert_eq!(context["state"]["foundation"]["problemStatement"], "field 0");
+        assert_eq!(context["state"]["foundation"]["problemStatement"], "problem");
         assert_eq!(context["unanalyzedSignals"].as_array().map(Vec::len), Some(2), "limited");
         assert_eq!(context["unanalyzedSignalCount"], 3, "but counted in full");
         assert_eq!((context["analysis"].clone(), context["cacheValid"].clone()), (Value::Null, json!(false)));

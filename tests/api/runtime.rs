@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     agents::{create_agent, insert_model},
-    helpers::{Backend, TestApp},
+    helpers::TestApp,
     test_both,
 };
 
@@ -167,74 +167,61 @@ impl LoadGate {
     }
 }
 
-async fn stale_set_race(backend: Backend) {
-    let gate = LoadGate::default();
-    let app = Arc::new(TestApp::spawn_with_hooks(backend, &[], gate.hooks()).await);
-    create_agent(&app, json!({ "name": "racer" })).await;
-    let update = "mutation($p: String!) { updateAgent(name: \"racer\", input: { systemPrompt: $p }) { systemPrompt } }";
-    for round in 1..=20 {
-        // The update leaves the config cold, so the next read loads it.
-        let before = format!("round {round}: before");
-        app.admin_ok(update, json!({ "p": before })).await;
-        let (reached, release) = gate.arm("agent_config");
-        let held = {
-            let app = Arc::clone(&app);
-            tokio::spawn(async move { runtime(&app, &app.user.clone(), "racer").await })
-        };
-        tokio::time::timeout(Duration::from_secs(10), reached)
-            .await
-            .expect("the load reached the gate in time")
-            .expect("the load read the database and is held");
-        let after = format!("round {round}: after");
-        app.admin_ok(update, json!({ "p": after })).await;
+test_both! {
+    async fn an_invalidation_beats_a_load_in_flight(app: TestApp, gate: LoadGate) {
+        let app = Arc::new(app);
+        create_agent(&app, json!({ "name": "racer" })).await;
+        let update = "mutation($p: String!) { updateAgent(name: \"racer\", input: { systemPrompt: $p }) { systemPrompt } }";
+        for round in 1..=20 {
+            // The update leaves the config cold, so the next read loads it.
+            let before = format!("round {round}: before");
+            app.admin_ok(update, json!({ "p": before })).await;
+            let (reached, release) = gate.arm("agent_config");
+            let held = {
+                let app = Arc::clone(&app);
+                tokio::spawn(async move { runtime(&app, &app.user.clone(), "racer").await })
+            };
+            tokio::time::timeout(Duration::from_secs(10), reached)
+                .await
+                .expect("the load reached the gate in time")
+                .expect("the load read the database and is held");
+            let after = format!("round {round}: after");
+            app.admin_ok(update, json!({ "p": after })).await;
 
-        let during = runtime(&app, &app.user, "racer").await.data_ok();
-        assert_eq!(
-            during["agentRuntime"]["effectiveSystemPrompt"],
-            after.as_str(),
-            "a read after the mutation does not join the held load"
-        );
+            let during = runtime(&app, &app.user, "racer").await.data_ok();
+            assert_eq!(
+                during["agentRuntime"]["effectiveSystemPrompt"],
+                after.as_str(),
+                "a read after the mutation does not join the held load"
+            );
 
-        let discards_before = stats(&app, "agent_config").stale_discards;
-        release.send(()).expect("release the held load");
-        let held = held.await.expect("held request").data_ok();
-        assert_eq!(
-            held["agentRuntime"]["effectiveSystemPrompt"],
-            before.as_str(),
-            "the held load read before the commit"
-        );
-        assert_eq!(
-            stats(&app, "agent_config").stale_discards,
-            discards_before + 1,
-            "round {round}: its result was refused"
-        );
+            let discards_before = stats(&app, "agent_config").stale_discards;
+            release.send(()).expect("release the held load");
+            let held = held.await.expect("held request").data_ok();
+            assert_eq!(
+                held["agentRuntime"]["effectiveSystemPrompt"],
+                before.as_str(),
+                "the held load read before the commit"
+            );
+            assert_eq!(
+                stats(&app, "agent_config").stale_discards,
+                discards_before + 1,
+                "round {round}: its result was refused"
+            );
 
-        let later = runtime(&app, &app.user, "racer").await.data_ok();
-        assert_eq!(
-            later["agentRuntime"]["effectiveSystemPrompt"],
-            after.as_str(),
-            "never stale after the release"
-        );
-        assert_eq!(
-            runtime(&app, &app.user, "racer").await.statements(),
-            0,
-            "and the fresh value is what is cached"
-        );
+            let later = runtime(&app, &app.user, "racer").await.data_ok();
+            assert_eq!(
+                later["agentRuntime"]["effectiveSystemPrompt"],
+                after.as_str(),
+                "never stale after the release"
+            );
+            assert_eq!(
+                runtime(&app, &app.user, "racer").await.statements(),
+                0,
+                "and the fresh value is what is cached"
+            );
+        }
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invalidation_beats_a_load_in_flight_on_sqlite() {
-    stale_set_race(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(agentgraph_postgres_tests),
-    ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
-)]
-async fn an_invalidation_beats_a_load_in_flight_on_postgres() {
-    stale_set_race(Backend::Postgres).await;
 }
 
 test_both! {

@@ -101,33 +101,12 @@ impl From<meetings::Model> for Meeting {
 
 /// Who a signal comes from; client signals weigh most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[graphql(remote = "signals::SignalAuthority")]
 pub enum SignalAuthority {
     Client,
     Consultant,
     Research,
     Other,
-}
-
-impl From<signals::SignalAuthority> for SignalAuthority {
-    fn from(authority: signals::SignalAuthority) -> Self {
-        match authority {
-            signals::SignalAuthority::Client => Self::Client,
-            signals::SignalAuthority::Consultant => Self::Consultant,
-            signals::SignalAuthority::Research => Self::Research,
-            signals::SignalAuthority::Other => Self::Other,
-        }
-    }
-}
-
-impl From<SignalAuthority> for signals::SignalAuthority {
-    fn from(authority: SignalAuthority) -> Self {
-        match authority {
-            SignalAuthority::Client => Self::Client,
-            SignalAuthority::Consultant => Self::Consultant,
-            SignalAuthority::Research => Self::Research,
-            SignalAuthority::Other => Self::Other,
-        }
-    }
 }
 
 /// A piece of evidence about a project, new until the discovery agent

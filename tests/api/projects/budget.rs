@@ -11,8 +11,8 @@ use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{batching::insert_projects, ok};
-use crate::{helpers::TestApp, test_both};
+use super::ok;
+use crate::{fixtures::insert_projects, helpers::TestApp, test_both};
 
 const SIZES: [usize; 3] = [1, 10, 50];
 

@@ -1,35 +1,11 @@
-//! The demo data set: providers, models, about twenty agents with tools,
-//! four circles, and three projects of the demo admin user at three
-//! readiness levels, so a fresh server has something real to show.
-//!
-//! Every row has a fixed id and every insert is `ON CONFLICT DO NOTHING`, so
-//! seeding is idempotent: a second run inserts nothing and does not fail.
-//! Timestamps are fixed offsets from [`BASE_TIME`], so the data set is the
-//! same on every machine. Readiness snapshots are not written (they are
-//! computed on demand).
-//!
-//! The expected readiness of the demo projects (SPEC 5):
-//! - [`DEMO_PROJECT_INSUFFICIENT`]: score 2.5, `insufficient`, blockers: no
-//!   value path steps, no problem statement, no confirmed features, no personas.
-//! - [`DEMO_PROJECT_DEVELOPING`]: score 48.5 (value_path 60, problem 40,
-//!   solution 44, engagement 50), `developing`, blocker: no client signals.
-//! - [`DEMO_PROJECT_EXCELLENT`]: score 100.0, `excellent`, no blockers; it
-//!   also has a stored DI analysis and three unanalyzed signals.
+//! The demo data set itself: every provider, model, agent, tool, circle and
+//! project row as a table, with the fixed ids and timestamps that make it
+//! the same on every machine. Turning these tables into rows and inserting
+//! them is the parent module's job.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::agents::{AgentStatus, SkillNames};
-use entity::signals::SignalAuthority;
-use entity::{
-    agent_tools, agents, circle_members, circles, di_analyses, features, foundations, meetings,
-    models, personas, projects, providers, signals, strategic_contexts, user_agent_instructions,
-    vp_steps,
-};
-use entity::{AgentId, ProjectId, UserId};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    TryInsertResult,
-};
+use entity::{agents::AgentStatus, signals::SignalAuthority};
+use entity::{ProjectId, UserId};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -38,23 +14,23 @@ use uuid::Uuid;
 /// current time in their first 48 bits).
 const ID_BASE: u128 = 0x0193_6b2a_0000_7000_8000_0000_0000_0000;
 
-const fn demo_id(kind: u128, n: u128) -> Uuid {
+pub(super) const fn demo_id(kind: u128, n: u128) -> Uuid {
     Uuid::from_u128(ID_BASE | (kind << 32) | n)
 }
 
-const USER: u128 = 0;
-const PROVIDER: u128 = 1;
-const MODEL: u128 = 2;
-const AGENT: u128 = 3;
-const TOOL: u128 = 4;
-const CIRCLE: u128 = 5;
-const MEMBER: u128 = 6;
-const PROJECT: u128 = 7;
-const FEATURE: u128 = 8;
-const PERSONA: u128 = 9;
-const STEP: u128 = 10;
-const MEETING: u128 = 11;
-const SIGNAL: u128 = 12;
+pub(super) const USER: u128 = 0;
+pub(super) const PROVIDER: u128 = 1;
+pub(super) const MODEL: u128 = 2;
+pub(super) const AGENT: u128 = 3;
+pub(super) const TOOL: u128 = 4;
+pub(super) const CIRCLE: u128 = 5;
+pub(super) const MEMBER: u128 = 6;
+pub(super) const PROJECT: u128 = 7;
+pub(super) const FEATURE: u128 = 8;
+pub(super) const PERSONA: u128 = 9;
+pub(super) const STEP: u128 = 10;
+pub(super) const MEETING: u128 = 11;
+pub(super) const SIGNAL: u128 = 12;
 
 /// The demo admin user: owns the demo projects, and the dev-mode token is
 /// issued for it.
@@ -69,91 +45,19 @@ pub const DEMO_PROJECT_EXCELLENT: ProjectId = ProjectId(demo_id(PROJECT, 3));
 /// 2026-10-01T09:00:00Z: every demo timestamp is an offset from it.
 const BASE_TIME: i64 = 1_790_845_200;
 
-fn at(days: i64, hours: i64) -> DateTime<Utc> {
+pub(super) fn at(days: i64, hours: i64) -> DateTime<Utc> {
     DateTime::UNIX_EPOCH + TimeDelta::seconds(BASE_TIME + days * 86_400 + hours * 3_600)
 }
 
-/// What a [`seed_demo`] run wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SeedReport {
-    /// Rows inserted over all tables; 0 when the data set was already there.
-    pub rows_inserted: u64,
-}
-
-impl SeedReport {
-    /// Whether this run inserted anything (false on a re-run).
-    pub fn inserted_anything(&self) -> bool {
-        self.rows_inserted > 0
-    }
-}
-
-/// Loads the demo data set; rows that already exist are left alone.
-///
-/// Run it inside a transaction (pass one as `db`) so a failure leaves
-/// nothing half-seeded.
-pub async fn seed_demo(db: &impl ConnectionTrait) -> Result<SeedReport, DbErr> {
-    let agent_specs = agent_specs();
-    let mut rows = 0;
-    rows += insert_all(db, provider_rows()).await?;
-    rows += insert_all(db, model_rows()).await?;
-    rows += insert_all(db, agent_rows(&agent_specs)).await?;
-    rows += insert_all(db, tool_rows(&agent_specs)?).await?;
-    rows += insert_all(db, instruction_rows(&agent_specs)?).await?;
-    rows += insert_all(db, circle_rows()).await?;
-    rows += insert_all(db, member_rows(&agent_specs)?).await?;
-    rows += insert_all(db, project_rows()).await?;
-    rows += insert_all(db, feature_rows()).await?;
-    rows += insert_all(db, persona_rows()).await?;
-    rows += insert_all(db, step_rows()).await?;
-    rows += insert_all(db, meeting_rows()).await?;
-    rows += insert_all(db, signal_rows()).await?;
-    rows += insert_all(db, strategic_context_rows()).await?;
-    rows += insert_all(db, foundation_rows()).await?;
-    rows += insert_all(db, di_analysis_rows()).await?;
-    Ok(SeedReport {
-        rows_inserted: rows,
-    })
-}
-
-/// Inserts `rows` in one statement, skipping any row that conflicts with an
-/// existing one; returns how many were inserted.
-async fn insert_all<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<u64, DbErr>
-where
-    A: ActiveModelTrait + Send,
-    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-{
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let result = A::Entity::insert_many(rows)
-        .on_conflict(OnConflict::new().do_nothing().to_owned())
-        .do_nothing()
-        .exec_without_returning(db)
-        .await?;
-    Ok(match result {
-        TryInsertResult::Inserted(n) => n,
-        TryInsertResult::Empty | TryInsertResult::Conflicted => 0,
-    })
-}
-
-fn provider_rows() -> Vec<providers::ActiveModel> {
-    [
-        ("openai", "openai"),
-        ("anthropic", "anthropic"),
-        ("ollama", "ollama"),
-    ]
-    .into_iter()
-    .zip(1..)
-    .map(|((name, api_type), n)| providers::ActiveModel {
-        id: Set(demo_id(PROVIDER, n).into()),
-        name: Set(name.to_owned()),
-        api_type: Set(api_type.to_owned()),
-    })
-    .collect()
-}
+/// (name, api type); provider `n` is the `n`th row, from 1.
+pub(super) const PROVIDERS: [(&str, &str); 3] = [
+    ("openai", "openai"),
+    ("anthropic", "anthropic"),
+    ("ollama", "ollama"),
+];
 
 /// (model number, provider number, model name, alias); agents refer to the number.
-const MODELS: [(u128, u128, &str, Option<&str>); 6] = [
+pub(super) const MODELS: [(u128, u128, &str, Option<&str>); 6] = [
     (1, 1, "gpt-4o-2024-08-06", Some("gpt-4o")),
     (2, 1, "gpt-4o-mini-2024-07-18", Some("gpt-4o-mini")),
     (3, 2, "claude-sonnet-4-5-20250929", Some("claude-sonnet")),
@@ -162,39 +66,29 @@ const MODELS: [(u128, u128, &str, Option<&str>); 6] = [
     (6, 3, "qwen2.5:14b", None),
 ];
 
-fn model_rows() -> Vec<models::ActiveModel> {
-    MODELS
-        .iter()
-        .map(|&(n, provider, name, alias)| models::ActiveModel {
-            id: Set(demo_id(MODEL, n).into()),
-            provider_id: Set(demo_id(PROVIDER, provider).into()),
-            model_name: Set(name.to_owned()),
-            model_alias: Set(alias.map(str::to_owned)),
-        })
-        .collect()
-}
-
-const DISCOVERY_BASE: &str = "You are part of a product-discovery team helping a consultant \
+pub(super) const DISCOVERY_BASE: &str =
+    "You are part of a product-discovery team helping a consultant \
 understand a client's problem before anything is built. Ground every statement in the \
 project's evidence (signals, meetings, foundation), say plainly when evidence is missing, \
 and never invent client quotes.";
 
-const DELIVERY_BASE: &str = "You help turn a validated product idea into a plan a delivery \
+pub(super) const DELIVERY_BASE: &str =
+    "You help turn a validated product idea into a plan a delivery \
 team can execute. Be concrete, state your assumptions, and keep scope tied to confirmed \
 features.";
 
 /// One demo agent; its id is `demo_id(AGENT, index + 1)` in [`agent_specs`].
-struct AgentSpec {
-    name: &'static str,
-    description: &'static str,
-    system_prompt: &'static str,
-    base_prompt: &'static str,
-    skills: &'static [&'static str],
-    status: AgentStatus,
+pub(super) struct AgentSpec {
+    pub(super) name: &'static str,
+    pub(super) description: &'static str,
+    pub(super) system_prompt: &'static str,
+    pub(super) base_prompt: &'static str,
+    pub(super) skills: &'static [&'static str],
+    pub(super) status: AgentStatus,
     /// Number in [`MODELS`]; `None` for agents not yet assigned a model.
-    model: Option<u128>,
-    temperature: Option<f64>,
-    max_tokens: Option<i32>,
+    pub(super) model: Option<u128>,
+    pub(super) temperature: Option<f64>,
+    pub(super) max_tokens: Option<i32>,
 }
 
 #[expect(
@@ -229,7 +123,7 @@ const fn spec(
 }
 
 #[rustfmt::skip]
-fn agent_specs() -> Vec<AgentSpec> {
+pub(super) fn agent_specs() -> Vec<AgentSpec> {
     use AgentStatus::{Active, Archived, Paused};
     vec![
         spec("discovery-intelligence", "Reads a project's new signals and state, scores readiness and says what evidence is missing.",
@@ -295,41 +189,8 @@ fn agent_specs() -> Vec<AgentSpec> {
     ]
 }
 
-fn agent_rows(specs: &[AgentSpec]) -> Vec<agents::ActiveModel> {
-    specs
-        .iter()
-        .zip(1..)
-        .map(|(spec, n)| agents::ActiveModel {
-            id: Set(demo_id(AGENT, n).into()),
-            name: Set(spec.name.to_owned()),
-            description: Set(spec.description.to_owned()),
-            system_prompt: Set(spec.system_prompt.to_owned()),
-            base_prompt: Set(spec.base_prompt.to_owned()),
-            skill_names: Set(SkillNames(
-                spec.skills.iter().map(|&s| s.to_owned()).collect(),
-            )),
-            status: Set(spec.status),
-            model_id: Set(spec.model.map(|m| demo_id(MODEL, m).into())),
-            temperature: Set(spec.temperature),
-            max_tokens: Set(spec.max_tokens),
-            created_at: Set(at(0, n as i64)),
-            updated_at: Set(at(10, n as i64)),
-        })
-        .collect()
-}
-
-/// The id of the demo agent called `name`.
-fn agent_id(specs: &[AgentSpec], name: &str) -> Result<AgentId, DbErr> {
-    specs
-        .iter()
-        .zip(1..)
-        .find(|(spec, _)| spec.name == name)
-        .map(|(_, n)| demo_id(AGENT, n).into())
-        .ok_or_else(|| DbErr::Custom(format!("demo data refers to unknown agent {name}")))
-}
-
 /// (agent, name, tool_type, description, config, is_active).
-type ToolRow = (
+pub(super) type ToolRow = (
     &'static str,
     &'static str,
     &'static str,
@@ -339,7 +200,7 @@ type ToolRow = (
 );
 
 #[rustfmt::skip]
-fn tool_table() -> Vec<ToolRow> {
+pub(super) fn tool_table() -> Vec<ToolRow> {
     vec![
         ("discovery-intelligence", "get_project_state", "function", "Counts, foundation and readiness of the project.", json!({"parameters": {"project_id": "uuid"}}), true),
         ("discovery-intelligence", "list_unanalyzed_signals", "function", "Signals not yet analyzed.", json!({"parameters": {"project_id": "uuid", "limit": 100}}), true),
@@ -379,49 +240,23 @@ fn tool_table() -> Vec<ToolRow> {
     ]
 }
 
-fn tool_rows(specs: &[AgentSpec]) -> Result<Vec<agent_tools::ActiveModel>, DbErr> {
-    tool_table()
-        .into_iter()
-        .zip(1..)
-        .map(
-            |((agent, name, tool_type, description, config, is_active), n)| {
-                Ok(agent_tools::ActiveModel {
-                    id: Set(demo_id(TOOL, n).into()),
-                    agent_id: Set(agent_id(specs, agent)?),
-                    name: Set(name.to_owned()),
-                    description: Set(description.to_owned()),
-                    tool_type: Set(tool_type.to_owned()),
-                    config: Set(config),
-                    is_active: Set(is_active),
-                })
-            },
-        )
-        .collect()
-}
-
-fn instruction_rows(
-    specs: &[AgentSpec],
-) -> Result<Vec<user_agent_instructions::ActiveModel>, DbErr> {
-    Ok(vec![user_agent_instructions::ActiveModel {
-        user_id: Set(DEMO_USER_ID),
-        agent_id: Set(agent_id(specs, "discovery-intelligence")?),
-        instructions: Set(
-            "Our clients are mid-sized B2B companies. Answer in bullet points, \
-            flag every assumption, and end with the single most useful next interview question."
-                .to_owned(),
-        ),
-        updated_at: Set(at(12, 0)),
-    }])
-}
+/// (user, agent, instructions, day of the last update).
+pub(super) const INSTRUCTIONS: [(UserId, &str, &str, i64); 1] = [(
+    DEMO_USER_ID,
+    "discovery-intelligence",
+    "Our clients are mid-sized B2B companies. Answer in bullet points, \
+    flag every assumption, and end with the single most useful next interview question.",
+    12,
+)];
 
 /// (name, description, members as (agent, role, active)).
-type CircleSpec = (
+pub(super) type CircleSpec = (
     &'static str,
     &'static str,
     &'static [(&'static str, &'static str, bool)],
 );
 
-const CIRCLES: [CircleSpec; 4] = [
+pub(super) const CIRCLES: [CircleSpec; 4] = [
     (
         "discovery-core",
         "Turns raw signals into a scored, evidence-backed picture of a project.",
@@ -469,39 +304,9 @@ const CIRCLES: [CircleSpec; 4] = [
     ),
 ];
 
-fn circle_rows() -> Vec<circles::ActiveModel> {
-    CIRCLES
-        .iter()
-        .zip(1..)
-        .map(|(&(name, description, _), n)| circles::ActiveModel {
-            id: Set(demo_id(CIRCLE, n).into()),
-            name: Set(name.to_owned()),
-            description: Set(description.to_owned()),
-            created_at: Set(at(1, n as i64)),
-        })
-        .collect()
-}
-
-fn member_rows(specs: &[AgentSpec]) -> Result<Vec<circle_members::ActiveModel>, DbErr> {
-    let mut rows = Vec::new();
-    for (&(_, _, members), circle) in CIRCLES.iter().zip(1..) {
-        for (&(agent, role, is_active), i) in members.iter().zip(0..) {
-            rows.push(circle_members::ActiveModel {
-                id: Set(demo_id(MEMBER, circle * 100 + i).into()),
-                circle_id: Set(demo_id(CIRCLE, circle).into()),
-                agent_id: Set(agent_id(specs, agent)?),
-                role: Set(role.to_owned()),
-                is_active: Set(is_active),
-                joined_at: Set(at(2, i as i64)),
-            });
-        }
-    }
-    Ok(rows)
-}
-
 /// Day offset (from [`BASE_TIME`]) each demo project was created on; its
 /// children's timestamps follow it.
-fn project_day(project: u128) -> i64 {
+pub(super) fn project_day(project: u128) -> i64 {
     match project {
         1 => 45,
         2 => 20,
@@ -509,27 +314,16 @@ fn project_day(project: u128) -> i64 {
     }
 }
 
-fn project_rows() -> Vec<projects::ActiveModel> {
-    [
-        (1, "Field Service Scheduling"),
-        (2, "Clinic Patient Intake"),
-        (3, "B2B Invoice Automation"),
-    ]
-    .into_iter()
-    .map(|(n, name)| projects::ActiveModel {
-        id: Set(demo_id(PROJECT, n).into()),
-        owner_id: Set(DEMO_USER_ID),
-        name: Set(name.to_owned()),
-        state_version: Set(0),
-        created_at: Set(at(project_day(n), 0)),
-        updated_at: Set(at(project_day(n), 1)),
-    })
-    .collect()
-}
+/// (project number, name).
+pub(super) const PROJECTS: [(u128, &str); 3] = [
+    (1, "Field Service Scheduling"),
+    (2, "Clinic Patient Intake"),
+    (3, "B2B Invoice Automation"),
+];
 
 /// (project, name, description, confirmed).
 #[rustfmt::skip]
-const FEATURES: [(u128, &str, &str, bool); 11] = [
+pub(super) const FEATURES: [(u128, &str, &str, bool); 11] = [
     (1, "Technician route suggestions", "Suggest the day's visit order from job locations and time windows.", false),
     (2, "Online intake form", "Patients fill in history and insurance before the visit.", true),
     (2, "Insurance card scan", "Read member id and payer from a photo of the card.", true),
@@ -543,49 +337,18 @@ const FEATURES: [(u128, &str, &str, bool); 11] = [
     (3, "Supplier portal", "Let suppliers see the status of their invoices.", false),
 ];
 
-fn feature_rows() -> Vec<features::ActiveModel> {
-    FEATURES
-        .into_iter()
-        .zip(1..)
-        .map(
-            |((project, name, description, confirmed), n)| features::ActiveModel {
-                id: Set(demo_id(FEATURE, n).into()),
-                project_id: Set(demo_id(PROJECT, project).into()),
-                name: Set(name.to_owned()),
-                description: Set(description.to_owned()),
-                confirmed: Set(confirmed),
-                created_at: Set(at(project_day(project) + 1, n as i64)),
-            },
-        )
-        .collect()
-}
-
 /// (project, name, description).
 #[rustfmt::skip]
-const PERSONAS: [(u128, &str, &str); 4] = [
+pub(super) const PERSONAS: [(u128, &str, &str); 4] = [
     (2, "Front-desk coordinator", "Checks patients in, chases missing forms and insurance details; measured on waiting-room time."),
     (3, "Accounts-payable clerk", "Keys in 40-80 invoices a day and resolves mismatches by email; wants fewer exceptions."),
     (3, "Finance controller", "Owns month-end close and audit; needs every payment traceable to an approved PO."),
     (3, "Budget owner", "Approves spend in a department; approves on mobile between meetings."),
 ];
 
-fn persona_rows() -> Vec<personas::ActiveModel> {
-    PERSONAS
-        .into_iter()
-        .zip(1..)
-        .map(|((project, name, description), n)| personas::ActiveModel {
-            id: Set(demo_id(PERSONA, n).into()),
-            project_id: Set(demo_id(PROJECT, project).into()),
-            name: Set(name.to_owned()),
-            description: Set(description.to_owned()),
-            created_at: Set(at(project_day(project) + 2, n as i64)),
-        })
-        .collect()
-}
-
 /// (project, position, label, description).
 #[rustfmt::skip]
-const STEPS: [(u128, i32, &str, &str); 8] = [
+pub(super) const STEPS: [(u128, i32, &str, &str); 8] = [
     (2, 0, "Book appointment", "Patient books online or by phone and gets the intake link."),
     (2, 1, "Complete intake", "Patient fills in history and scans the insurance card at home."),
     (2, 2, "Check in", "Front desk confirms identity; no paperwork at the counter."),
@@ -596,47 +359,17 @@ const STEPS: [(u128, i32, &str, &str); 8] = [
     (3, 4, "Post and pay", "The invoice is posted to the ERP and scheduled for payment."),
 ];
 
-fn step_rows() -> Vec<vp_steps::ActiveModel> {
-    STEPS
-        .into_iter()
-        .zip(1..)
-        .map(
-            |((project, position, label, description), n)| vp_steps::ActiveModel {
-                id: Set(demo_id(STEP, n).into()),
-                project_id: Set(demo_id(PROJECT, project).into()),
-                position: Set(position),
-                label: Set(label.to_owned()),
-                description: Set(description.to_owned()),
-            },
-        )
-        .collect()
-}
-
 /// (project, day after the project's creation, title, notes).
 #[rustfmt::skip]
-const MEETINGS: [(u128, i64, &str, &str); 3] = [
+pub(super) const MEETINGS: [(u128, i64, &str, &str); 3] = [
     (2, 5, "Kick-off with clinic operations", "Walked through today's paper intake. Biggest pain: insurance details missing at check-in. Next: shadow the front desk for a morning."),
     (3, 4, "AP process walkthrough", "Controller and two clerks showed the invoice flow end to end. 30% of invoices need a manual PO lookup. Decision: start with PO matching."),
     (3, 18, "Solution review with finance", "Reviewed value path and feature list. Client confirmed capture, matching, approvals, ERP sync and duplicate detection; supplier portal deferred."),
 ];
 
-fn meeting_rows() -> Vec<meetings::ActiveModel> {
-    MEETINGS
-        .into_iter()
-        .zip(1..)
-        .map(|((project, day, title, notes), n)| meetings::ActiveModel {
-            id: Set(demo_id(MEETING, n).into()),
-            project_id: Set(demo_id(PROJECT, project).into()),
-            title: Set(title.to_owned()),
-            held_at: Set(at(project_day(project) + day, 5)),
-            notes: Set(notes.to_owned()),
-        })
-        .collect()
-}
-
 /// (project, source, authority, content, analyzed).
 #[rustfmt::skip]
-const SIGNALS: [(u128, &str, SignalAuthority, &str, bool); 21] = {
+pub(super) const SIGNALS: [(u128, &str, SignalAuthority, &str, bool); 21] = {
     use SignalAuthority::{Client, Consultant, Other, Research};
     [
         (1, "email", Client, "Our technicians lose an hour a day driving back and forth between jobs.", false),
@@ -663,66 +396,45 @@ const SIGNALS: [(u128, &str, SignalAuthority, &str, bool); 21] = {
     ]
 };
 
-fn signal_rows() -> Vec<signals::ActiveModel> {
-    SIGNALS
-        .into_iter()
-        .zip(1..)
-        .map(
-            |((project, source, authority, content, analyzed), n)| signals::ActiveModel {
-                id: Set(demo_id(SIGNAL, n).into()),
-                project_id: Set(demo_id(PROJECT, project).into()),
-                source: Set(source.to_owned()),
-                authority: Set(authority),
-                content: Set(content.to_owned()),
-                created_at: Set(at(project_day(project) + 2, n as i64)),
-                analyzed_at: Set(analyzed.then(|| at(project_day(project) + 20, 0))),
-            },
-        )
-        .collect()
-}
+/// (project, day after the project's creation, content).
+pub(super) const STRATEGIC_CONTEXTS: [(u128, i64, &str); 1] = [(
+    3,
+    10,
+    "The client is consolidating finance onto one ERP by next year and wants AP \
+    automated before the migration, so the solution must post through the ERP's API \
+    and not depend on the legacy system. E-invoicing mandates make structured capture \
+    a strategic asset, not only a cost saving.",
+)];
 
-fn strategic_context_rows() -> Vec<strategic_contexts::ActiveModel> {
-    vec![strategic_contexts::ActiveModel {
-        project_id: Set(DEMO_PROJECT_EXCELLENT),
-        content: Set(
-            "The client is consolidating finance onto one ERP by next year and wants AP \
-            automated before the migration, so the solution must post through the ERP's API \
-            and not depend on the legacy system. E-invoicing mandates make structured capture \
-            a strategic asset, not only a cost saving."
-                .to_owned(),
-        ),
-        updated_at: Set(at(project_day(3) + 10, 0)),
-    }]
-}
+/// The five foundation fields, in the order the columns are declared.
+pub(super) type FoundationFields = [Option<&'static str>; 5];
 
-fn foundation_rows() -> Vec<foundations::ActiveModel> {
-    let text = |s: &str| Some(s.to_owned());
-    vec![
-        foundations::ActiveModel {
-            project_id: Set(DEMO_PROJECT_DEVELOPING),
-            problem_statement: Set(text("Check-in takes too long because insurance and history are collected on paper at the counter.")),
-            target_users: Set(text("Front-desk staff and patients of multi-doctor outpatient clinics.")),
-            value_proposition: Set(None),
-            business_case: Set(None),
-            constraints: Set(None),
-            updated_at: Set(at(project_day(2) + 6, 0)),
-        },
-        foundations::ActiveModel {
-            project_id: Set(DEMO_PROJECT_EXCELLENT),
-            problem_statement: Set(text("Manual keying and PO lookups make invoice processing slow, costly and error-prone, and delay month-end close.")),
-            target_users: Set(text("Accounts-payable clerks, finance controllers and budget owners at mid-sized distributors.")),
-            value_proposition: Set(text("Invoices are captured, matched and approved without keying; clerks handle exceptions only.")),
-            business_case: Set(text("Cutting cost per invoice from ~$9 to ~$3 saves ~$290k a year at 4,000 invoices a month.")),
-            constraints: Set(text("Must post through the new ERP's API; data stays in the EU; go-live before the ERP migration.")),
-            updated_at: Set(at(project_day(3) + 12, 0)),
-        },
-    ]
-}
+/// (project, day after the project's creation, [problem statement, target
+/// users, value proposition, business case, constraints]).
+#[rustfmt::skip]
+pub(super) const FOUNDATIONS: [(u128, i64, FoundationFields); 2] = [
+    (2, 6, [
+        Some("Check-in takes too long because insurance and history are collected on paper at the counter."),
+        Some("Front-desk staff and patients of multi-doctor outpatient clinics."),
+        None,
+        None,
+        None,
+    ]),
+    (3, 12, [
+        Some("Manual keying and PO lookups make invoice processing slow, costly and error-prone, and delay month-end close."),
+        Some("Accounts-payable clerks, finance controllers and budget owners at mid-sized distributors."),
+        Some("Invoices are captured, matched and approved without keying; clerks handle exceptions only."),
+        Some("Cutting cost per invoice from ~$9 to ~$3 saves ~$290k a year at 4,000 invoices a month."),
+        Some("Must post through the new ERP's API; data stays in the EU; go-live before the ERP migration."),
+    ]),
+];
 
-fn di_analysis_rows() -> Vec<di_analyses::ActiveModel> {
-    vec![di_analyses::ActiveModel {
-        project_id: Set(DEMO_PROJECT_EXCELLENT),
-        analysis: Set(json!({
+/// (project, day after the project's creation, the stored analysis).
+pub(super) fn di_analyses() -> Vec<(u128, i64, Value)> {
+    vec![(
+        3,
+        20,
+        json!({
             "summary": "Strong evidence for capture, matching and approvals; ERP integration path confirmed.",
             "gaps": ["Volume of non-PO invoices by supplier", "E-invoicing formats required per market"],
             "next_actions": [
@@ -731,7 +443,6 @@ fn di_analysis_rows() -> Vec<di_analyses::ActiveModel> {
                 "Validate mobile approval with two budget owners"
             ],
             "signals_analyzed": 9
-        })),
-        analyzed_at: Set(at(project_day(3) + 20, 0)),
-    }]
+        }),
+    )]
 }
