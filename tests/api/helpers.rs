@@ -103,6 +103,10 @@ pub struct TestApp {
     pub state: AppState,
     /// The database every replica of this app uses.
     pub database_url: String,
+    /// In dev mode (see [`Self::spawn_dev`]): the demo admin token the
+    /// server made up.
+    #[allow(dead_code, reason = "for the dev-mode tests only")]
+    pub dev_token: Option<String>,
     /// Owned by the first replica only: dropped (and the database with it)
     /// when that replica's test ends.
     _database: Option<ScratchDatabase>,
@@ -120,8 +124,22 @@ impl TestApp {
 
     /// Spawns with extra flags and test hooks installed.
     pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
+        let mut args = vec!["--jwt-secret", SECRET, "--no-demo-data"];
+        args.extend_from_slice(flags);
+        Self::start(backend, &args, hooks).await
+    }
+
+    /// Spawns as `cargo run` would: dev mode (no secret: the server makes
+    /// one up and a demo admin token, [`Self::dev_token`]) with the demo
+    /// data loaded. The `admin` and `user` tokens do not work here.
+    #[allow(dead_code, reason = "for the dev-mode tests only")]
+    pub async fn spawn_dev(backend: Backend) -> Self {
+        Self::start(backend, &[], Hooks::default()).await
+    }
+
+    async fn start(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
-        let (config, state, address, shutdown, served) =
+        let (config, state, address, shutdown, served, dev_token) =
             start_server(&database.url, flags, hooks).await;
         let db_config = config.db;
         let db = Db::connect(&database.url, &db_config)
@@ -154,6 +172,7 @@ impl TestApp {
             served,
             state,
             database_url: database.url.clone(),
+            dev_token,
             _database: Some(database),
         }
     }
@@ -161,8 +180,9 @@ impl TestApp {
     /// Another server on the same database: a second replica with its own
     /// pool, caches and invalidation listener.
     pub async fn spawn_replica(&self) -> Self {
-        let (_, state, address, shutdown, served) =
-            start_server(&self.database_url, &[], Hooks::default()).await;
+        let flags = ["--jwt-secret", SECRET, "--no-demo-data"];
+        let (_, state, address, shutdown, served, dev_token) =
+            start_server(&self.database_url, &flags, Hooks::default()).await;
         Self {
             backend: self.backend,
             address,
@@ -175,6 +195,7 @@ impl TestApp {
             served,
             state,
             database_url: self.database_url.clone(),
+            dev_token,
             _database: None,
         }
     }
@@ -268,21 +289,16 @@ async fn start_server(
     SocketAddr,
     oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
+    Option<String>,
 ) {
-    let mut args = vec![
-        "agentgraph",
-        "--database-url",
-        url,
-        "--jwt-secret",
-        SECRET,
-        "--no-demo-data",
-    ];
+    let mut args = vec!["agentgraph", "--database-url", url];
     args.extend_from_slice(flags);
     let config = Config::from_flags(args).expect("test flags parse");
     let application = Application::build_with(config.clone(), hooks)
         .await
         .expect("application builds");
     let state = application.state.clone();
+    let dev_token = application.dev_token.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -291,7 +307,7 @@ async fn start_server(
     let served = tokio::spawn(app::serve(listener, application.state, async move {
         let _ = stop.await;
     }));
-    (config, state, address, shutdown, served)
+    (config, state, address, shutdown, served, dev_token)
 }
 
 pub fn bearer(keys: &TokenKeys, viewer: Viewer) -> String {

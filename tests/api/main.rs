@@ -9,6 +9,7 @@ mod agents;
 mod auth;
 mod circles;
 mod faults;
+mod introspection;
 mod limits;
 mod observability;
 mod projects;
