@@ -314,7 +314,10 @@ mod tests {
              fragment F on Agent { description d: status }",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((size.data.fields, size.data.aliases, size.data.depth), (7, 4, 2));
+        assert_eq!(
+            (size.data.fields, size.data.aliases, size.data.depth),
+            (7, 4, 2)
+        );
     }
 
     #[test]
@@ -428,8 +431,8 @@ mod tests {
             }
             format!("{{ {field} {{ {text} }} }}")
         };
-        let introspection = parse_query(deep("__type(name: \"Query\")"))
-            .unwrap_or_else(|e| panic!("parses: {e}"));
+        let introspection =
+            parse_query(deep("__type(name: \"Query\")")).unwrap_or_else(|e| panic!("parses: {e}"));
         assert_eq!(check(&introspection, &limits()), Ok(()));
         let data = parse_query(deep("viewer")).unwrap_or_else(|e| panic!("parses: {e}"));
         assert!(check(&data, &limits()).is_err());
