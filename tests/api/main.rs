@@ -7,6 +7,7 @@ mod helpers;
 mod abandoned;
 mod agents;
 mod auth;
+mod browser;
 mod circles;
 mod compression;
 mod faults;
