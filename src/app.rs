@@ -24,6 +24,10 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    compression::{
+        predicate::{NotForContentType, Predicate, SizeAbove},
+        CompressionLayer,
+    },
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
@@ -61,6 +65,10 @@ struct StateInner {
     listener: Option<Arc<ListenerHealth>>,
     /// The operation names that label request metrics (bounded).
     operation_labels: OperationLabels,
+    /// The GraphiQL page (with the dev token in dev mode) and its assets.
+    playground: http::Playground,
+    /// Automatic persisted queries: hash -> document, bounded.
+    persisted_queries: http::PersistedQueries,
 }
 
 impl AppState {
@@ -82,6 +90,14 @@ impl AppState {
 
     pub fn operation_labels(&self) -> &OperationLabels {
         &self.0.operation_labels
+    }
+
+    pub fn playground(&self) -> &http::Playground {
+        &self.0.playground
+    }
+
+    pub fn persisted_queries(&self) -> &http::PersistedQueries {
+        &self.0.persisted_queries
     }
 
     /// The invalidation listener's health (PostgreSQL only).
@@ -176,6 +192,8 @@ impl Application {
             .extension(http::RequestFactsRecorder)
             .data(services.clone())
             .finish();
+        let playground = http::Playground::new(dev_token.as_deref());
+        let persisted_queries = http::PersistedQueries::new(config.http.persisted_queries_bytes);
         let state = AppState(Arc::new(StateInner {
             config,
             schema,
@@ -185,6 +203,8 @@ impl Application {
             background,
             listener,
             operation_labels: OperationLabels::default(),
+            playground,
+            persisted_queries,
         }));
         Ok(Self { state, dev_token })
     }
@@ -201,7 +221,7 @@ async fn is_empty(db: &Db) -> Result<bool, sea_orm::DbErr> {
 }
 
 /// The router with every route and the HTTP middleware (request ids,
-/// tracing, panics, deadline, body limit, CORS).
+/// tracing, panics, deadline, body limit, CORS, compression).
 pub fn build_router(state: AppState) -> Router {
     let config = state.config().clone();
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -211,7 +231,9 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
         .route("/metrics", get(http::metrics))
+        .route("/graphiql/{version}/{file}", get(http::graphiql_asset))
         .with_state(state)
+        .layer(compression())
         .layer(cors(&config.cors_origins))
         .layer(DefaultBodyLimit::max(config.http.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -254,6 +276,21 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-agentgraph-cost"),
         ])
         .max_age(Duration::from_secs(600))
+}
+
+/// gzip or brotli (quality 4, tower-http's default: fast enough per
+/// request) for responses above 1 KiB when the client accepts either;
+/// smaller ones gain less than the encoding costs. Compressible responses
+/// carry `Vary: Accept-Encoding`, compressed or not.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = SizeAbove::new(1024)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE);
+    CompressionLayer::new()
+        .no_deflate()
+        .no_zstd()
+        .compress_when(predicate)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

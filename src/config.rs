@@ -150,6 +150,18 @@ pub struct HttpConfig {
     /// closing the listener (lets a load balancer notice first).
     #[arg(long, env = "AGENTGRAPH_SHUTDOWN_DELAY", default_value = "0s", value_parser = duration, global = true)]
     pub shutdown_delay: Duration,
+
+    /// Bytes of documents the automatic persisted query store keeps (by
+    /// size, not count: a document may be as large as the body limit);
+    /// 0 keeps none, so every hash-only request is answered
+    /// `PERSISTED_QUERY_NOT_FOUND`.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_PERSISTED_QUERIES_BYTES",
+        default_value_t = 16 * 1024 * 1024,
+        global = true
+    )]
+    pub persisted_queries_bytes: u64,
 }
 
 /// Cache sizes (entries) and lifetimes; the README's cache table explains

@@ -28,6 +28,10 @@ pub enum ErrorCode {
     /// A bug or an unexpected failure; the log has the detail under the
     /// request id the error carries.
     InternalServerError,
+    /// Only a persisted-query hash was sent, and the server does not hold
+    /// its document: send it again with the document (message
+    /// `PersistedQueryNotFound`, as Apollo's protocol expects).
+    PersistedQueryNotFound,
 }
 
 impl ErrorCode {
@@ -39,6 +43,7 @@ impl ErrorCode {
             Self::NotFound => "NOT_FOUND",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
         }
     }
 }

@@ -48,7 +48,7 @@ async fn serve(config: agentgraph::config::Config) -> anyhow::Result<()> {
         println!();
         println!("!! DEV MODE: no AGENTGRAPH_JWT_SECRET is set, so this process made up a random secret.");
         println!("!! Tokens die with the process. Do not run like this in production.");
-        println!("!! Demo admin token (24 h), paste into GraphiQL's headers:");
+        println!("!! Demo admin token (24 h); GraphiQL opens with it, other clients send:");
         println!("{{\"Authorization\": \"Bearer {token}\"}}");
         println!();
     }

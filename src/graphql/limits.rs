@@ -10,6 +10,14 @@
 //! the document, and whatever passes it is small enough for every later
 //! pass. (Complexity and directives per field stay with the schema, which
 //! knows field costs.)
+//!
+//! Selections under `__schema` and `__type` are introspection: answered
+//! from the schema in memory, never from the database, and as deep as the
+//! standard introspection query needs (its `TypeRef` fragment nests
+//! `ofType` 7 to 9 times, 13 to 15 levels in all). They are measured apart,
+//! against the fixed [`INTROSPECTION_LIMITS`], so GraphiQL, codegen and
+//! other tools work while the configured limits keep guarding data. Whether
+//! introspection is allowed at all is the schema's decision, made after.
 
 use std::collections::HashMap;
 
@@ -24,33 +32,111 @@ use crate::config::QueryLimits;
 /// walk's recursion shallow whatever the document.
 const MAX_NESTING: usize = 64;
 
+/// The limits of the introspection part of a document: room for the
+/// standard introspection query of graphql-js 15 to 17 with every option
+/// on (15 levels, about 260 fields), and not much more.
+pub const INTROSPECTION_LIMITS: Counts = Counts {
+    fields: 600,
+    aliases: 30,
+    depth: 20,
+};
+
 /// Why a document was refused: the message a client sees.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct LimitExceeded(String);
 
-/// What executing a document would visit, fragments expanded.
+/// Field selections, aliases and depth of one part of a document.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DocumentSize {
+pub struct Counts {
     /// Field selections.
     pub fields: usize,
     /// Field selections under an alias.
     pub aliases: usize,
     /// Deepest nesting of fields (`{ a { b } }` is 2).
     pub depth: usize,
+}
+
+impl Counts {
+    /// `self` with `inner` nested `field_levels` fields below it.
+    fn absorb(&mut self, inner: Counts, field_levels: usize) {
+        self.fields = self.fields.saturating_add(inner.fields);
+        self.aliases = self.aliases.saturating_add(inner.aliases);
+        if inner.depth > 0 {
+            self.depth = self.depth.max(inner.depth.saturating_add(field_levels));
+        }
+    }
+
+    fn max(self, other: Counts) -> Counts {
+        Counts {
+            fields: self.fields.max(other.fields),
+            aliases: self.aliases.max(other.aliases),
+            depth: self.depth.max(other.depth),
+        }
+    }
+
+    fn check(&self, limits: Counts, what: &str) -> Result<(), LimitExceeded> {
+        if self.depth > limits.depth {
+            return Err(LimitExceeded(format!(
+                "the {what} is nested too deep: {} levels; at most {} are allowed",
+                self.depth, limits.depth
+            )));
+        }
+        if self.aliases > limits.aliases {
+            return Err(LimitExceeded(format!(
+                "the {what} uses {} aliases; at most {} are allowed",
+                self.aliases, limits.aliases
+            )));
+        }
+        if self.fields > limits.fields {
+            return Err(LimitExceeded(format!(
+                "the {what} selects {} fields; at most {} are allowed",
+                self.fields, limits.fields
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What executing a document would visit, fragments expanded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DocumentSize {
+    /// Everything but introspection: held to the configured limits.
+    pub data: Counts,
+    /// `__schema` and `__type` with all below them (depth counted from the
+    /// operation's root): held to [`INTROSPECTION_LIMITS`].
+    pub introspection: Counts,
     /// Deepest nesting of fields, inline fragments and spreads.
     nesting: usize,
 }
 
 impl DocumentSize {
+    /// Counts everything as introspection.
+    fn move_into_introspection(&mut self) {
+        self.introspection.absorb(self.data, 0);
+        self.data = Counts::default();
+    }
+
     /// `self` with `inner` nested one level below it (or beside it, for
     /// `field_levels == 0`).
     fn absorb(&mut self, inner: DocumentSize, field_levels: usize) {
-        self.fields = self.fields.saturating_add(inner.fields);
-        self.aliases = self.aliases.saturating_add(inner.aliases);
-        self.depth = self.depth.max(inner.depth.saturating_add(field_levels));
+        self.data.absorb(inner.data, field_levels);
+        self.introspection.absorb(inner.introspection, field_levels);
         self.nesting = self.nesting.max(inner.nesting.saturating_add(1));
     }
+}
+
+/// The meta fields that open introspection.
+fn opens_introspection(name: &str) -> bool {
+    matches!(name, "__schema" | "__type")
+}
+
+/// `__Type`, `__Field` and the other introspection types: the spec reserves
+/// names starting with `__` for them. Fragments on them (the standard
+/// query's `FullType`, `InputValue`, `TypeRef`) are introspection even when
+/// measured on their own.
+fn is_introspection_type(name: &str) -> bool {
+    name.starts_with("__")
 }
 
 /// Refuses `document` when, fragments expanded, it selects more fields or
@@ -58,25 +144,14 @@ impl DocumentSize {
 /// spread each other in a cycle or one is missing.
 pub fn check(document: &ExecutableDocument, limits: &QueryLimits) -> Result<(), LimitExceeded> {
     let size = measure(document, limits)?;
-    if size.depth > limits.max_depth {
-        return Err(LimitExceeded(format!(
-            "the query is nested too deep: {} levels; at most {} are allowed",
-            size.depth, limits.max_depth
-        )));
-    }
-    if size.aliases > limits.max_aliases {
-        return Err(LimitExceeded(format!(
-            "the query uses {} aliases; at most {} are allowed",
-            size.aliases, limits.max_aliases
-        )));
-    }
-    if size.fields > limits.max_fields {
-        return Err(LimitExceeded(format!(
-            "the query selects {} fields; at most {} are allowed",
-            size.fields, limits.max_fields
-        )));
-    }
-    Ok(())
+    let configured = Counts {
+        fields: limits.max_fields,
+        aliases: limits.max_aliases,
+        depth: limits.max_depth,
+    };
+    size.data.check(configured, "query")?;
+    size.introspection
+        .check(INTROSPECTION_LIMITS, "introspection query")
 }
 
 /// The largest operation or fragment of `document` (fragments are measured
@@ -100,9 +175,8 @@ pub fn measure(
     let mut largest = DocumentSize::default();
     for size in sizes {
         largest = DocumentSize {
-            fields: largest.fields.max(size.fields),
-            aliases: largest.aliases.max(size.aliases),
-            depth: largest.depth.max(size.depth),
+            data: largest.data.max(size.data),
+            introspection: largest.introspection.max(size.introspection),
             nesting: largest.nesting.max(size.nesting),
         };
     }
@@ -135,17 +209,34 @@ impl<'a> Measurer<'a> {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) => {
-                    size.fields = size.fields.saturating_add(1);
-                    size.aliases = size
-                        .aliases
-                        .saturating_add(usize::from(field.node.alias.is_some()));
-                    size.depth = size.depth.max(1);
-                    size.nesting = size.nesting.max(1);
+                    let own = Counts {
+                        fields: 1,
+                        aliases: usize::from(field.node.alias.is_some()),
+                        depth: 1,
+                    };
                     let inner = self.selection_set(&field.node.selection_set.node, level + 1)?;
-                    size.absorb(inner, 1);
+                    if opens_introspection(field.node.name.node.as_str()) {
+                        // The whole subtree is introspection, whatever
+                        // fragments it spreads.
+                        let mut subtree = own;
+                        subtree.absorb(inner.data, 1);
+                        subtree.absorb(inner.introspection, 1);
+                        size.introspection.absorb(subtree, 0);
+                        size.nesting = size.nesting.max(inner.nesting.saturating_add(1));
+                    } else {
+                        size.data.absorb(own, 0);
+                        size.absorb(inner, 1);
+                    }
+                    size.nesting = size.nesting.max(1);
                 }
                 Selection::InlineFragment(fragment) => {
-                    let inner = self.selection_set(&fragment.node.selection_set.node, level + 1)?;
+                    let mut inner =
+                        self.selection_set(&fragment.node.selection_set.node, level + 1)?;
+                    if let Some(condition) = &fragment.node.type_condition {
+                        if is_introspection_type(&condition.node.on.node) {
+                            inner.move_into_introspection();
+                        }
+                    }
                     size.absorb(inner, 0);
                 }
                 Selection::FragmentSpread(spread) => {
@@ -177,7 +268,10 @@ impl<'a> Measurer<'a> {
             return Err(LimitExceeded(format!("unknown fragment `{name}`")));
         };
         self.measured.insert(key.as_str(), Measured::InProgress);
-        let size = self.selection_set(&definition.node.selection_set.node, level)?;
+        let mut size = self.selection_set(&definition.node.selection_set.node, level)?;
+        if is_introspection_type(&definition.node.type_condition.node.on.node) {
+            size.move_into_introspection();
+        }
         self.measured.insert(key.as_str(), Measured::Done(size));
         Ok(size)
     }
@@ -220,7 +314,10 @@ mod tests {
              fragment F on Agent { description d: status }",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((size.fields, size.aliases, size.depth), (7, 4, 2));
+        assert_eq!(
+            (size.data.fields, size.data.aliases, size.data.depth),
+            (7, 4, 2)
+        );
     }
 
     #[test]
@@ -230,7 +327,7 @@ mod tests {
              fragment C on CircleConnection { nodes { ... on Circle { members { agent { name } } } } }",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(size.depth, 5);
+        assert_eq!(size.data.depth, 5);
     }
 
     /// Fragment `F{level}` spreads `F{level+1}` `fan_out` times.
@@ -283,6 +380,62 @@ mod tests {
         text.push_str(&format!("fragment F{links} on Query {{ __typename }}\n"));
         let refused = size_of(&text);
         assert!(matches!(refused, Err(LimitExceeded(m)) if m.contains("nest")));
+    }
+
+    #[test]
+    fn introspection_is_measured_apart_from_data() {
+        let size = size_of(
+            "{ viewer { id } __schema { types { ...T } } a: __type(name: \"Query\") { name } }
+             fragment T on __Type { name fields { type { ofType { ofType { name } } } } }",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            size.data,
+            Counts {
+                fields: 2,
+                aliases: 0,
+                depth: 2
+            }
+        );
+        assert_eq!(
+            size.introspection,
+            Counts {
+                fields: 10,
+                aliases: 1,
+                depth: 7
+            }
+        );
+    }
+
+    #[test]
+    fn the_standard_introspection_queries_fit_the_introspection_limits() {
+        for query in [
+            include_str!("../../tests/api/fixtures/introspection-graphql-16.15.0.graphql"),
+            include_str!("../../tests/api/fixtures/introspection-graphql-15.10.1.graphql"),
+        ] {
+            let size = size_of(query).unwrap_or_else(|e| panic!("{e}"));
+            eprintln!("{:?}", size.introspection);
+            assert_eq!(size.data, Counts::default());
+            assert!(size.introspection.depth >= 13, "{size:?}");
+            let document = parse_query(query).unwrap_or_else(|e| panic!("parses: {e}"));
+            assert_eq!(check(&document, &limits()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn deep_introspection_passes_where_deep_data_does_not() {
+        let deep = |field: &str| {
+            let mut text = "name".to_owned();
+            for _ in 0..11 {
+                text = format!("ofType {{ {text} }}");
+            }
+            format!("{{ {field} {{ {text} }} }}")
+        };
+        let introspection =
+            parse_query(deep("__type(name: \"Query\")")).unwrap_or_else(|e| panic!("parses: {e}"));
+        assert_eq!(check(&introspection, &limits()), Ok(()));
+        let data = parse_query(deep("viewer")).unwrap_or_else(|e| panic!("parses: {e}"));
+        assert!(check(&data, &limits()).is_err());
     }
 
     #[test]

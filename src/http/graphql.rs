@@ -8,7 +8,7 @@ use std::{
 
 use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
-    Response as GqlResponse, ServerError, Variables,
+    Response as GqlResponse, ServerError,
 };
 use async_graphql_axum::GraphQLResponse;
 use axum::{
@@ -20,8 +20,11 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
-    facts::single_operation_name, not_acceptable, ops::graphiql, request_error, unauthorized,
-    with_media, Media, RequestFacts,
+    facts::single_operation_name,
+    not_acceptable, persisted_query_not_found,
+    playground::graphiql,
+    request::{self, Incoming, Unreadable},
+    request_error, unauthorized, with_media, Media, RequestFacts,
 };
 use crate::{
     app::AppState,
@@ -63,13 +66,16 @@ pub async fn graphql_post(
             "POST requests must have `Content-Type: application/json`",
         );
     }
-    match parse_post_body(&body) {
-        Ok(request) => {
-            let document = parse_document(&request);
-            execute(&state, &headers, request, document, media).await
-        }
-        Err(message) => request_error(StatusCode::BAD_REQUEST, media, &message),
-    }
+    let incoming = request::post_fields(&body)
+        .map_err(Unreadable::from)
+        .and_then(|fields| request::incoming(fields, state.persisted_queries()));
+    let incoming = match incoming {
+        Ok(incoming) => incoming,
+        Err(unreadable) => return refuse(unreadable, media),
+    };
+    let document = parse_document(&incoming.request);
+    remember(&state, &incoming, &document);
+    execute(&state, &headers, incoming.request, document, media).await
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query in the URL.
@@ -85,12 +91,15 @@ pub async fn graphql_get(
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
     };
-    let request = match parse_get_params(&query) {
-        Ok(request) => request,
-        Err(message) => return request_error(StatusCode::BAD_REQUEST, media, &message),
+    let incoming = request::get_fields(&query)
+        .map_err(Unreadable::from)
+        .and_then(|fields| request::incoming(fields, state.persisted_queries()));
+    let incoming = match incoming {
+        Ok(incoming) => incoming,
+        Err(unreadable) => return refuse(unreadable, media),
     };
-    let document = parse_document(&request);
-    if !is_query_operation(&request, &document) {
+    let document = parse_document(&incoming.request);
+    if !is_query_operation(&incoming.request, &document) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -101,7 +110,29 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, request, document, media).await
+    remember(&state, &incoming, &document);
+    execute(&state, &headers, incoming.request, document, media).await
+}
+
+/// Keeps a document sent with a persisted-query hash, once it parsed.
+fn remember(
+    state: &AppState,
+    incoming: &Incoming,
+    document: &Result<ExecutableDocument, ServerError>,
+) {
+    if let (Some(hash), Ok(_)) = (incoming.persist, document) {
+        state
+            .persisted_queries()
+            .remember(hash, &incoming.request.query);
+    }
+}
+
+/// The answer to a request that could not be read.
+fn refuse(unreadable: Unreadable, media: Media) -> Response {
+    match unreadable {
+        Unreadable::Malformed(message) => request_error(StatusCode::BAD_REQUEST, media, &message),
+        Unreadable::PersistedQueryNotFound => persisted_query_not_found(media),
+    }
 }
 
 /// Runs one GraphQL request for the bearer of `headers`: its document,
@@ -284,81 +315,6 @@ fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-/// A POST body: one JSON object with `query` and optional `variables`,
-/// `operationName` and `extensions`. Messages name JSON, never Rust types.
-fn parse_post_body(body: &[u8]) -> Result<async_graphql::Request, String> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
-    match value {
-        Value::Object(fields) => request_from_fields(
-            fields.get("query").cloned(),
-            fields.get("variables").cloned(),
-            fields.get("operationName").cloned(),
-        ),
-        Value::Array(_) => Err(
-            "batched requests (a JSON array) are not supported; send one request per POST".into(),
-        ),
-        _ => Err("the request body must be a JSON object with a `query`".into()),
-    }
-}
-
-/// GET parameters: `query`, and `variables` as a JSON string.
-fn parse_get_params(raw: &str) -> Result<async_graphql::Request, String> {
-    let pairs: Vec<(String, String)> = url_pairs(raw);
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let variables = match param("variables") {
-        Some(text) if !text.is_empty() => Some(
-            serde_json::from_str(&text)
-                .map_err(|e| format!("`variables` is not valid JSON: {e}"))?,
-        ),
-        _ => None,
-    };
-    request_from_fields(
-        param("query").map(Value::String),
-        variables,
-        param("operationName").map(Value::String),
-    )
-}
-
-fn url_pairs(raw: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn request_from_fields(
-    query: Option<Value>,
-    variables: Option<Value>,
-    operation_name: Option<Value>,
-) -> Result<async_graphql::Request, String> {
-    let query = match query {
-        Some(Value::String(query)) if !query.trim().is_empty() => query,
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            return Err("`query` is required".into())
-        }
-        Some(_) => return Err("`query` must be a string".into()),
-    };
-    let mut request = async_graphql::Request::new(query);
-    match variables {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
-            request = request.variables(Variables::from_json(Value::Object(map)))
-        }
-        Some(_) => return Err("`variables` must be a JSON object".into()),
-    }
-    match operation_name {
-        None | Some(Value::Null) => {}
-        Some(Value::String(name)) => request = request.operation_name(name),
-        Some(_) => return Err("`operationName` must be a string".into()),
-    }
-    Ok(request)
-}
-
 /// The request's document, parsed: the one parse it gets.
 fn parse_document(request: &async_graphql::Request) -> Result<ExecutableDocument, ServerError> {
     Ok(async_graphql::parser::parse_query(&request.query)?)
@@ -402,22 +358,6 @@ fn is_query_operation(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn body_errors_name_json_not_rust_types() {
-        let Err(message) = parse_post_body(b"{\"query\": 1}") else {
-            panic!("accepted a number")
-        };
-        assert_eq!(message, "`query` must be a string");
-        let Err(message) = parse_post_body(b"[{}]") else {
-            panic!("accepted a batch")
-        };
-        assert!(message.contains("batched"));
-        let Err(message) = parse_post_body(b"{nope") else {
-            panic!("accepted bad JSON")
-        };
-        assert!(message.starts_with("the request body is not valid JSON"));
-    }
 
     #[test]
     fn get_detects_mutations() {

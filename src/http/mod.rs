@@ -1,5 +1,7 @@
-//! HTTP: the GraphQL-over-HTTP endpoint ([`graphql`]), GraphiQL, health,
-//! readiness and metrics ([`ops`]), and the response shapes they share.
+//! HTTP: the GraphQL-over-HTTP endpoint ([`graphql`], reading requests in
+//! [`request`], automatic persisted queries in [`persisted`]), the GraphiQL
+//! page and its embedded assets ([`playground`]), health, readiness and
+//! metrics ([`ops`]), and the response shapes they share.
 //!
 //! GraphQL-over-HTTP rules applied here: POST takes `application/json` only
 //! (else 415); GET runs queries only (a mutation: 405); array batching is
@@ -10,6 +12,9 @@
 mod facts;
 mod graphql;
 mod ops;
+mod persisted;
+mod playground;
+mod request;
 
 use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -19,7 +24,9 @@ use serde_json::json;
 
 pub use facts::{RequestFacts, RequestFactsRecorder};
 pub use graphql::{graphql_get, graphql_post};
-pub use ops::{graphiql, healthz, metrics, readyz};
+pub use ops::{healthz, metrics, readyz};
+pub use persisted::PersistedQueries;
+pub use playground::{graphiql, graphiql_asset, Playground};
 
 use crate::error::ErrorCode;
 
@@ -99,6 +106,22 @@ pub(crate) fn unauthorized(media: Media) -> Response {
         HeaderValue::from_static("Bearer error=\"invalid_token\""),
     );
     response
+}
+
+/// A hash-only persisted query the server does not hold. Apollo Client and
+/// urql match on this exact message and code, then resend with the
+/// document. Nothing ran, so it is a request error (200 under
+/// `application/json`, 400 under `application/graphql-response+json`).
+pub(crate) fn persisted_query_not_found(media: Media) -> Response {
+    let body = json!({ "errors": [{
+        "message": "PersistedQueryNotFound",
+        "extensions": { "code": ErrorCode::PersistedQueryNotFound.as_str() },
+    }] });
+    let status = match media {
+        Media::GraphqlResponse => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    };
+    with_media(axum::Json(body).into_response(), status, media)
 }
 
 pub(crate) fn not_acceptable() -> Response {

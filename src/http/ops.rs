@@ -1,30 +1,14 @@
-//! GraphiQL, `/healthz`, `/readyz` and `/metrics`.
+//! `/healthz`, `/readyz` and `/metrics`.
 
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use axum::{
     extract::State,
     http::{header, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 
-use crate::{app::AppState, config::IntrospectionPolicy, observability};
-
-/// GraphiQL, at `/` and for browsers at `GET /graphql`. With introspection
-/// `off` there is nothing for it to do, so it is not served.
-pub async fn graphiql(State(state): State<AppState>) -> Response {
-    if state.config().introspection_policy() == IntrospectionPolicy::Off {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("agentgraph")
-            .finish(),
-    )
-    .into_response()
-}
+use crate::{app::AppState, observability};
 
 /// `GET /healthz`: the process is alive. Never touches the database.
 pub async fn healthz() -> &'static str {

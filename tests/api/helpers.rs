@@ -72,6 +72,9 @@ macro_rules! test_both {
 
 /// A running server on its own database.
 pub struct TestApp {
+    /// The database kind, for tests that start a second, differently
+    /// configured server of the same kind (dev mode).
+    pub backend: Backend,
     pub address: SocketAddr,
     pub client: reqwest::Client,
     /// A separate connection for arranging data and checking what was
@@ -89,6 +92,10 @@ pub struct TestApp {
     pub state: AppState,
     /// The database every replica of this app uses.
     pub database_url: String,
+    /// In dev mode (see [`Self::spawn_dev`]): the demo admin token the
+    /// server made up.
+    #[allow(dead_code, reason = "for the dev-mode tests only")]
+    pub dev_token: Option<String>,
     /// Owned by the first replica only: dropped (and the database with it)
     /// when that replica's test ends.
     _database: Option<ScratchDatabase>,
@@ -106,9 +113,23 @@ impl TestApp {
 
     /// Spawns with extra flags and test hooks installed.
     pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
+        let mut args = vec!["--jwt-secret", SECRET, "--no-demo-data"];
+        args.extend_from_slice(flags);
+        Self::start(backend, &args, hooks).await
+    }
+
+    /// Spawns as `cargo run` would: dev mode (no secret: the server makes
+    /// one up and a demo admin token, [`Self::dev_token`]) with the demo
+    /// data loaded. The `admin` and `user` tokens do not work here.
+    #[allow(dead_code, reason = "for the dev-mode tests only")]
+    pub async fn spawn_dev(backend: Backend) -> Self {
+        Self::start(backend, &[], Hooks::default()).await
+    }
+
+    async fn start(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
-        let (config, state, address, shutdown, served) =
-            start_server(&database.url, flags, hooks, false).await;
+        let (config, state, address, shutdown, served, dev_token) =
+            start_server(&database.url, flags, hooks).await;
         let db_config = config.db;
         let db = Db::connect(&database.url, &db_config)
             .await
@@ -129,6 +150,7 @@ impl TestApp {
             },
         );
         Self {
+            backend,
             address,
             client: reqwest::Client::new(),
             db,
@@ -139,6 +161,7 @@ impl TestApp {
             served,
             state,
             database_url: database.url.clone(),
+            dev_token,
             _database: Some(database),
         }
     }
@@ -146,20 +169,22 @@ impl TestApp {
     /// Another server on the same database: a second replica with its own
     /// pool, caches and invalidation listener.
     pub async fn spawn_replica(&self) -> Self {
-        self.replica(false).await
+        self.replica(&["--jwt-secret", SECRET, "--no-demo-data"])
+            .await
     }
 
     /// Another server on the same database, started the way `agentgraph
     /// serve` starts by default: it loads the demo data set when the
     /// database is empty.
     pub async fn spawn_replica_with_demo_data(&self) -> Self {
-        self.replica(true).await
+        self.replica(&["--jwt-secret", SECRET]).await
     }
 
-    async fn replica(&self, demo_data: bool) -> Self {
-        let (_, state, address, shutdown, served) =
-            start_server(&self.database_url, &[], Hooks::default(), demo_data).await;
+    async fn replica(&self, flags: &[&str]) -> Self {
+        let (_, state, address, shutdown, served, dev_token) =
+            start_server(&self.database_url, flags, Hooks::default()).await;
         Self {
+            backend: self.backend,
             address,
             client: reqwest::Client::new(),
             db: self.db.clone(),
@@ -170,6 +195,7 @@ impl TestApp {
             served,
             state,
             database_url: self.database_url.clone(),
+            dev_token,
             _database: None,
         }
     }
@@ -261,30 +287,27 @@ impl Drop for TestApp {
     }
 }
 
-/// Builds and serves an application on `url` on a free port; the demo data
-/// set only when `demo_data`.
+/// Builds and serves an application on `url` on a free port, with `flags`.
 async fn start_server(
     url: &str,
     flags: &[&str],
     hooks: Hooks,
-    demo_data: bool,
 ) -> (
     Config,
     AppState,
     SocketAddr,
     oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
+    Option<String>,
 ) {
-    let mut args = vec!["agentgraph", "--database-url", url, "--jwt-secret", SECRET];
-    if !demo_data {
-        args.push("--no-demo-data");
-    }
+    let mut args = vec!["agentgraph", "--database-url", url];
     args.extend_from_slice(flags);
     let config = Config::from_flags(args).expect("test flags parse");
     let application = Application::build_with(config.clone(), hooks)
         .await
         .expect("application builds");
     let state = application.state.clone();
+    let dev_token = application.dev_token.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -293,7 +316,7 @@ async fn start_server(
     let served = tokio::spawn(app::serve(listener, application.state, async move {
         let _ = stop.await;
     }));
-    (config, state, address, shutdown, served)
+    (config, state, address, shutdown, served, dev_token)
 }
 
 pub fn bearer(keys: &TokenKeys, viewer: Viewer) -> String {
