@@ -3,14 +3,7 @@
 //! [`serve`] runs the router on a listener until the shutdown future fires.
 //! `main` and the tests use the same two functions.
 
-use std::{
-    future::Future,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -21,7 +14,7 @@ use axum::{
 };
 use futures::FutureExt;
 use sea_orm::{EntityTrait, PaginatorTrait};
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::net::TcpListener;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::{
@@ -39,86 +32,11 @@ use crate::{
     cache::{self, AfterLoadHook, Caches},
     config::Config,
     db::{AfterCommitHook, Db},
-    graphql::{self, AppSchema, Services},
-    http,
-    invalidation::postgres::{Listener, ListenerHealth, ListenerSettings},
-    observability::metrics::OperationLabels,
+    graphql::{self, Services},
+    http::{self, AppState, StateParts},
+    invalidation::postgres::{Listener, ListenerSettings},
     seed::{self, DEMO_USER_ID},
 };
-
-/// Everything a request handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<StateInner>);
-
-struct StateInner {
-    config: Config,
-    schema: AppSchema,
-    services: Services,
-    token_keys: TokenKeys,
-    /// Raised on SIGTERM/Ctrl-C so `/readyz` turns 503 while in-flight
-    /// requests finish.
-    shutting_down: AtomicBool,
-    /// Background tasks (cache refresh, invalidation listener), stopped
-    /// when serving stops.
-    background: Vec<JoinHandle<()>>,
-    /// On PostgreSQL: the health of the invalidation listener.
-    listener: Option<Arc<ListenerHealth>>,
-    /// The operation names that label request metrics (bounded).
-    operation_labels: OperationLabels,
-    /// The GraphiQL page (with the dev token in dev mode) and its assets.
-    playground: http::Playground,
-    /// Automatic persisted queries: hash -> document, bounded.
-    persisted_queries: http::PersistedQueries,
-}
-
-impl AppState {
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
-
-    pub fn schema(&self) -> &AppSchema {
-        &self.0.schema
-    }
-
-    pub fn services(&self) -> &Services {
-        &self.0.services
-    }
-
-    pub fn token_keys(&self) -> &TokenKeys {
-        &self.0.token_keys
-    }
-
-    pub fn operation_labels(&self) -> &OperationLabels {
-        &self.0.operation_labels
-    }
-
-    pub fn playground(&self) -> &http::Playground {
-        &self.0.playground
-    }
-
-    pub fn persisted_queries(&self) -> &http::PersistedQueries {
-        &self.0.persisted_queries
-    }
-
-    /// The invalidation listener's health (PostgreSQL only).
-    pub fn listener(&self) -> Option<&ListenerHealth> {
-        self.0.listener.as_deref()
-    }
-
-    pub fn is_shutting_down(&self) -> bool {
-        self.0.shutting_down.load(Ordering::Relaxed)
-    }
-
-    pub fn begin_shutdown(&self) {
-        self.0.shutting_down.store(true, Ordering::Relaxed);
-    }
-
-    fn stop_background_tasks(&self) {
-        for task in &self.0.background {
-            task.abort();
-        }
-    }
-}
 
 /// Test seams; production uses the default (none).
 #[derive(Clone, Default)]
@@ -194,18 +112,16 @@ impl Application {
             .finish();
         let playground = http::Playground::new(dev_token.as_deref());
         let persisted_queries = http::PersistedQueries::new(config.http.persisted_queries_bytes);
-        let state = AppState(Arc::new(StateInner {
+        let state = AppState::new(StateParts {
             config,
             schema,
             services,
             token_keys,
-            shutting_down: AtomicBool::new(false),
             background,
             listener,
-            operation_labels: OperationLabels::default(),
             playground,
             persisted_queries,
-        }));
+        });
         Ok(Self { state, dev_token })
     }
 }

@@ -5,7 +5,8 @@
 //! - [`app`] builds the router and runs the server ([`app::serve`] takes the
 //!   listener and the shutdown future, so tests run the real thing on port 0).
 //! - [`http`] speaks GraphQL-over-HTTP: content types, `Accept` negotiation,
-//!   status codes, GraphiQL, `/healthz` and `/readyz`.
+//!   status codes, persisted queries, GraphiQL, `/healthz` and `/readyz`; it
+//!   owns the [`http::AppState`] every handler shares.
 //! - [`auth`] turns the bearer JWT into a [`auth::Viewer`].
 //! - [`graphql`] assembles the schema; one module per domain, thin resolvers.
 //! - [`loaders`] batch relation lookups per request into single queries.
@@ -14,11 +15,17 @@
 //! - [`invalidation`] carries "what changed" from committed transactions to
 //!   the caches.
 //! - [`runtime`] assembles what starting an agent needs (pure).
-//! - [`db`] owns every SQL statement, grouped by domain.
+//! - [`db`] owns every SQL statement, grouped by domain, and the one write
+//!   path ([`db::Db::write`]); it reports [`db::DataError`]s.
 //! - [`error`] is the one list of public error codes.
 //! - [`config`] holds every setting with its flag, env var and default.
 //! - [`observability`] sets up tracing and counts each request's cost.
 //! - [`seed`] loads the demo data set.
+//!
+//! Dependencies point down and never back: `app` -> `http` -> `graphql` ->
+//! `loaders`/`cache` -> `db` -> `entity` (which defines the typed ids), with
+//! `observability`, `config`, `error`, `readiness` and `invalidation` below
+//! them all.
 
 pub mod app;
 pub mod auth;

@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 
 use agentgraph::{
-    app::{self, AppState, Application},
+    app::{self, Application},
     config::Config,
+    http::AppState,
 };
 use anyhow::Context as _;
 use axum::{routing::get, Router};

@@ -8,9 +8,9 @@ use std::{
 };
 
 use agentgraph::{
-    app::AppState,
     auth::{TokenKeys, Viewer},
     db::{self, Db},
+    http::AppState,
     invalidation::Invalidation,
 };
 use anyhow::Context as _;

@@ -24,10 +24,11 @@ use super::{
     not_acceptable, persisted_query_not_found,
     playground::graphiql,
     request::{self, Incoming, Unreadable},
-    request_error, unauthorized, with_media, Media, RequestFacts,
+    request_error,
+    state::AppState,
+    unauthorized, with_media, Media, RequestFacts,
 };
 use crate::{
-    app::AppState,
     config::IntrospectionPolicy,
     db::DataError,
     error::{AppError, ErrorCode},

@@ -15,6 +15,7 @@ mod ops;
 mod persisted;
 mod playground;
 mod request;
+mod state;
 
 use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -27,6 +28,7 @@ pub use graphql::{graphql_get, graphql_post};
 pub use ops::{healthz, metrics, readyz};
 pub use persisted::PersistedQueries;
 pub use playground::{graphiql, graphiql_asset, Playground};
+pub use state::{AppState, StateParts};
 
 use crate::error::ErrorCode;
 

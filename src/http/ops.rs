@@ -8,7 +8,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{app::AppState, observability};
+use super::AppState;
+use crate::observability;
 
 /// `GET /healthz`: the process is alive. Never touches the database.
 pub async fn healthz() -> &'static str {

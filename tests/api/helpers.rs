@@ -4,10 +4,11 @@
 use std::{net::SocketAddr, time::Duration};
 
 use agentgraph::{
-    app::{self, AppState, Application, Hooks},
+    app::{self, Application, Hooks},
     auth::{TokenKeys, Viewer},
     config::Config,
     db::{scratch, Db},
+    http::AppState,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};

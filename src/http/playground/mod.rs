@@ -21,7 +21,8 @@ use axum::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::{app::AppState, config::IntrospectionPolicy};
+use super::AppState;
+use crate::config::IntrospectionPolicy;
 
 /// One embedded file.
 struct Asset {

@@ -1,0 +1,122 @@
+//! [`AppState`]: everything a request handler needs, built once by
+//! [`Application::build`](crate::app::Application::build) and shared by
+//! every request.
+
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
+use tokio::task::JoinHandle;
+
+use super::{PersistedQueries, Playground};
+use crate::{
+    auth::TokenKeys,
+    config::Config,
+    graphql::{AppSchema, Services},
+    invalidation::postgres::ListenerHealth,
+    observability::metrics::OperationLabels,
+};
+
+/// What an [`AppState`] is made of.
+pub struct StateParts {
+    pub config: Config,
+    pub schema: AppSchema,
+    pub services: Services,
+    pub token_keys: TokenKeys,
+    /// Background tasks (cache refresh, invalidation listener, metrics
+    /// upkeep), stopped when serving stops.
+    pub background: Vec<JoinHandle<()>>,
+    /// On PostgreSQL: the health of the invalidation listener.
+    pub listener: Option<Arc<ListenerHealth>>,
+    pub playground: Playground,
+    pub persisted_queries: PersistedQueries,
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+struct StateInner {
+    config: Config,
+    schema: AppSchema,
+    services: Services,
+    token_keys: TokenKeys,
+    /// Raised on SIGTERM/Ctrl-C so `/readyz` turns 503 while in-flight
+    /// requests finish.
+    shutting_down: AtomicBool,
+    /// Background tasks, stopped when serving stops.
+    background: Vec<JoinHandle<()>>,
+    /// On PostgreSQL: the health of the invalidation listener.
+    listener: Option<Arc<ListenerHealth>>,
+    /// The operation names that label request metrics (bounded).
+    operation_labels: OperationLabels,
+    /// The GraphiQL page (with the dev token in dev mode) and its assets.
+    playground: Playground,
+    /// Automatic persisted queries: hash -> document, bounded.
+    persisted_queries: PersistedQueries,
+}
+
+impl AppState {
+    pub fn new(parts: StateParts) -> Self {
+        Self(Arc::new(StateInner {
+            config: parts.config,
+            schema: parts.schema,
+            services: parts.services,
+            token_keys: parts.token_keys,
+            shutting_down: AtomicBool::new(false),
+            background: parts.background,
+            listener: parts.listener,
+            operation_labels: OperationLabels::default(),
+            playground: parts.playground,
+            persisted_queries: parts.persisted_queries,
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn schema(&self) -> &AppSchema {
+        &self.0.schema
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.0.services
+    }
+
+    pub fn token_keys(&self) -> &TokenKeys {
+        &self.0.token_keys
+    }
+
+    pub fn operation_labels(&self) -> &OperationLabels {
+        &self.0.operation_labels
+    }
+
+    pub fn playground(&self) -> &Playground {
+        &self.0.playground
+    }
+
+    pub fn persisted_queries(&self) -> &PersistedQueries {
+        &self.0.persisted_queries
+    }
+
+    /// The invalidation listener's health (PostgreSQL only).
+    pub fn listener(&self) -> Option<&ListenerHealth> {
+        self.0.listener.as_deref()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.shutting_down.load(Ordering::Relaxed)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.0.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stop_background_tasks(&self) {
+        for task in &self.0.background {
+            task.abort();
+        }
+    }
+}
