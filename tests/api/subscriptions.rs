@@ -178,6 +178,30 @@ test_both! {
 }
 
 test_both! {
+    #[flags("--subscription-coalesce", "300ms")]
+    async fn a_burst_of_changes_is_one_computation_and_one_event_with_the_latest_value(app: TestApp) {
+        let project = create_project(&app, &app.user, "burst").await;
+        let mut client = WsClient::open(&app, Some(&app.user)).await;
+        client.subscribe("1", &project).await;
+        let before = client.readiness("1").await;
+        let loads = app.state.services().caches.readiness_stats().loads;
+        for _ in 0..5 {
+            add_persona(&app, &app.user, &project).await;
+        }
+        let latest = client.readiness("1").await;
+        assert_ne!(latest["computedAt"], before["computedAt"]);
+        assert!(client.stays_silent_for(Duration::from_millis(600)).await, "one event for the burst");
+        assert_eq!(app.state.services().caches.readiness_stats().loads - loads, 1);
+        // The event carries the state after the last change.
+        let read = app
+            .post(Some(&app.user), "query($id: UUID!) { project(id: $id) { readiness { computedAt } } }", json!({ "id": project }))
+            .await
+            .data_ok();
+        assert_eq!(read["project"]["readiness"]["computedAt"], latest["computedAt"]);
+    }
+}
+
+test_both! {
     #[flags("--subscription-coalesce", "5ms")]
     async fn a_stalled_subscriber_does_not_delay_the_others(app: TestApp) {
         let project = create_project(&app, &app.user, "stalled").await;

@@ -125,6 +125,20 @@ impl WsClient {
         }
     }
 
+    /// Whether the server says nothing (but pings) for `quiet`.
+    pub async fn stays_silent_for(&mut self, quiet: Duration) -> bool {
+        let until = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(until, self.socket.next()).await {
+                Err(_) => return true,
+                Ok(Some(Ok(Message::Text(text)))) if text.contains("\"ping\"") => {
+                    self.send(json!({ "type": "pong" })).await;
+                }
+                Ok(_) => return false,
+            }
+        }
+    }
+
     /// The next message; fails on a close.
     pub async fn message(&mut self) -> Value {
         match self.hear().await {
