@@ -29,7 +29,7 @@ use tower_http::{
 
 use crate::{
     auth::{TokenKeys, Viewer},
-    cache::{self, AfterLoadHook, Caches},
+    cache::{self, AfterLoadHook, Caches, LiveReadiness},
     config::Config,
     db::{AfterCommitHook, Db},
     graphql::{self, Services},
@@ -105,7 +105,13 @@ impl Application {
         } else {
             None
         };
-        let services = Services { db, caches };
+        let (live, pushing) = LiveReadiness::start(
+            Arc::clone(&caches),
+            db.bus(),
+            config.live.subscription_coalesce,
+        );
+        background.push(pushing);
+        let services = Services { db, caches, live };
         let schema = graphql::schema_builder(&config.limits)
             .extension(http::RequestFactsRecorder)
             .data(services.clone())
@@ -143,7 +149,11 @@ pub fn build_router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/", get(http::graphiql))
-        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        // GET also upgrades to a WebSocket for subscriptions.
+        .route(
+            "/graphql",
+            get(http::graphql_get_or_websocket).post(http::graphql_post),
+        )
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
         .route("/metrics", get(http::metrics))
@@ -242,9 +252,21 @@ pub async fn serve(
             "shutting down: /readyz is 503; closing the listener after the delay"
         );
         tokio::time::sleep(drain).await;
+        // WebSocket connections are not requests the server waits for:
+        // they are told to close (a close frame to each client) and waited
+        // for below, within the same grace period.
+        flagging_state.close_websockets();
         let _ = stopping_tx.send(true);
     };
-    let server = axum::serve(listener, build_router(state.clone())).with_graceful_shutdown(signal);
+    let router = build_router(state.clone());
+    let websockets = state.clone();
+    let server = async move {
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .await;
+        websockets.websockets_closed().await;
+        result
+    };
     let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel();
     let mut stopping = stopping_rx;
     let grace_over = async move {

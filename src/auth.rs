@@ -110,14 +110,23 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Viewer, InvalidToken> {
+        self.verify_until(token).map(|(viewer, _)| viewer)
+    }
+
+    /// [`Self::verify`], and until when the token is valid (its `exp` plus
+    /// the tolerated clock skew): a long-lived connection authenticated by
+    /// it must end then.
+    pub fn verify_until(&self, token: &str) -> Result<(Viewer, SystemTime), InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
         let id = UserId::parse(&data.claims.sub)
             .map_err(|_| InvalidToken("subject is not a UUID".into()))?;
-        Ok(Viewer {
+        let viewer = Viewer {
             id,
             is_admin: data.claims.role.as_deref() == Some(ADMIN_ROLE),
-        })
+        };
+        let until = UNIX_EPOCH + Duration::from_secs(data.claims.exp + CLOCK_LEEWAY_SECS);
+        Ok((viewer, until))
     }
 
     /// Signs a token for `viewer`, valid for `ttl`.
@@ -147,13 +156,18 @@ impl TokenKeys {
         let value = value
             .to_str()
             .map_err(|_| InvalidToken("header is not ASCII".into()))?;
-        let token = value
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(|| InvalidToken("not a bearer token".into()))?;
-        self.verify(token).map(Some)
+        self.verify(bearer_token(value)?).map(Some)
     }
+}
+
+/// The token of an `Authorization` value (`Bearer <token>`, scheme in any
+/// case).
+pub fn bearer_token(value: &str) -> Result<&str, InvalidToken> {
+    value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| InvalidToken("not a bearer token".into()))
 }
 
 #[cfg(test)]

@@ -107,6 +107,43 @@ pub struct Config {
 
     #[command(flatten)]
     pub caches: CacheConfig,
+
+    #[command(flatten)]
+    pub live: LiveConfig,
+}
+
+/// GraphQL subscriptions over WebSocket (`graphql-transport-ws` on
+/// `/graphql`).
+#[derive(Clone, Debug, Args)]
+pub struct LiveConfig {
+    /// How long a change waits before it is pushed, so that a burst of
+    /// changes to one project becomes one recomputation and one event (the
+    /// latest value).
+    #[arg(long, env = "AGENTGRAPH_SUBSCRIPTION_COALESCE", default_value = "50ms", value_parser = duration, global = true)]
+    pub subscription_coalesce: Duration,
+
+    /// Most subscriptions one WebSocket connection may hold at once.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_subscriptions_per_connection: usize,
+
+    /// Most WebSocket connections this process holds at once (beyond: 503).
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_WEBSOCKET_CONNECTIONS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub max_websocket_connections: usize,
+
+    /// How often the server pings an idle WebSocket client; a client silent
+    /// for twice this long (no pong, no message) is disconnected.
+    #[arg(long, env = "AGENTGRAPH_WEBSOCKET_KEEPALIVE", default_value = "15s", value_parser = duration, global = true)]
+    pub websocket_keepalive: Duration,
 }
 
 /// Connection pool and statement settings. Short defaults: a request that

@@ -5,15 +5,17 @@
 //! - [`app`] builds the router and runs the server ([`app::serve`] takes the
 //!   listener and the shutdown future, so tests run the real thing on port 0).
 //! - [`http`] speaks GraphQL-over-HTTP: content types, `Accept` negotiation,
-//!   status codes, persisted queries, GraphiQL, `/healthz` and `/readyz`; it
-//!   owns the [`http::AppState`] every handler shares.
+//!   status codes, persisted queries, GraphiQL, `/healthz` and `/readyz`,
+//!   and subscriptions over WebSocket; it owns the [`http::AppState`] every
+//!   handler shares.
 //! - [`auth`] turns the bearer JWT into a [`auth::Viewer`].
 //! - [`graphql`] assembles the schema; one module per domain, thin resolvers.
 //! - [`loaders`] batch relation lookups per request into single queries.
 //! - [`cache`] holds the shared caches (agent config, instructions,
-//!   runtime) and keeps them correct under concurrent invalidation.
+//!   runtime) and keeps them correct under concurrent invalidation, and the
+//!   live readiness that subscriptions follow.
 //! - [`invalidation`] carries "what changed" from committed transactions to
-//!   the caches.
+//!   the caches and the live readiness.
 //! - [`runtime`] assembles what starting an agent needs (pure).
 //! - [`db`] owns every SQL statement, grouped by domain, and the one write
 //!   path ([`db::Db::write`]); it reports [`db::DataError`]s.

@@ -22,11 +22,14 @@
 //! [`client`] (one HTTP client per worker, reading `extensions.cost`),
 //! [`introspect`] (the diContext query, built from the schema),
 //! [`workloads`] (what one operation of each workload does), [`runner`]
-//! (the closed loop and its statistics), [`report`] (the tables).
+//! (the closed loop and its statistics), [`fanout`] (subscribers of one
+//! project over WebSocket, mutation to last event), [`report`] (the
+//! tables).
 
 mod client;
 mod data;
 mod database;
+mod fanout;
 mod introspect;
 mod report;
 mod runner;
@@ -95,6 +98,14 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 
+    /// Subscribers of one project in the fan-out row (0 skips it).
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+
+    /// Mutations measured in the fan-out row.
+    #[arg(long, default_value_t = 20)]
+    fan_out_changes: usize,
+
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -126,6 +137,14 @@ impl Args {
             "--connections needs positive numbers"
         );
         Ok(())
+    }
+
+    fn wants_fan_out(&self) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|name| report::FAN_OUT_ROW.contains(name.as_str()))
     }
 
     fn wants(&self, workload: Workload) -> bool {
@@ -202,6 +221,19 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
             rows.push(row);
         }
     }
+    let fan_out = if args.subscribers > 0 && args.wants_fan_out() {
+        let fan_out = fanout::measure(
+            &servers.graphql_url,
+            bench.user_bearer(),
+            args.subscribers,
+            args.fan_out_changes,
+        )
+        .await?;
+        report::print_fan_out_progress(&fan_out);
+        Some(fan_out)
+    } else {
+        None
+    };
     servers.stop().await;
 
     let environment = Environment {
@@ -215,7 +247,7 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
         di_context_query: bench.di_context_query().map(str::to_owned),
         command: command_line(),
     };
-    report::print(&rows, &environment);
+    report::print(&rows, fan_out.as_ref(), &environment);
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::{
     data::Sizes,
+    fanout::FanOut,
     runner::{Outcome, Row, Stats},
     workloads::Workload,
 };
@@ -47,10 +48,34 @@ pub fn print_progress(row: &Row) {
     );
 }
 
+/// The name of the fan-out row (and what `--only` matches it by).
+pub const FAN_OUT_ROW: &str = "subscription fan-out";
+
+pub fn print_fan_out_progress(fan_out: &FanOut) {
+    eprintln!("  {}", fan_out_line(fan_out));
+}
+
+fn fan_out_line(fan_out: &FanOut) -> String {
+    format!(
+        "{FAN_OUT_ROW}: {} subscribers of one project over {} connections, {} changes: \
+         mutation response to last event p50 {}, p99 {}; SQL per change beyond the mutation {:.1}",
+        fan_out.subscribers,
+        fan_out.connections,
+        fan_out.times.len(),
+        millis(fan_out.quantile(0.5)),
+        millis(fan_out.quantile(0.99)),
+        fan_out.statements_per_change,
+    )
+}
+
 /// Everything after the runs.
-pub fn print(rows: &[Row], environment: &Environment) {
+pub fn print(rows: &[Row], fan_out: Option<&FanOut>, environment: &Environment) {
     println!();
     print_plain_table(rows);
+    if let Some(fan_out) = fan_out {
+        println!();
+        println!("{}", fan_out_line(fan_out));
+    }
     print_floor_ratios(rows);
     print_budgets(rows);
     print_errors(rows);
@@ -59,6 +84,19 @@ pub fn print(rows: &[Row], environment: &Environment) {
     println!("Markdown (for docs/PERFORMANCE.md):");
     println!();
     print_markdown_table(rows);
+    if let Some(fan_out) = fan_out {
+        println!();
+        println!("| {FAN_OUT_ROW} | subscribers | changes | p50 (response to last event) | p99 | SQL per change |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+        println!(
+            "| one project | {} | {} | {} | {} | {:.1} |",
+            fan_out.subscribers,
+            fan_out.times.len(),
+            millis(fan_out.quantile(0.5)),
+            millis(fan_out.quantile(0.99)),
+            fan_out.statements_per_change
+        );
+    }
 }
 
 fn cells(row: &Row) -> [String; 7] {

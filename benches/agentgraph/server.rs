@@ -20,6 +20,10 @@ pub const JWT_SECRET: &str = "agentgraph-bench-secret-not-for-production";
 /// Pool size of the server under test.
 pub const DB_MAX_CONNECTIONS: &str = "20";
 
+/// Subscriptions one WebSocket connection of the fan-out row holds, and the
+/// server's limit for it (1,000 subscribers over 10 connections).
+pub const SUBSCRIPTIONS_PER_CONNECTION: usize = 100;
+
 /// Both servers, running until [`Servers::stop`].
 pub struct Servers {
     /// `http://127.0.0.1:<port>/graphql` of the real server.
@@ -44,6 +48,8 @@ pub async fn start(database_url: &str) -> anyhow::Result<Servers> {
         "--no-demo-data",
         "--db-max-connections",
         DB_MAX_CONNECTIONS,
+        "--max-subscriptions-per-connection",
+        &SUBSCRIPTIONS_PER_CONNECTION.to_string(),
     ])
     .context("server flags")?;
     let application = Application::build(config)

@@ -149,6 +149,11 @@ impl Bench {
         })
     }
 
+    /// `Bearer ...` of the user who owns every project.
+    pub fn user_bearer(&self) -> &str {
+        &self.user_bearer
+    }
+
     /// The diContext query measured, if the API has one.
     pub fn di_context_query(&self) -> Option<&str> {
         self.di_context.as_deref()

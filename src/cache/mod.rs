@@ -12,8 +12,12 @@
 //! runtime cache, whose entries carry the stamps of the two entries they
 //! were built from and are valid only while both are current. Caches wrap
 //! data access (`db`); resolvers call the methods here.
+//!
+//! [`LiveReadiness`] pushes readiness to subscribers, recomputed through the
+//! readiness cache after each change.
 
 mod fenced;
+mod live;
 mod refresh;
 mod runtime;
 
@@ -24,6 +28,7 @@ use futures::FutureExt;
 
 pub use crate::observability::{CacheStats, StatsSnapshot};
 pub use fenced::{AfterLoadHook, CacheSettings, FencedCache};
+pub use live::{Follower, LiveReadiness};
 pub use refresh::spawn_agent_config_refresh;
 
 use self::runtime::RuntimeCache;
@@ -216,6 +221,12 @@ impl Caches {
         }
         self.agent_configs.store_loaded(&snapshot, unchanged);
         Ok(loaded)
+    }
+
+    /// The readiness cache's counters: each load is one batch of
+    /// recomputations (or reads of persisted snapshots).
+    pub fn readiness_stats(&self) -> StatsSnapshot {
+        self.readiness.stats().snapshot()
     }
 
     /// Counters and sizes of every cache, by name.

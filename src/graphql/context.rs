@@ -5,13 +5,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::Context;
 
-use crate::{auth::Viewer, cache::Caches, db::Db, error::AppError, loaders::Loaders};
+use crate::{
+    auth::Viewer,
+    cache::{Caches, LiveReadiness},
+    db::Db,
+    error::AppError,
+    loaders::Loaders,
+};
 
 /// Process-wide dependencies of the resolvers, shared by all requests.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub db: Db,
     pub caches: Arc<Caches>,
+    /// The followed projects' latest readiness, for subscriptions.
+    pub live: Arc<LiveReadiness>,
 }
 
 /// Per-request data: who asks, and the loaders that batch their lookups.

@@ -10,6 +10,7 @@ mod data_errors;
 mod discovery;
 mod input;
 pub mod limits;
+mod live;
 mod pagination;
 mod projects;
 mod readiness;
@@ -20,12 +21,13 @@ use std::borrow::Cow;
 
 use async_graphql::{
     parser::types::Field, registry::Registry, resolver_utils::resolve_container_serial,
-    ContainerType, Context, ContextSelectionSet, EmptySubscription, MergedObject, ObjectType,
-    OutputType, Positioned, Schema, SchemaBuilder, ServerResult, Value,
+    ContainerType, Context, ContextSelectionSet, MergedObject, ObjectType, OutputType, Positioned,
+    Schema, SchemaBuilder, ServerResult, Value,
 };
 use context::ContextExt;
 
 pub use context::{RequestContext, Services};
+pub use live::SubscriptionRoot;
 
 use crate::config::QueryLimits;
 
@@ -87,13 +89,13 @@ impl ContainerType for Mutation {
 
 impl ObjectType for Mutation {}
 
-pub type AppSchema = Schema<QueryRoot, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, Mutation, SubscriptionRoot>;
 
 /// The schema with its limits; the caller adds [`Services`] as data.
 pub fn schema_builder(
     limits: &QueryLimits,
-) -> SchemaBuilder<QueryRoot, Mutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), Mutation::default(), EmptySubscription)
+) -> SchemaBuilder<QueryRoot, Mutation, SubscriptionRoot> {
+    Schema::build(QueryRoot::default(), Mutation::default(), SubscriptionRoot)
         // Depth, fields and aliases are checked by `limits::check` before the
         // schema sees a document; these two need the schema's field costs.
         .limit_complexity(limits.max_complexity)

@@ -154,11 +154,7 @@ async fn execute(
             return unauthorized(media);
         }
     };
-    let introspection_allowed = match state.config().introspection_policy() {
-        IntrospectionPolicy::Always => true,
-        IntrospectionPolicy::Authenticated => viewer.is_some(),
-        IntrospectionPolicy::Off => false,
-    };
+    let introspection_allowed = introspection_allowed(state, viewer.is_some());
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
     let facts = RequestFacts::default();
@@ -217,10 +213,19 @@ async fn execute(
     with_media(axum::Json(body).into_response(), status, media)
 }
 
+/// Whether a request (or WebSocket operation) may introspect.
+pub(super) fn introspection_allowed(state: &AppState, authenticated: bool) -> bool {
+    match state.config().introspection_policy() {
+        IntrospectionPolicy::Always => true,
+        IntrospectionPolicy::Authenticated => authenticated,
+        IntrospectionPolicy::Off => false,
+    }
+}
+
 /// Rewrites every error into its public shape: a stable code, a message
 /// without internal detail, the field at fault when known, and the request
 /// id on internal errors (whose detail is logged here, under that id).
-fn publish_errors(response: &mut GqlResponse, request_id: &str) {
+pub(super) fn publish_errors(response: &mut GqlResponse, request_id: &str) {
     for error in &mut response.errors {
         let app_error = error.source::<AppError>().cloned().or_else(|| {
             // A data error a resolver passed on as it was: the GraphQL
@@ -317,7 +322,9 @@ fn request_id(headers: &HeaderMap) -> String {
 }
 
 /// The request's document, parsed: the one parse it gets.
-fn parse_document(request: &async_graphql::Request) -> Result<ExecutableDocument, ServerError> {
+pub(super) fn parse_document(
+    request: &async_graphql::Request,
+) -> Result<ExecutableDocument, ServerError> {
     Ok(async_graphql::parser::parse_query(&request.query)?)
 }
 

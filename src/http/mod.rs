@@ -1,7 +1,8 @@
 //! HTTP: the GraphQL-over-HTTP endpoint ([`graphql`], reading requests in
 //! [`request`], automatic persisted queries in [`persisted`]), the GraphiQL
 //! page and its embedded assets ([`playground`]), health, readiness and
-//! metrics ([`ops`]), and the response shapes they share.
+//! metrics ([`ops`]), subscriptions over WebSocket ([`websocket`]), and the
+//! response shapes they share.
 //!
 //! GraphQL-over-HTTP rules applied here: POST takes `application/json` only
 //! (else 415); GET runs queries only (a mutation: 405); array batching is
@@ -16,6 +17,7 @@ mod persisted;
 mod playground;
 mod request;
 mod state;
+mod websocket;
 
 use axum::{
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -29,6 +31,7 @@ pub use ops::{healthz, metrics, readyz};
 pub use persisted::PersistedQueries;
 pub use playground::{graphiql, graphiql_asset, Playground};
 pub use state::{AppState, StateParts};
+pub use websocket::graphql_get_or_websocket;
 
 use crate::error::ErrorCode;
 

@@ -25,6 +25,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let text = observability::metrics::render(
         &services.caches.stats(),
         services.db.pool_connections(),
+        services.live.stats(),
         listener,
     );
     (

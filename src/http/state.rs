@@ -7,7 +7,10 @@ use std::sync::{
     Arc,
 };
 
-use tokio::task::JoinHandle;
+use tokio::{
+    sync::{watch, OwnedSemaphorePermit, Semaphore},
+    task::JoinHandle,
+};
 
 use super::{PersistedQueries, Playground};
 use crate::{
@@ -55,12 +58,16 @@ struct StateInner {
     playground: Playground,
     /// Automatic persisted queries: hash -> document, bounded.
     persisted_queries: PersistedQueries,
+    /// One permit per open WebSocket connection: bounds them, and tells
+    /// shutdown when the last one has closed.
+    websockets: Arc<Semaphore>,
+    /// Raised when serving stops: every WebSocket connection closes.
+    closing: watch::Sender<bool>,
 }
 
 impl AppState {
     pub fn new(parts: StateParts) -> Self {
         Self(Arc::new(StateInner {
-            config: parts.config,
             schema: parts.schema,
             services: parts.services,
             token_keys: parts.token_keys,
@@ -69,6 +76,9 @@ impl AppState {
             listener: parts.listener,
             operation_labels: OperationLabels::default(),
             playground: parts.playground,
+            websockets: Arc::new(Semaphore::new(parts.config.live.max_websocket_connections)),
+            closing: watch::Sender::new(false),
+            config: parts.config,
             persisted_queries: parts.persisted_queries,
         }))
     }
@@ -112,6 +122,28 @@ impl AppState {
 
     pub fn begin_shutdown(&self) {
         self.0.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// A place for one more WebSocket connection, or `None` at the limit.
+    pub(crate) fn websocket_permit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.0.websockets).try_acquire_owned().ok()
+    }
+
+    /// Changes to `true` when every WebSocket connection must close.
+    pub(crate) fn websockets_closing(&self) -> watch::Receiver<bool> {
+        self.0.closing.subscribe()
+    }
+
+    /// Asks every WebSocket connection to close.
+    pub(crate) fn close_websockets(&self) {
+        self.0.closing.send_replace(true);
+    }
+
+    /// Completes once every WebSocket connection has closed (each holds a
+    /// permit until its socket is closed).
+    pub(crate) async fn websockets_closed(&self) {
+        let all = u32::try_from(self.0.config.live.max_websocket_connections).unwrap_or(u32::MAX);
+        let _ = self.0.websockets.acquire_many(all).await;
     }
 
     pub(crate) fn stop_background_tasks(&self) {

@@ -8,6 +8,8 @@
 //!   `cache_evictions_total`, `cache_stale_discards_total`, `cache_entries`,
 //!   each by `cache`;
 //! - `db_pool_connections{state="in_use"|"idle"}`;
+//! - `subscriptions_active` (gauge), `subscription_events_total`: GraphQL
+//!   subscriptions open now and values sent to them;
 //! - on PostgreSQL: `invalidation_listener_up`,
 //!   `invalidation_listener_reconnects_total`, `invalidations_received_total`.
 //!
@@ -156,6 +158,7 @@ fn is_plain_name(name: &str) -> bool {
 pub fn render(
     caches: &[(&'static str, StatsSnapshot, u64)],
     pool: (u32, u32),
+    subscriptions: (u64, u64),
     listener: Option<(bool, u64, u64)>,
 ) -> String {
     use std::fmt::Write as _;
@@ -208,6 +211,11 @@ pub fn render(
         text,
         "agentgraph_db_pool_connections{{state=\"idle\"}} {idle}"
     );
+    let (active, events) = subscriptions;
+    let _ = writeln!(text, "# TYPE agentgraph_subscriptions_active gauge");
+    let _ = writeln!(text, "agentgraph_subscriptions_active {active}");
+    let _ = writeln!(text, "# TYPE agentgraph_subscription_events_total counter");
+    let _ = writeln!(text, "agentgraph_subscription_events_total {events}");
     if let Some((up, reconnects, received)) = listener {
         let _ = writeln!(text, "# TYPE agentgraph_invalidation_listener_up gauge");
         let _ = writeln!(text, "agentgraph_invalidation_listener_up {}", u8::from(up));

@@ -232,6 +232,69 @@ async fn use_graphiql(client: &Client, app: &TestApp) -> Result<(), String> {
     if !foreign.is_empty() {
         return Err(format!("requests left the origin {origin}: {foreign:?}"));
     }
+
+    // 5. A subscription runs over the WebSocket, authenticated by the
+    // headers pane, and shows the pushed value after a mutation.
+    run_subscription(client, app, wait).await
+}
+
+async fn run_subscription(client: &Client, app: &TestApp, wait: Duration) -> Result<(), String> {
+    let token = app.dev_token.as_deref().unwrap_or_default();
+    let auth = format!("Bearer {token}");
+    let projects = app
+        .post(
+            Some(&auth),
+            "{ projects(first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await
+        .data_ok();
+    let project = projects["projects"]["nodes"][0]["id"]
+        .as_str()
+        .ok_or("the demo user has a project")?
+        .to_owned();
+    // Named: for an anonymous document GraphiQL keeps the operation name
+    // of the example it replaces.
+    let subscription = format!(
+        "subscription LiveReadiness {{ readinessChanged(projectId: \"{project}\") {{ score computedAt }} }}"
+    );
+    client
+        .execute(
+            "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(arguments[0]);",
+            vec![json!(subscription)],
+        )
+        .await
+        .map_err(|e| format!("cannot type the subscription: {e}"))?;
+    // GraphiQL picks up the operation name after a debounce; run only then.
+    until(
+        client,
+        "return [...document.querySelectorAll('.graphiql-tab')] \
+           .some(t => t.textContent.includes('LiveReadiness'));",
+        wait,
+    )
+    .await?;
+    client
+        .find(Locator::Css(".graphiql-execute-button"))
+        .await
+        .map_err(|e| format!("no run button: {e}"))?
+        .click()
+        .await
+        .map_err(|e| format!("cannot run the subscription: {e}"))?;
+    let read = "const e = document.querySelector('.result-window .CodeMirror'); \
+         const text = e && e.CodeMirror.getValue(); \
+         return text && text.includes('readinessChanged') ? text : null;";
+    let first = until(client, read, wait).await?;
+    let persona = "mutation($p: UUID!) { createPersona(projectId: $p, input: { name: \"Live\", description: \"pushed\" }) { id } }";
+    app.post(Some(&auth), persona, json!({ "p": project }))
+        .await
+        .data_ok();
+    let changed = format!(
+        "const e = document.querySelector('.result-window .CodeMirror'); \
+         const text = e && e.CodeMirror.getValue(); \
+         return text && text.includes('readinessChanged') && text !== {} ? text : null;",
+        json!(first)
+    );
+    until(client, &changed, wait).await?;
     Ok(())
 }
 

@@ -24,3 +24,5 @@ mod readiness;
 mod replicas;
 mod runtime;
 mod schema;
+mod subscriptions;
+mod ws;

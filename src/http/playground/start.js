@@ -5,8 +5,16 @@
   var settings = JSON.parse(
     document.getElementById("agentgraph-settings").textContent
   );
+  // Subscriptions go over a WebSocket to the same endpoint; the headers
+  // typed in GraphiQL become the `connection_init` payload, so the
+  // `Authorization` header authenticates them too.
+  var wsUrl = new URL(settings.endpoint, window.location.href);
+  wsUrl.protocol = wsUrl.protocol === "https:" ? "wss:" : "ws:";
   var props = {
-    fetcher: GraphiQL.createFetcher({ url: settings.endpoint }),
+    fetcher: GraphiQL.createFetcher({
+      url: settings.endpoint,
+      subscriptionUrl: wsUrl.toString(),
+    }),
     defaultEditorToolsVisibility: true,
     // Headers are never written to localStorage: a token outlives neither
     // the tab nor (in dev mode) the server process that signed it.

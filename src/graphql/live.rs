@@ -1,0 +1,44 @@
+//! Subscriptions: readiness pushed as it changes, from the live readiness
+//! hub ([`LiveReadiness`](crate::cache::LiveReadiness)).
+
+use entity::ProjectId;
+
+use async_graphql::{Context, Result, Subscription};
+use futures::{stream, Stream, StreamExt};
+
+use super::{context::ContextExt, readiness::Readiness};
+use crate::error::AppError;
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// The readiness of one of the viewer's projects: its current value at
+    /// once, then the new value after each committed change of its inputs
+    /// (made on any replica). Bursts are coalesced: a subscriber gets the
+    /// latest value, at most one per project per short window. Another
+    /// user's project is `NOT_FOUND`.
+    async fn readiness_changed(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ProjectId,
+    ) -> Result<impl Stream<Item = Readiness>> {
+        let viewer = ctx.viewer()?;
+        let owned = ctx
+            .loaders()?
+            .projects
+            .owned
+            .load((viewer.id, project_id))
+            .await?;
+        if owned.is_none() {
+            return Err(AppError::NotFound("project").into());
+        }
+        let (current, follower) = ctx.services()?.live.follow(project_id).await?;
+        let later = stream::unfold(follower, |mut follower| async move {
+            let next = follower.next().await?;
+            Some((Readiness(next), follower))
+        });
+        Ok(stream::once(async move { Readiness(current) }).chain(later))
+    }
+}

@@ -1,0 +1,336 @@
+//! GraphQL over WebSocket on `GET /graphql`: the `graphql-transport-ws`
+//! protocol (the `graphql-ws` library's, which Apollo Client, urql and
+//! GraphiQL speak), and the legacy `graphql-ws` one.
+//!
+//! async-graphql runs the protocol; this module owns what sits around it:
+//! - the bearer token comes in `connection_init`'s payload
+//!   (`{"Authorization": "Bearer <jwt>"}`, key in either case). None: the
+//!   connection is anonymous (subscriptions answer `UNAUTHENTICATED`); an
+//!   invalid one closes the socket with 4403; the socket closes with 4403
+//!   when the token expires.
+//! - each operation passes the same document limits as over HTTP, and a
+//!   connection holds at most `--max-subscriptions-per-connection` at once;
+//!   the process holds at most `--max-websocket-connections` (beyond: 503).
+//! - the server pings every `--websocket-keepalive`; a client silent for
+//!   twice that is disconnected (3008).
+//! - on shutdown every socket gets a close frame (1001, going away).
+//! - errors get the public shape HTTP responses have.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
+    time::{Duration, SystemTime},
+};
+
+use async_graphql::{
+    http::{WebSocketProtocols as Protocols, WsMessage, ALL_WEBSOCKET_PROTOCOLS},
+    Data, Executor, Request, Response as GqlResponse, ServerError,
+};
+use axum::{
+    extract::{
+        ws::{
+            rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade,
+        },
+        RawQuery, State,
+    },
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures::{future, stream::BoxStream, FutureExt, SinkExt, StreamExt};
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use uuid::Uuid;
+
+use super::{
+    graphql::{graphql_get, introspection_allowed, parse_document, publish_errors},
+    state::AppState,
+};
+use crate::{
+    auth::{bearer_token, Viewer},
+    graphql::{limits, RequestContext},
+};
+
+/// Close code for a refused or expired token (`graphql-transport-ws`'s
+/// Forbidden).
+const FORBIDDEN: u16 = 4403;
+/// Close code on shutdown: the client should reconnect (elsewhere).
+const GOING_AWAY: u16 = 1001;
+/// How long a close frame may take to leave before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions, otherwise a query
+/// in the URL or GraphiQL.
+pub async fn graphql_get_or_websocket(
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => accept(upgrade, state, &headers),
+        Err(_) => graphql_get(State(state), headers, query).await,
+    }
+}
+
+fn accept(upgrade: WebSocketUpgrade, state: AppState, headers: &HeaderMap) -> Response {
+    let Some(protocol) = protocol(headers) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "`Sec-WebSocket-Protocol` must offer graphql-transport-ws (or graphql-ws)",
+        )
+            .into_response();
+    };
+    let Some(permit) = state.websocket_permit() else {
+        let limit = state.config().live.max_websocket_connections;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            format!("this server holds its limit of {limit} WebSocket connections; retry later"),
+        )
+            .into_response();
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, protocol, state, permit))
+}
+
+/// The first GraphQL protocol the client offers.
+fn protocol(headers: &HeaderMap) -> Option<Protocols> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|offered| offered.trim().parse().ok())
+}
+
+/// What one connection's operations share.
+struct Session {
+    /// Set by `connection_init`: `None` inside for an anonymous connection.
+    viewer: OnceLock<Option<Viewer>>,
+    /// `connection_init` carried a token that was refused.
+    refused: AtomicBool,
+    /// Operations running now, and how many may.
+    running: AtomicUsize,
+    max_running: usize,
+}
+
+/// One running operation's place in its connection's limit.
+struct Slot(Arc<Session>);
+
+impl Session {
+    fn take_slot(self: &Arc<Self>) -> Option<Slot> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < self.max_running).then_some(running + 1)
+            })
+            .ok()
+            .map(|_| Slot(Arc::clone(self)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs one connection's operations: the schema, behind the limits and
+/// with the connection's viewer.
+#[derive(Clone)]
+struct Operations {
+    state: AppState,
+    session: Arc<Session>,
+    /// Names the connection in logs and internal errors.
+    request_id: Arc<str>,
+}
+
+impl Operations {
+    fn refuse(&self, error: ServerError) -> BoxStream<'static, GqlResponse> {
+        let mut response = GqlResponse::from_errors(vec![error]);
+        publish_errors(&mut response, &self.request_id);
+        futures::stream::once(future::ready(response)).boxed()
+    }
+}
+
+impl Executor for Operations {
+    async fn execute(&self, request: Request) -> GqlResponse {
+        self.execute_stream(request, None)
+            .next()
+            .await
+            .unwrap_or_default()
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        _connection_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, GqlResponse> {
+        let checked = parse_document(&request).and_then(|document| {
+            limits::check(&document, &self.state.config().limits)
+                .map_err(|exceeded| ServerError::new(exceeded.to_string(), None))?;
+            Ok(document)
+        });
+        let document = match checked {
+            Ok(document) => document,
+            Err(refused) => return self.refuse(refused),
+        };
+        let Some(slot) = self.session.take_slot() else {
+            let max = self.session.max_running;
+            return self.refuse(ServerError::new(
+                format!("this connection already runs its limit of {max} subscriptions; complete one first"),
+                None,
+            ));
+        };
+        let viewer = self.session.viewer.get().copied().flatten();
+        let mut request = request.data(RequestContext::new(viewer, self.state.services()));
+        request.set_parsed_query(document);
+        if !introspection_allowed(&self.state, viewer.is_some()) {
+            request = request.disable_introspection();
+        }
+        let request_id = Arc::clone(&self.request_id);
+        self.state
+            .schema()
+            .execute_stream(request)
+            .map(move |mut response| {
+                // The slot is held for as long as the operation's stream lives.
+                let _running = &slot;
+                publish_errors(&mut response, &request_id);
+                response
+            })
+            .boxed()
+    }
+}
+
+/// The `Authorization` value in a `connection_init` payload.
+fn authorization(payload: &serde_json::Value) -> Option<&serde_json::Value> {
+    payload
+        .get("Authorization")
+        .or_else(|| payload.get("authorization"))
+}
+
+/// Serves one upgraded connection until the client leaves, the protocol
+/// closes it, its token expires or the server shuts down.
+async fn serve(
+    socket: WebSocket,
+    protocol: Protocols,
+    state: AppState,
+    _permit: OwnedSemaphorePermit,
+) {
+    let live = state.config().live.clone();
+    let session = Arc::new(Session {
+        viewer: OnceLock::new(),
+        refused: AtomicBool::new(false),
+        running: AtomicUsize::new(0),
+        max_running: live.max_subscriptions_per_connection,
+    });
+    let operations = Operations {
+        state: state.clone(),
+        session: Arc::clone(&session),
+        request_id: Uuid::new_v4().to_string().into(),
+    };
+    let (expiry_tx, mut expiry_rx) = oneshot::channel::<SystemTime>();
+    let keys = state.token_keys().clone();
+    let init_session = Arc::clone(&session);
+    let on_init = move |payload: serde_json::Value| async move {
+        let viewer = match authorization(&payload) {
+            None => None,
+            Some(value) => {
+                let verified = value
+                    .as_str()
+                    .ok_or_else(|| "not a string".to_owned())
+                    .and_then(|value| bearer_token(value).map_err(|e| e.to_string()))
+                    .and_then(|token| keys.verify_until(token).map_err(|e| e.to_string()));
+                match verified {
+                    Ok((viewer, until)) => {
+                        let _ = expiry_tx.send(until);
+                        Some(viewer)
+                    }
+                    Err(error) => {
+                        tracing::info!(%error, "refused a WebSocket token");
+                        init_session.refused.store(true, Ordering::Release);
+                        return Err(async_graphql::Error::new("Forbidden"));
+                    }
+                }
+            }
+        };
+        let _ = init_session.viewer.set(viewer);
+        Ok(Data::default())
+    };
+
+    let (mut sink, source) = socket.split();
+    let input = source
+        .take_while(|message| future::ready(message.is_ok()))
+        .filter_map(|message| {
+            future::ready(match message {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+                _ => None,
+            })
+        });
+    let keepalive = live.websocket_keepalive;
+    let speaks_ping = protocol == Protocols::GraphQLWS;
+    let messages = async_graphql::http::WebSocket::new(operations, input, protocol)
+        .on_connection_init(on_init)
+        .keepalive_timeout(speaks_ping.then_some(keepalive * 2));
+    let mut messages = std::pin::pin!(messages);
+
+    let mut closing = state.websockets_closing();
+    let mut expiry_seen = false;
+    let mut expires = false;
+    let mut token_expiry = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Every branch below is cancellation-safe; sending happens in the arms.
+    let close = loop {
+        tokio::select! {
+            message = messages.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let code = if session.refused.load(Ordering::Acquire) {
+                        FORBIDDEN
+                    } else {
+                        code
+                    };
+                    break Some((code, reason));
+                }
+                // The client left or terminated the connection.
+                None => break None,
+            },
+            until = &mut expiry_rx, if !expiry_seen => {
+                expiry_seen = true;
+                if let Ok(until) = until {
+                    expires = true;
+                    let left = until.duration_since(SystemTime::now()).unwrap_or_default();
+                    token_expiry.as_mut().reset(tokio::time::Instant::now() + left);
+                }
+            }
+            () = &mut token_expiry, if expires => {
+                break Some((FORBIDDEN, "Forbidden: the token expired".to_owned()));
+            }
+            // (mapped, so that no borrow of the watch is held in the arm)
+            _ = closing.wait_for(|closing| *closing).map(|_| ()) => {
+                break Some((GOING_AWAY, "the server is shutting down".to_owned()));
+            }
+            _ = pings.tick(), if speaks_ping => {
+                let ping = Message::Text(r#"{"type":"ping"}"#.into());
+                if sink.send(ping).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let frame = close.map(|(code, reason)| CloseFrame {
+        code,
+        reason: reason.into(),
+    });
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let _ = sink.send(Message::Close(frame)).await;
+        let _ = sink.close().await;
+    })
+    .await;
+}
