@@ -67,16 +67,24 @@ pub async fn graphql_post(
             "POST requests must have `Content-Type: application/json`",
         );
     }
-    let incoming = request::post_fields(&body)
-        .map_err(Unreadable::from)
-        .and_then(|fields| request::incoming(fields, state.persisted_queries()));
-    let incoming = match incoming {
+    let incoming = match read_incoming(&state, request::post_fields(&body)) {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
     let document = parse_document(&incoming.request);
     remember(&state, &incoming, &document);
     execute(&state, &headers, incoming.request, document, media).await
+}
+
+/// The request in `fields` (read from a POST body or GET parameters), with
+/// its persisted query resolved.
+fn read_incoming(
+    state: &AppState,
+    fields: Result<request::Fields, String>,
+) -> Result<Incoming, Unreadable> {
+    fields
+        .map_err(Unreadable::from)
+        .and_then(|fields| request::incoming(fields, state.persisted_queries()))
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query in the URL.
@@ -92,10 +100,7 @@ pub async fn graphql_get(
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
     };
-    let incoming = request::get_fields(&query)
-        .map_err(Unreadable::from)
-        .and_then(|fields| request::incoming(fields, state.persisted_queries()));
-    let incoming = match incoming {
+    let incoming = match read_incoming(&state, request::get_fields(&query)) {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };

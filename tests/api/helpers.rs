@@ -167,6 +167,14 @@ impl TestApp {
         }
     }
 
+    /// Two replicas on one fresh PostgreSQL database (the only database
+    /// several processes share).
+    pub async fn spawn_two_replicas() -> (Self, Self) {
+        let a = Self::spawn(Backend::Postgres).await;
+        let b = a.spawn_replica().await;
+        (a, b)
+    }
+
     /// Another server on the same database: a second replica with its own
     /// pool, caches and invalidation listener.
     pub async fn spawn_replica(&self) -> Self {

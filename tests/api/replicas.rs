@@ -10,10 +10,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::{
-    agents::create_agent,
-    helpers::{Backend, TestApp},
-};
+use crate::{agents::create_agent, helpers::TestApp};
 
 const DEADLINE: Duration = Duration::from_secs(1);
 const RUNTIME: &str =
@@ -65,19 +62,13 @@ async fn until_warm(replica: &TestApp) {
     }
 }
 
-async fn two_replicas() -> (TestApp, TestApp) {
-    let a = TestApp::spawn(Backend::Postgres).await;
-    let b = a.spawn_replica().await;
-    (a, b)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(agentgraph_postgres_tests),
     ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
 )]
 async fn a_mutation_on_one_replica_reaches_every_cache_of_another() {
-    let (a, b) = two_replicas().await;
+    let (a, b) = TestApp::spawn_two_replicas().await;
     create_agent(&a, json!({ "name": "shared", "systemPrompt": "v0" })).await;
     until_fresh(|| runtime(&b), |r| r["effectiveSystemPrompt"] == "v0").await;
     until_warm(&b).await;
@@ -116,7 +107,7 @@ async fn a_mutation_on_one_replica_reaches_every_cache_of_another() {
     ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
 )]
 async fn propagation_time_over_two_hundred_mutations() {
-    let (a, b) = two_replicas().await;
+    let (a, b) = TestApp::spawn_two_replicas().await;
     create_agent(&a, json!({ "name": "shared", "systemPrompt": "v0" })).await;
     until_fresh(|| runtime(&b), |r| r["effectiveSystemPrompt"] == "v0").await;
     until_warm(&b).await;
@@ -161,7 +152,7 @@ async fn propagation_time_over_two_hundred_mutations() {
     ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
 )]
 async fn a_replica_whose_listener_dies_flushes_reconnects_and_serves_fresh_data() {
-    let (a, b) = two_replicas().await;
+    let (a, b) = TestApp::spawn_two_replicas().await;
     create_agent(&a, json!({ "name": "shared", "systemPrompt": "v0" })).await;
     until_fresh(|| runtime(&b), |r| r["effectiveSystemPrompt"] == "v0").await;
     let listener = b.state.listener().expect("postgres replicas listen");

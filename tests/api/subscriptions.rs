@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
-    helpers::{Backend, TestApp, SECRET},
+    helpers::{TestApp, SECRET},
     projects::{create_project, CREATE_PERSONA},
     test_both,
     ws::{Heard, WsClient},
@@ -272,19 +272,13 @@ test_both! {
     }
 }
 
-async fn two_replicas() -> (TestApp, TestApp) {
-    let a = TestApp::spawn(Backend::Postgres).await;
-    let b = a.spawn_replica().await;
-    (a, b)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(agentgraph_postgres_tests),
     ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
 )]
 async fn a_mutation_on_one_replica_reaches_subscribers_on_another_within_a_second() {
-    let (a, b) = two_replicas().await;
+    let (a, b) = TestApp::spawn_two_replicas().await;
     let project = create_project(&a, &a.user, "shared").await;
     let mut client = WsClient::open(&b, Some(&b.user)).await;
     client.subscribe("1", &project).await;
@@ -307,7 +301,7 @@ async fn a_replica_whose_listener_reconnects_pushes_a_fresh_value() {
     use agentgraph::invalidation::postgres::application_name;
     use sea_orm::{ConnectionTrait, Statement};
 
-    let (a, b) = two_replicas().await;
+    let (a, b) = TestApp::spawn_two_replicas().await;
     let project = create_project(&a, &a.user, "shared").await;
     let mut client = WsClient::open(&b, Some(&b.user)).await;
     client.subscribe("1", &project).await;
