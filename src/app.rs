@@ -112,12 +112,15 @@ impl Application {
         );
         background.push(pushing);
         let services = Services { db, caches, live };
+        // No schema extension: with one, async-graphql wraps every field's
+        // resolution in the extension chain.
         let schema = graphql::schema_builder(&config.limits)
-            .extension(http::RequestFactsRecorder)
             .data(services.clone())
             .finish();
         let playground = http::Playground::new(dev_token.as_deref());
         let persisted_queries = http::PersistedQueries::new(config.http.persisted_queries_bytes);
+        let documents =
+            http::ParsedDocuments::new(config.http.document_cache_bytes, config.limits.clone());
         let state = AppState::new(StateParts {
             config,
             schema,
@@ -127,6 +130,7 @@ impl Application {
             listener,
             playground,
             persisted_queries,
+            documents,
         });
         Ok(Self { state, dev_token })
     }

@@ -20,20 +20,20 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
-    facts::single_operation_name,
+    documents::ParsedDocument,
     not_acceptable, persisted_query_not_found,
     playground::graphiql,
     request::{self, Incoming, Unreadable},
     request_error,
     state::AppState,
-    unauthorized, with_media, Media, RequestFacts,
+    unauthorized, with_media, Media,
 };
 use crate::{
     config::IntrospectionPolicy,
     db::DataError,
     error::{AppError, ErrorCode},
-    graphql::{limits, RequestContext},
-    observability::{self, metrics::RequestOutcome, RequestCost},
+    graphql::RequestContext,
+    observability::{metrics::RequestOutcome, RequestCost},
 };
 
 /// `POST /graphql`.
@@ -71,7 +71,7 @@ pub async fn graphql_post(
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
-    let document = parse_document(&incoming.request);
+    let document = state.documents().parse(&incoming.request.query);
     remember(&state, &incoming, &document);
     execute(&state, &headers, incoming.request, document, media).await
 }
@@ -104,7 +104,7 @@ pub async fn graphql_get(
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
-    let document = parse_document(&incoming.request);
+    let document = state.documents().parse(&incoming.request.query);
     if !is_query_operation(&incoming.request, &document) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -124,7 +124,7 @@ pub async fn graphql_get(
 fn remember(
     state: &AppState,
     incoming: &Incoming,
-    document: &Result<ExecutableDocument, ServerError>,
+    document: &Result<Arc<ParsedDocument>, ServerError>,
 ) {
     if let (Some(hash), Ok(_)) = (incoming.persist, document) {
         state
@@ -142,13 +142,13 @@ fn refuse(unreadable: Unreadable, media: Media) -> Response {
 }
 
 /// Runs one GraphQL request for the bearer of `headers`: its document,
-/// parsed once by the caller, is checked against the limits and handed to
-/// the schema as it is (never parsed again).
+/// parsed and measured by the caller (or taken from the parsed documents),
+/// is handed to the schema as it is (never parsed again).
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     request: async_graphql::Request,
-    document: Result<ExecutableDocument, ServerError>,
+    document: Result<Arc<ParsedDocument>, ServerError>,
     media: Media,
 ) -> Response {
     let request_id = request_id(headers);
@@ -162,20 +162,11 @@ async fn execute(
     let introspection_allowed = introspection_allowed(state, viewer.is_some());
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
-    let facts = RequestFacts::default();
-    let checked = document.and_then(|document| {
-        limits::check(&document, &state.config().limits)
-            .map_err(|exceeded| ServerError::new(exceeded.to_string(), None))?;
-        Ok(document)
-    });
-    let mut response = match checked {
+    let mut operation = None;
+    let mut response = match document.and_then(|parsed| parsed.checked()) {
         Ok(document) => {
-            if let Some(name) = operation_name(&request, &document) {
-                facts.name_operation(name);
-            }
-            let mut request = request
-                .data(RequestContext::new(viewer, state.services()))
-                .data(facts.clone());
+            operation = operation_name(&request, &document);
+            let mut request = request.data(RequestContext::new(viewer, state.services()));
             request.set_parsed_query(document);
             if !introspection_allowed {
                 request = request.disable_introspection();
@@ -184,22 +175,25 @@ async fn execute(
         }
         Err(refused) => GqlResponse::from_errors(vec![refused]),
     };
-    if let Some(operation) = facts.operation() {
-        tracing::Span::current().record("operation", operation);
+    if let Some(operation) = &operation {
+        tracing::Span::current().record("operation", operation.as_str());
     }
-    let label = state.operation_labels().label(RequestOutcome {
-        executed: facts.executed(),
-        authenticated: viewer.is_some(),
-        operation: facts.operation(),
-    });
-    observability::metrics::record_request(label, started.elapsed());
+    let executed = was_executed(&response);
+    state.operation_labels().record(
+        RequestOutcome {
+            executed,
+            authenticated: viewer.is_some(),
+            operation: operation.as_deref(),
+        },
+        started.elapsed(),
+    );
     publish_errors(&mut response, &request_id);
     if wants_cost(state, headers) {
         response
             .extensions
             .insert("cost".to_owned(), cost_value(&cost, started.elapsed()));
     }
-    if facts.executed() {
+    if executed {
         return with_media(
             GraphQLResponse::from(response).into_response(),
             StatusCode::OK,
@@ -326,11 +320,12 @@ fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-/// The request's document, parsed: the one parse it gets.
-pub(super) fn parse_document(
-    request: &async_graphql::Request,
-) -> Result<ExecutableDocument, ServerError> {
-    Ok(async_graphql::parser::parse_query(&request.query)?)
+/// Whether the request got past parsing, the limits and validation and
+/// ran. A request error stops it before execution: no `data`, and errors
+/// without a `path` (every field error has one, GraphQL spec 7.1.2).
+fn was_executed(response: &GqlResponse) -> bool {
+    response.data != async_graphql::Value::Null
+        || response.errors.iter().any(|error| !error.path.is_empty())
 }
 
 /// The name of the operation the request runs: the one it asked for, or
@@ -344,19 +339,34 @@ fn operation_name(
         // A single operation's name is not kept by the parser; read it from
         // the text.
         (None, DocumentOperations::Single(_)) => single_operation_name(&request.query),
+        (None, DocumentOperations::Multiple(operations)) if operations.len() == 1 => {
+            operations.keys().next().map(|name| name.to_string())
+        }
         (None, DocumentOperations::Multiple(_)) => None,
     }
+}
+
+/// The name in `query Name` / `mutation Name`, for a document with one
+/// operation.
+pub(super) fn single_operation_name(query: &str) -> Option<String> {
+    let mut words = query.split(|c: char| c.is_whitespace() || matches!(c, '{' | '(' | '@'));
+    let keyword = words.by_ref().find(|w| !w.is_empty())?;
+    if !matches!(keyword, "query" | "mutation" | "subscription") {
+        return None;
+    }
+    words.find(|w| !w.is_empty()).map(str::to_owned)
 }
 
 /// Whether the operation a GET would run is a query. A document that does
 /// not parse counts as a query: executing it reports the syntax error.
 fn is_query_operation(
     request: &async_graphql::Request,
-    document: &Result<ExecutableDocument, ServerError>,
+    document: &Result<Arc<ParsedDocument>, ServerError>,
 ) -> bool {
-    let Ok(document) = document else {
+    let Ok(parsed) = document else {
         return true;
     };
+    let document = &parsed.document;
     let operation = match &request.operation_name {
         Some(name) => document
             .operations
@@ -371,16 +381,41 @@ fn is_query_operation(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::documents::ParsedDocuments;
+
+    fn parse(request: &async_graphql::Request) -> Result<Arc<ParsedDocument>, ServerError> {
+        let limits = crate::config::QueryLimits {
+            max_depth: 12,
+            max_complexity: 5000,
+            max_aliases: 30,
+            max_fields: 500,
+            max_directives: 4,
+        };
+        ParsedDocuments::new(0, limits).parse(&request.query)
+    }
 
     #[test]
     fn get_detects_mutations() {
         let mutation =
             async_graphql::Request::new("mutation { createCircle(input: {name: \"x\"}) { id } }");
-        assert!(!is_query_operation(&mutation, &parse_document(&mutation)));
+        assert!(!is_query_operation(&mutation, &parse(&mutation)));
         let named = async_graphql::Request::new("query A { viewer { id } } mutation B { x }")
             .operation_name("B");
-        assert!(!is_query_operation(&named, &parse_document(&named)));
+        assert!(!is_query_operation(&named, &parse(&named)));
         let query = async_graphql::Request::new("{ viewer { id } }");
-        assert!(is_query_operation(&query, &parse_document(&query)));
+        assert!(is_query_operation(&query, &parse(&query)));
+    }
+
+    #[test]
+    fn the_name_of_a_single_operation_is_read_from_its_text() {
+        assert_eq!(
+            single_operation_name("query Runtime($a: Int) { x }").as_deref(),
+            Some("Runtime")
+        );
+        assert_eq!(
+            single_operation_name("  mutation Save{ x }").as_deref(),
+            Some("Save")
+        );
+        assert_eq!(single_operation_name("{ viewer { id } }"), None);
     }
 }

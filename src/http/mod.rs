@@ -1,5 +1,6 @@
 //! HTTP: the GraphQL-over-HTTP endpoint ([`graphql`], reading requests in
-//! [`request`], automatic persisted queries in [`persisted`]), the GraphiQL
+//! [`request`], automatic persisted queries in [`persisted`], parsed
+//! documents kept by their text in [`documents`]), the GraphiQL
 //! page and its embedded assets ([`playground`]), health, readiness and
 //! metrics ([`ops`]), subscriptions over WebSocket ([`websocket`]), and the
 //! response shapes they share.
@@ -10,7 +11,7 @@
 //! error (the document could not be parsed or validated, so nothing ran) has
 //! no `data` and is a 400 under `application/graphql-response+json`.
 
-mod facts;
+mod documents;
 mod graphql;
 mod ops;
 mod persisted;
@@ -25,7 +26,7 @@ use axum::{
 };
 use serde_json::json;
 
-pub use facts::{RequestFacts, RequestFactsRecorder};
+pub use documents::ParsedDocuments;
 pub use graphql::{graphql_get, graphql_post};
 pub use ops::{healthz, metrics, readyz};
 pub use persisted::PersistedQueries;

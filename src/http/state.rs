@@ -12,7 +12,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::{PersistedQueries, Playground};
+use super::{ParsedDocuments, PersistedQueries, Playground};
 use crate::{
     auth::TokenKeys,
     config::Config,
@@ -34,6 +34,7 @@ pub struct StateParts {
     pub listener: Option<Arc<ListenerHealth>>,
     pub playground: Playground,
     pub persisted_queries: PersistedQueries,
+    pub documents: ParsedDocuments,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -58,6 +59,8 @@ struct StateInner {
     playground: Playground,
     /// Automatic persisted queries: hash -> document, bounded.
     persisted_queries: PersistedQueries,
+    /// Parsed documents by their text, bounded.
+    documents: ParsedDocuments,
     /// One permit per open WebSocket connection: bounds them, and tells
     /// shutdown when the last one has closed.
     websockets: Arc<Semaphore>,
@@ -80,6 +83,7 @@ impl AppState {
             closing: watch::Sender::new(false),
             config: parts.config,
             persisted_queries: parts.persisted_queries,
+            documents: parts.documents,
         }))
     }
 
@@ -109,6 +113,10 @@ impl AppState {
 
     pub fn persisted_queries(&self) -> &PersistedQueries {
         &self.0.persisted_queries
+    }
+
+    pub fn documents(&self) -> &ParsedDocuments {
+        &self.0.documents
     }
 
     /// The invalidation listener's health (PostgreSQL only).

@@ -43,12 +43,12 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use uuid::Uuid;
 
 use super::{
-    graphql::{graphql_get, introspection_allowed, parse_document, publish_errors},
+    graphql::{graphql_get, introspection_allowed, publish_errors},
     state::AppState,
 };
 use crate::{
     auth::{bearer_token, Viewer},
-    graphql::{limits, RequestContext},
+    graphql::RequestContext,
 };
 
 /// Close code for a refused or expired token (`graphql-transport-ws`'s
@@ -167,11 +167,11 @@ impl Executor for Operations {
         request: Request,
         _connection_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GqlResponse> {
-        let checked = parse_document(&request).and_then(|document| {
-            limits::check(&document, &self.state.config().limits)
-                .map_err(|exceeded| ServerError::new(exceeded.to_string(), None))?;
-            Ok(document)
-        });
+        let checked = self
+            .state
+            .documents()
+            .parse(&request.query)
+            .and_then(|parsed| parsed.checked());
         let document = match checked {
             Ok(document) => document,
             Err(refused) => return self.refuse(refused),

@@ -18,11 +18,12 @@
 //! scrape time.
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     sync::{Mutex, OnceLock, PoisonError},
     time::Duration,
 };
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::StatsSnapshot;
@@ -65,10 +66,26 @@ pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// The statement series, registered once: looking a series up by name and
+/// labels on every statement costs more than recording into it.
+struct StatementSeries {
+    ok: Counter,
+    failed: Counter,
+    duration: Histogram,
+}
+
 pub(super) fn record_statement(elapsed: Duration, failed: bool) {
-    let outcome = if failed { "error" } else { "ok" };
-    metrics::counter!("agentgraph_sql_statements_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("agentgraph_sql_statement_duration_seconds").record(elapsed.as_secs_f64());
+    static SERIES: OnceLock<StatementSeries> = OnceLock::new();
+    let series = SERIES.get_or_init(|| {
+        handle();
+        StatementSeries {
+            ok: metrics::counter!("agentgraph_sql_statements_total", "outcome" => "ok"),
+            failed: metrics::counter!("agentgraph_sql_statements_total", "outcome" => "error"),
+            duration: metrics::histogram!("agentgraph_sql_statement_duration_seconds"),
+        }
+    });
+    if failed { &series.failed } else { &series.ok }.increment(1);
+    series.duration.record(elapsed.as_secs_f64());
 }
 
 /// What the HTTP layer knows about a finished GraphQL request, for its
@@ -83,11 +100,9 @@ pub struct RequestOutcome<'a> {
     pub operation: Option<&'a str>,
 }
 
-/// Records one GraphQL request's latency under `label` (see
-/// [`OperationLabels`]).
-pub fn record_request(label: String, elapsed: Duration) {
-    metrics::histogram!("agentgraph_request_duration_seconds", "operation" => label)
-        .record(elapsed.as_secs_f64());
+fn request_series(label: &str) -> Histogram {
+    handle();
+    metrics::histogram!("agentgraph_request_duration_seconds", "operation" => label.to_owned())
 }
 
 /// Most operation names that get a series of their own; later names share
@@ -97,12 +112,25 @@ pub const MAX_OPERATION_LABELS: usize = 100;
 /// The operation names that have a series: the first `capacity` plain
 /// names of executed, authenticated requests. Operation names come from
 /// clients, so a name becomes a label only once a request with a valid
-/// token ran it, and the set never grows past its capacity.
-#[derive(Debug)]
+/// token ran it, and the set never grows past its capacity. Each label's
+/// histogram is registered once and kept here.
 pub struct OperationLabels {
     capacity: usize,
-    known: Mutex<HashSet<String>>,
+    /// The series of every label handed out so far.
+    series: Mutex<HashMap<String, Histogram>>,
 }
+
+impl std::fmt::Debug for OperationLabels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationLabels")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Labels that are not operation names, so they never count against the
+/// capacity.
+const FIXED_LABELS: [&str; 4] = ["refused", "unauthenticated", "anonymous", "other"];
 
 impl Default for OperationLabels {
     fn default() -> Self {
@@ -112,35 +140,60 @@ impl Default for OperationLabels {
 
 impl OperationLabels {
     fn new(capacity: usize) -> Self {
+        let series = FIXED_LABELS
+            .iter()
+            .map(|label| (label.to_string(), request_series(label)))
+            .collect();
         Self {
             capacity,
-            known: Mutex::new(HashSet::new()),
+            series: Mutex::new(series),
         }
     }
 
+    /// Records the latency of one GraphQL request that ended with `outcome`.
+    pub fn record(&self, outcome: RequestOutcome<'_>, elapsed: Duration) {
+        self.register(outcome).1.record(elapsed.as_secs_f64());
+    }
+
     /// The label of a request that ended with `outcome`.
-    pub fn label(&self, outcome: RequestOutcome<'_>) -> String {
-        if !outcome.executed {
-            return "refused".to_owned();
-        }
-        if !outcome.authenticated {
-            return "unauthenticated".to_owned();
-        }
-        let Some(name) = outcome.operation else {
-            return "anonymous".to_owned();
+    #[cfg(test)]
+    fn label<'a>(&self, outcome: RequestOutcome<'a>) -> &'a str {
+        self.register(outcome).0
+    }
+
+    /// The label of `outcome` and its histogram, registered on first use.
+    fn register<'a>(&self, outcome: RequestOutcome<'a>) -> (&'a str, Histogram) {
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let label = match candidate(outcome) {
+            Candidate::Fixed(fixed) => fixed,
+            Candidate::Name(name) if series.contains_key(name) => name,
+            Candidate::Name(name) if series.len() - FIXED_LABELS.len() < self.capacity => name,
+            Candidate::Name(_) => "other",
         };
-        if !is_plain_name(name) {
-            return "other".to_owned();
+        let histogram = series
+            .entry(label.to_owned())
+            .or_insert_with(|| request_series(label))
+            .clone();
+        (label, histogram)
+    }
+}
+
+/// What a request's label would be: a fixed one, or its operation name
+/// while there is room for another.
+enum Candidate<'a> {
+    Fixed(&'static str),
+    Name(&'a str),
+}
+
+fn candidate(outcome: RequestOutcome<'_>) -> Candidate<'_> {
+    match outcome.operation {
+        _ if !outcome.executed => Candidate::Fixed("refused"),
+        _ if !outcome.authenticated => Candidate::Fixed("unauthenticated"),
+        None => Candidate::Fixed("anonymous"),
+        Some(name) if !is_plain_name(name) || FIXED_LABELS.contains(&name) => {
+            Candidate::Fixed("other")
         }
-        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        if known.contains(name) {
-            return name.to_owned();
-        }
-        if known.len() < self.capacity {
-            known.insert(name.to_owned());
-            return name.to_owned();
-        }
-        "other".to_owned()
+        Some(name) => Candidate::Name(name),
     }
 }
 
