@@ -199,6 +199,17 @@ pub struct HttpConfig {
         global = true
     )]
     pub persisted_queries_bytes: u64,
+
+    /// Estimated bytes of parsed documents kept by their text, so a
+    /// document sent again is neither parsed nor measured again; 0 parses
+    /// every request.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_DOCUMENT_CACHE_BYTES",
+        default_value_t = 16 * 1024 * 1024,
+        global = true
+    )]
+    pub document_cache_bytes: u64,
 }
 
 /// Cache sizes (entries) and lifetimes; the README's cache table explains
@@ -266,6 +277,32 @@ pub struct CacheConfig {
     /// How long a readiness snapshot stays in memory.
     #[arg(long, env = "AGENTGRAPH_READINESS_CACHE_TTL", default_value = "300s", value_parser = duration, global = true)]
     pub readiness_cache_ttl: Duration,
+
+    /// Circles whose member lists (with agent summaries) are kept.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_CIRCLE_MEMBERS_CACHE_CAPACITY",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub circle_members_cache_capacity: u64,
+
+    /// How long a circle's member list stays cached.
+    #[arg(long, env = "AGENTGRAPH_CIRCLE_MEMBERS_CACHE_TTL", default_value = "300s", value_parser = duration, global = true)]
+    pub circle_members_cache_ttl: Duration,
+
+    /// Project owners kept (a project's owner never changes).
+    #[arg(
+        long,
+        env = "AGENTGRAPH_PROJECT_OWNER_CACHE_CAPACITY",
+        default_value_t = 100_000,
+        global = true
+    )]
+    pub project_owner_cache_capacity: u64,
+
+    /// How long a project's owner stays cached.
+    #[arg(long, env = "AGENTGRAPH_PROJECT_OWNER_CACHE_TTL", default_value = "3600s", value_parser = duration, global = true)]
+    pub project_owner_cache_ttl: Duration,
 }
 
 /// Parses `600s`, `2m`, `250ms`.

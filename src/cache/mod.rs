@@ -6,6 +6,8 @@
 //! | user instructions | (user, agent name) | single-key load on miss | set/clear instructions |
 //! | agent runtime | (user, agent name) | assembled from the two above, loaded concurrently | anything that invalidates either |
 //! | readiness | project id | the `readiness` table (L2), else one aggregate for all misses of a batch | every mutation of the project's state |
+//! | circle members | circle id | one JOIN (memberships + agent summaries) for all misses of a batch | membership changes of the circle; any agent change (summaries show status and model) |
+//! | project owner | project id | every read of project rows by id (the project loader) | nothing: an owner never changes and projects are not deleted |
 //!
 //! Every cache is a [`FencedCache`] (bounded, TTL, single-flight, and a
 //! generation fence so an invalidation beats an in-flight load), except the
@@ -21,13 +23,13 @@ mod live;
 mod refresh;
 mod runtime;
 
-use entity::{ProjectId, UserId};
+use entity::{CircleId, ProjectId, UserId};
 use std::{collections::HashMap, sync::Arc};
 
 use futures::FutureExt;
 
 pub use crate::observability::{CacheStats, StatsSnapshot};
-pub use fenced::{AfterLoadHook, CacheSettings, FencedCache};
+pub use fenced::{AfterLoadHook, CacheSettings, FenceSnapshot, FencedCache};
 pub use live::{Follower, LiveReadiness};
 pub use refresh::spawn_agent_config_refresh;
 
@@ -35,7 +37,8 @@ use self::runtime::RuntimeCache;
 use crate::{
     config::CacheConfig,
     db::{
-        self, agents::AgentConfig, instructions::UserInstructions, readiness::ReadinessSnapshot, Db,
+        self, agents::AgentConfig, circles::MemberRow, instructions::UserInstructions,
+        readiness::ReadinessSnapshot, Db,
     },
     error::AppError,
     invalidation::{Invalidation, Subscriber},
@@ -48,6 +51,8 @@ pub mod names {
     pub const INSTRUCTIONS: &str = "user_instructions";
     pub const RUNTIME: &str = "agent_runtime";
     pub const READINESS: &str = "readiness";
+    pub const CIRCLE_MEMBERS: &str = "circle_members";
+    pub const PROJECT_OWNER: &str = "project_owner";
 }
 
 /// The caches of this process. Shared by all requests.
@@ -57,6 +62,8 @@ pub struct Caches {
     instructions: FencedCache<(UserId, String), Arc<UserInstructions>>,
     runtimes: RuntimeCache,
     readiness: FencedCache<ProjectId, Arc<ReadinessSnapshot>>,
+    circle_members: FencedCache<CircleId, Arc<[MemberRow]>>,
+    project_owners: FencedCache<ProjectId, UserId>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -91,6 +98,22 @@ impl Caches {
                     capacity: config.readiness_cache_capacity,
                     ttl: config.readiness_cache_ttl,
                 },
+                after_load.clone(),
+            ),
+            circle_members: FencedCache::new(
+                names::CIRCLE_MEMBERS,
+                CacheSettings {
+                    capacity: config.circle_members_cache_capacity,
+                    ttl: config.circle_members_cache_ttl,
+                },
+                after_load.clone(),
+            ),
+            project_owners: FencedCache::new(
+                names::PROJECT_OWNER,
+                CacheSettings {
+                    capacity: config.project_owner_cache_capacity,
+                    ttl: config.project_owner_cache_ttl,
+                },
                 after_load,
             ),
             runtimes: RuntimeCache::new(CacheSettings {
@@ -106,15 +129,68 @@ impl Caches {
 
     /// The agent's configuration; `None` for an unknown name.
     pub async fn agent_config(&self, name: &str) -> Result<Option<Arc<AgentConfig>>, AppError> {
+        let name = name.to_owned();
+        let mut found = self.agent_configs(std::slice::from_ref(&name)).await?;
+        Ok(found.remove(&name))
+    }
+
+    /// The configurations of the agents named in `names` (unknown names are
+    /// absent): from memory, and the misses of a batch in one statement.
+    pub async fn agent_configs(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, Arc<AgentConfig>>, AppError> {
         let db = self.db.clone();
-        let key = name.to_owned();
-        let owned = key.clone();
         self.agent_configs
-            .get_or_load(&key, || async move {
-                let mut configs = db::agents::load_configs(db.conn(), Some(&owned)).await?;
-                Ok(configs.pop().map(Arc::new))
+            .get_or_load_many(names, move |missing| async move {
+                let configs = db::agents::load_configs(db.conn(), Some(&missing)).await?;
+                Ok(configs
+                    .into_iter()
+                    .map(|config| (config.agent.agent.name.clone(), Arc::new(config)))
+                    .collect())
             })
             .await
+    }
+
+    /// The members of each circle in `circle_ids` with summaries of their
+    /// agents, in joining order: from memory, and the misses of a batch in
+    /// one JOIN.
+    pub async fn circle_members(
+        &self,
+        circle_ids: &[CircleId],
+    ) -> Result<HashMap<CircleId, Arc<[MemberRow]>>, AppError> {
+        let db = self.db.clone();
+        self.circle_members
+            .get_or_load_many(circle_ids, move |missing| async move {
+                let mut found = db::circles::members_by_circle(db.conn(), &missing).await?;
+                Ok(missing
+                    .into_iter()
+                    .map(|id| (id, found.remove(&id).unwrap_or_default().into()))
+                    .collect())
+            })
+            .await
+    }
+
+    /// The owner of project `id`, if this replica has seen it: an owner
+    /// never changes, so an ownership check costs no statement once the
+    /// project was read.
+    pub fn project_owner(&self, id: ProjectId) -> Option<UserId> {
+        self.project_owners.get(&id)
+    }
+
+    /// Take before reading projects whose owners [`Self::remember_project_owners`]
+    /// will keep.
+    pub fn project_owner_snapshot(&self) -> FenceSnapshot {
+        self.project_owners.snapshot()
+    }
+
+    /// Keeps the owners of projects read since `snapshot`.
+    pub fn remember_project_owners(
+        &self,
+        snapshot: &FenceSnapshot,
+        owners: impl IntoIterator<Item = (ProjectId, UserId)>,
+    ) {
+        self.project_owners.store_loaded(snapshot, owners);
     }
 
     /// The user's instructions for the agent; `None` for an unknown agent.
@@ -247,6 +323,16 @@ impl Caches {
                 self.runtimes.stats().snapshot(),
                 self.runtimes.entry_count(),
             ),
+            (
+                names::CIRCLE_MEMBERS,
+                self.circle_members.stats().snapshot(),
+                self.circle_members.entry_count(),
+            ),
+            (
+                names::PROJECT_OWNER,
+                self.project_owners.stats().snapshot(),
+                self.project_owners.entry_count(),
+            ),
         ]
     }
 }
@@ -270,9 +356,17 @@ impl Subscriber for Caches {
     fn apply(&self, event: &Invalidation) {
         match event {
             // Runtime entries built from these are invalid from now on: they
-            // carry the stamps of their sources.
-            Invalidation::Agent { name } => self.agent_configs.invalidate(name),
-            Invalidation::AllAgents => self.agent_configs.invalidate_all(),
+            // carry the stamps of their sources. Member lists show agent
+            // summaries, and which lists hold an agent is not tracked.
+            Invalidation::Agent { name } => {
+                self.agent_configs.invalidate(name);
+                self.circle_members.invalidate_all();
+            }
+            Invalidation::AllAgents => {
+                self.agent_configs.invalidate_all();
+                self.circle_members.invalidate_all();
+            }
+            Invalidation::CircleMembers { circle_id } => self.circle_members.invalidate(circle_id),
             Invalidation::Instructions { user_id, agent } => {
                 self.instructions.invalidate(&(*user_id, agent.clone()));
             }
@@ -282,6 +376,8 @@ impl Subscriber for Caches {
                 self.agent_configs.invalidate_all();
                 self.instructions.invalidate_all();
                 self.runtimes.invalidate_all();
+                self.circle_members.invalidate_all();
+                self.project_owners.invalidate_all();
             }
         }
     }

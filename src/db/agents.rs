@@ -3,11 +3,13 @@
 //!
 //! An agent is always read together with its model and the model's provider
 //! in one LEFT JOIN ([`AgentRow`]), so showing `agent { model { provider } }`
-//! never costs more statements than showing the agent.
+//! never costs more statements than showing the agent. Lists that show many
+//! agents (circle members) read an [`AgentSummary`] instead: the same JOIN
+//! without the long texts, decoded by position.
 
-use entity::{AgentId, ModelId, ToolId};
+use entity::{AgentId, ModelId, ProviderId, ToolId};
 use futures::FutureExt;
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
 use entity::{
@@ -29,7 +31,7 @@ use crate::invalidation::Invalidation;
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentRow {
     pub agent: agents::Model,
-    pub model: Option<ModelRow>,
+    pub model: Option<Arc<ModelRow>>,
 }
 
 /// A model with the provider that serves it.
@@ -47,10 +49,10 @@ impl FromQueryResult for AgentRow {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
         let agent = agents::Model::from_query_result(row, AGENT)?;
         let model = if joined_row_present(row, MODEL)? {
-            Some(ModelRow {
+            Some(Arc::new(ModelRow {
                 model: models::Model::from_query_result(row, MODEL)?,
                 provider: providers::Model::from_query_result(row, PROVIDER)?,
-            })
+            }))
         } else {
             None
         };
@@ -67,6 +69,80 @@ pub(crate) fn agent_row_select<S: QuerySelect>(select: S) -> S {
     let select = select_prefixed::<agents::Entity, _>(select, AGENT);
     let select = select_prefixed::<models::Entity, _>(select, MODEL);
     select_prefixed::<providers::Entity, _>(select, PROVIDER)
+}
+
+/// An agent without its long texts (description, prompts, skills) and
+/// tools, with its model and provider: what a list of many agents shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentSummary {
+    pub id: AgentId,
+    pub name: String,
+    pub status: AgentStatus,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<i32>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+    pub model: Option<Arc<ModelRow>>,
+}
+
+/// LEFT JOINs the model and provider onto `select` (which must have
+/// joined `agents`) and appends the [`AgentSummary`] columns to what it
+/// selects; [`AgentSummary::read`] reads them back from where they start.
+pub(crate) fn agent_summary_select<S: QuerySelect>(select: S) -> S {
+    select
+        .join(JoinType::LeftJoin, agents::Relation::Models.def())
+        .join(JoinType::LeftJoin, models::Relation::Providers.def())
+        .column(agents::Column::Id)
+        .column(agents::Column::Name)
+        .column(agents::Column::Status)
+        .column(agents::Column::Temperature)
+        .column(agents::Column::MaxTokens)
+        .column(agents::Column::CreatedAt)
+        .column(agents::Column::UpdatedAt)
+        .column(models::Column::Id)
+        .column(models::Column::ModelName)
+        .column(models::Column::ModelAlias)
+        .column(providers::Column::Id)
+        .column(providers::Column::Name)
+        .column(providers::Column::ApiType)
+}
+
+impl AgentSummary {
+    /// The summary in `row`'s columns from `at` on, in
+    /// [`agent_summary_select`]'s order. By position: no column names are
+    /// built or looked up per row.
+    pub(crate) fn read(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
+        let model_id: Option<ModelId> = row.try_get_by_index(at + 7)?;
+        let model = match model_id {
+            Some(id) => {
+                let provider_id: ProviderId = row.try_get_by_index(at + 10)?;
+                Some(Arc::new(ModelRow {
+                    model: models::Model {
+                        id,
+                        provider_id,
+                        model_name: row.try_get_by_index(at + 8)?,
+                        model_alias: row.try_get_by_index(at + 9)?,
+                    },
+                    provider: providers::Model {
+                        id: provider_id,
+                        name: row.try_get_by_index(at + 11)?,
+                        api_type: row.try_get_by_index(at + 12)?,
+                    },
+                }))
+            }
+            None => None,
+        };
+        Ok(Self {
+            id: row.try_get_by_index(at)?,
+            name: row.try_get_by_index(at + 1)?,
+            status: row.try_get_by_index(at + 2)?,
+            temperature: row.try_get_by_index(at + 3)?,
+            max_tokens: row.try_get_by_index(at + 4)?,
+            created_at: row.try_get_by_index(at + 5)?,
+            updated_at: row.try_get_by_index(at + 6)?,
+            model,
+        })
+    }
 }
 
 fn agent_rows() -> Select<agents::Entity> {
@@ -153,18 +229,18 @@ impl FromQueryResult for ConfigRow {
     }
 }
 
-/// The configuration of the agent named `name`, or of every agent when
-/// `name` is `None`: one statement either way (agents, models, providers and
-/// tools joined), ordered by agent name.
-#[tracing::instrument(skip(conn))]
+/// The configuration of the agents named in `names`, or of every agent
+/// when `names` is `None`: one statement either way (agents, models,
+/// providers and tools joined), ordered by agent name.
+#[tracing::instrument(skip_all, fields(agents = names.map(<[String]>::len)))]
 pub async fn load_configs(
     conn: &impl ConnectionTrait,
-    name: Option<&str>,
+    names: Option<&[String]>,
 ) -> Result<Vec<AgentConfig>, DbErr> {
     let select = agent_rows().join(JoinType::LeftJoin, agents::Relation::AgentTools.def());
     let mut select = select_prefixed::<agent_tools::Entity, _>(select, TOOL);
-    if let Some(name) = name {
-        select = select.filter(agents::Column::Name.eq(name));
+    if let Some(names) = names {
+        select = select.filter(agents::Column::Name.is_in(names.iter().map(String::as_str)));
     }
     let rows = select
         .order_by_asc(agents::Column::Name)

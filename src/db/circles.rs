@@ -1,12 +1,14 @@
 //! Circles and their members: every statement that reads or writes them.
 //!
-//! Members are read with their agent, the agent's model and the model's
-//! provider in one JOIN for any number of circles ([`members_by_circle`]),
-//! which is what keeps the nested circles query at two statements.
+//! Members are read with a summary of their agent, the agent's model and
+//! the model's provider in one JOIN for any number of circles
+//! ([`members_by_circle`]), which is what keeps the nested circles query at
+//! two statements. Membership changes invalidate the circle's cached
+//! member list.
 
 use entity::{CircleId, CircleMemberId};
 use futures::FutureExt;
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::Utc;
 use entity::{circle_members, circles};
@@ -16,25 +18,36 @@ use sea_orm::{
 };
 
 use super::{
-    agents::{agent_by_name, agent_row_select, AgentRow},
-    select_prefixed, Db,
+    agents::{agent_by_name, agent_summary_select, AgentSummary},
+    Db, WriteTxn,
 };
 use super::{DataError, Entity, Taken};
+use crate::invalidation::Invalidation;
 
-/// A membership with the member agent (and its model and provider).
+/// A membership with a summary of the member agent (and its model and
+/// provider).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberRow {
     pub member: circle_members::Model,
-    pub agent: AgentRow,
+    pub agent: Arc<AgentSummary>,
 }
 
-const MEMBER: &str = "cm_";
+/// Columns of the membership itself, before the agent's.
+const MEMBER_COLUMNS: usize = 6;
 
 impl FromQueryResult for MemberRow {
-    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+    /// By position, in [`member_rows`]' order.
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
         Ok(Self {
-            member: circle_members::Model::from_query_result(row, MEMBER)?,
-            agent: AgentRow::from_query_result(row, prefix)?,
+            member: circle_members::Model {
+                id: row.try_get_by_index(0)?,
+                circle_id: row.try_get_by_index(1)?,
+                agent_id: row.try_get_by_index(2)?,
+                role: row.try_get_by_index(3)?,
+                is_active: row.try_get_by_index(4)?,
+                joined_at: row.try_get_by_index(5)?,
+            },
+            agent: Arc::new(AgentSummary::read(row, MEMBER_COLUMNS)?),
         })
     }
 }
@@ -83,12 +96,24 @@ pub async fn members_by_circle(
     Ok(super::group_by_parent(rows, |row| row.member.circle_id))
 }
 
+/// Memberships joined with their agents' summaries, selected in the order
+/// [`MemberRow`] reads them.
 fn member_rows() -> sea_orm::Select<circle_members::Entity> {
     let select = circle_members::Entity::find()
         .select_only()
+        .column(circle_members::Column::Id)
+        .column(circle_members::Column::CircleId)
+        .column(circle_members::Column::AgentId)
+        .column(circle_members::Column::Role)
+        .column(circle_members::Column::IsActive)
+        .column(circle_members::Column::JoinedAt)
         .join(JoinType::InnerJoin, circle_members::Relation::Agents.def());
-    let select = select_prefixed::<circle_members::Entity, _>(select, MEMBER);
-    agent_row_select(select)
+    agent_summary_select(select)
+}
+
+/// The circle's cached member list is out of date once this commits.
+fn members_changed(txn: &WriteTxn, circle_id: CircleId) {
+    txn.invalidate(Invalidation::CircleMembers { circle_id });
 }
 
 #[tracing::instrument(skip(db))]
@@ -142,6 +167,7 @@ pub async fn add_member(
             .map_err(|e| {
                 DataError::on_unique_violation(e, Taken::CircleMembership { agent_name })
             })?;
+            members_changed(txn, circle_id);
             let row = member_by_id(txn, id).await?;
             Ok(row)
         }
@@ -178,6 +204,7 @@ pub async fn update_member(
                 member.is_active = Set(is_active);
             }
             member.update(txn).await?;
+            members_changed(txn, circle_id);
             let row = member_by_id(txn, id).await?;
             Ok(row)
         }
@@ -202,6 +229,7 @@ pub async fn remove_member(
             circle_members::Entity::delete_by_id(member.id)
                 .exec(txn)
                 .await?;
+            members_changed(txn, circle_id);
             Ok(row)
         }
         .boxed()

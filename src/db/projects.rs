@@ -51,18 +51,15 @@ pub async fn find_owned(
         .await
 }
 
-/// Those of `project_ids` that exist and belong to `owner_id`: one
-/// statement.
+/// The projects among `project_ids` that exist, by id, whoever owns them:
+/// one statement. The caller checks ownership.
 #[tracing::instrument(skip_all, fields(projects = project_ids.len()))]
-pub async fn find_owned_many(
+pub async fn by_id(
     conn: &impl ConnectionTrait,
-    owner_id: UserId,
     project_ids: &[ProjectId],
 ) -> Result<HashMap<ProjectId, projects::Model>, DbErr> {
     let rows = projects::Entity::find()
-        .filter(projects::Column::OwnerId.eq(owner_id))
         .filter(projects::Column::Id.is_in(project_ids.iter().copied()))
-        .order_by_asc(projects::Column::Id)
         .all(conn)
         .await?;
     Ok(rows.into_iter().map(|row| (row.id, row)).collect())

@@ -1,11 +1,13 @@
 //! Agents, models, providers and tools in the API.
 
+use std::sync::Arc;
+
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    ComplexObject, Context, Enum, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+    Context, Enum, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
 };
 use chrono::{DateTime, Utc};
-use entity::{agent_tools, agents, models, providers};
+use entity::{agent_tools, agents};
 use entity::{AgentId, ModelId, ProviderId, ToolId};
 
 use super::{
@@ -16,7 +18,7 @@ use super::{
 use crate::{
     db::{
         self,
-        agents::{AgentConfig, AgentPatch, AgentRow, ModelRow, NewAgent, ToolSpec},
+        agents::{AgentConfig, AgentPatch, AgentRow, AgentSummary, ModelRow, NewAgent, ToolSpec},
     },
     error::AppError,
 };
@@ -30,126 +32,243 @@ pub enum AgentStatus {
     Archived,
 }
 
-/// An AI agent: its prompts, model and tools.
-#[derive(Clone, Debug, SimpleObject)]
-#[graphql(complex)]
-pub struct Agent {
-    pub id: AgentId,
-    /// Unique, immutable key of the agent.
-    pub name: String,
-    pub description: String,
-    pub system_prompt: String,
-    pub base_prompt: String,
-    pub skill_names: Vec<String>,
-    pub status: AgentStatus,
-    pub temperature: Option<f64>,
-    pub max_tokens: Option<i32>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// The model the agent runs on, with its provider.
-    pub model: Option<Model>,
-    /// Tools already at hand (from the agent config cache), so `tools`
-    /// costs no statement; `None` means load them.
-    #[graphql(skip)]
-    pub known_tools: Option<Vec<agent_tools::Model>>,
+/// An agent as the API shows it. Shares what it was built from instead of copying it: an agent config
+/// from the cache (everything, tools included), a full row (lists and
+/// mutations), or a summary (circle member lists, which leave out the long
+/// texts). A field the source lacks is fetched when asked for, in one
+/// statement per batch: the texts from the agent config cache, the tools
+/// through the tools loader.
+#[derive(Clone, Debug)]
+pub struct Agent(AgentSource);
+
+#[derive(Clone, Debug)]
+enum AgentSource {
+    Config(Arc<AgentConfig>),
+    Row(Arc<AgentRow>),
+    Summary(Arc<AgentSummary>),
 }
 
 impl From<AgentRow> for Agent {
     fn from(row: AgentRow) -> Self {
-        let agent = row.agent;
+        Self(AgentSource::Row(Arc::new(row)))
+    }
+}
+
+impl From<Arc<AgentConfig>> for Agent {
+    fn from(config: Arc<AgentConfig>) -> Self {
+        Self(AgentSource::Config(config))
+    }
+}
+
+impl From<Arc<AgentSummary>> for Agent {
+    fn from(summary: Arc<AgentSummary>) -> Self {
+        Self(AgentSource::Summary(summary))
+    }
+}
+
+/// The fields every source has.
+struct Common<'a> {
+    id: AgentId,
+    name: &'a str,
+    status: agents::AgentStatus,
+    temperature: Option<f64>,
+    max_tokens: Option<i32>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    model: Option<&'a Arc<ModelRow>>,
+}
+
+impl<'a> Common<'a> {
+    fn of_row(row: &'a AgentRow) -> Self {
+        let agent = &row.agent;
         Self {
             id: agent.id,
-            name: agent.name,
-            description: agent.description,
-            system_prompt: agent.system_prompt,
-            base_prompt: agent.base_prompt,
-            skill_names: agent.skill_names.0,
-            status: agent.status.into(),
+            name: &agent.name,
+            status: agent.status,
             temperature: agent.temperature,
             max_tokens: agent.max_tokens,
             created_at: agent.created_at,
             updated_at: agent.updated_at,
-            model: row.model.map(Model::from),
-            known_tools: None,
+            model: row.model.as_ref(),
         }
     }
 }
 
-impl From<&AgentConfig> for Agent {
-    fn from(config: &AgentConfig) -> Self {
-        Self {
-            known_tools: Some(config.tools.clone()),
-            ..Agent::from(config.agent.clone())
+/// The agent's full row, borrowed from the source or loaded.
+enum FullRow<'a> {
+    Here(&'a agents::Model),
+    Loaded(Arc<AgentConfig>),
+}
+
+impl std::ops::Deref for FullRow<'_> {
+    type Target = agents::Model;
+
+    fn deref(&self) -> &agents::Model {
+        match self {
+            FullRow::Here(agent) => agent,
+            FullRow::Loaded(config) => &config.agent.agent,
         }
     }
 }
 
-#[ComplexObject]
 impl Agent {
+    fn common(&self) -> Common<'_> {
+        match &self.0 {
+            AgentSource::Config(config) => Common::of_row(&config.agent),
+            AgentSource::Row(row) => Common::of_row(row),
+            AgentSource::Summary(summary) => Common {
+                id: summary.id,
+                name: &summary.name,
+                status: summary.status,
+                temperature: summary.temperature,
+                max_tokens: summary.max_tokens,
+                created_at: summary.created_at,
+                updated_at: summary.updated_at,
+                model: summary.model.as_ref(),
+            },
+        }
+    }
+
+    async fn full_row(&self, ctx: &Context<'_>) -> Result<FullRow<'_>> {
+        match &self.0 {
+            AgentSource::Config(config) => Ok(FullRow::Here(&config.agent.agent)),
+            AgentSource::Row(row) => Ok(FullRow::Here(&row.agent)),
+            AgentSource::Summary(summary) => {
+                Ok(FullRow::Loaded(config_of(ctx, &summary.name).await?))
+            }
+        }
+    }
+}
+
+/// The configuration of the agent named `name`, through the request's
+/// loader and the agent config cache (summaries carry neither the long
+/// texts nor the tools).
+async fn config_of(ctx: &Context<'_>, name: &str) -> Result<Arc<AgentConfig>> {
+    let config = ctx.loaders()?.agent_configs.load(name.to_owned()).await?;
+    Ok(config.ok_or(AppError::NotFound("agent"))?)
+}
+
+/// An AI agent: its prompts, model and tools.
+#[Object]
+impl Agent {
+    async fn id(&self) -> AgentId {
+        self.common().id
+    }
+
+    /// Unique, immutable key of the agent.
+    async fn name(&self) -> &str {
+        self.common().name
+    }
+
+    async fn description(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.full_row(ctx).await?.description.clone())
+    }
+
+    async fn system_prompt(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.full_row(ctx).await?.system_prompt.clone())
+    }
+
+    async fn base_prompt(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.full_row(ctx).await?.base_prompt.clone())
+    }
+
+    async fn skill_names(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(self.full_row(ctx).await?.skill_names.0.clone())
+    }
+
+    async fn status(&self) -> AgentStatus {
+        self.common().status.into()
+    }
+
+    async fn temperature(&self) -> Option<f64> {
+        self.common().temperature
+    }
+
+    async fn max_tokens(&self) -> Option<i32> {
+        self.common().max_tokens
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.common().created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.common().updated_at
+    }
+
+    /// The model the agent runs on, with its provider.
+    async fn model(&self) -> Option<Model> {
+        self.common().model.cloned().map(Model)
+    }
+
     /// The agent's tools by name; `activeOnly` leaves out inactive ones.
     async fn tools(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] active_only: bool,
     ) -> Result<Vec<AgentTool>> {
-        let tools = match &self.known_tools {
-            Some(tools) => tools.clone(),
-            None => ctx
-                .loaders()?
-                .tools_by_agent
-                .load(self.id)
-                .await?
-                .unwrap_or_default(),
+        let shown = |tool: &&agent_tools::Model| tool.is_active || !active_only;
+        let tools: Vec<agent_tools::Model> = match &self.0 {
+            AgentSource::Config(config) => config.tools.iter().filter(shown).cloned().collect(),
+            AgentSource::Row(row) => {
+                let tools = ctx.loaders()?.tools_by_agent.load(row.agent.id).await?;
+                tools
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(shown)
+                    .cloned()
+                    .collect()
+            }
+            AgentSource::Summary(summary) => {
+                let config = config_of(ctx, &summary.name).await?;
+                config.tools.iter().filter(shown).cloned().collect()
+            }
         };
-        Ok(tools
-            .into_iter()
-            .filter(|tool| tool.is_active || !active_only)
-            .map(AgentTool::from)
-            .collect())
+        Ok(tools.into_iter().map(AgentTool::from).collect())
     }
 }
+
+/// A model with its provider, shared with the agent it was read with.
+#[derive(Clone, Debug)]
+pub struct Model(pub Arc<ModelRow>);
 
 /// A model served by a provider.
-#[derive(Clone, Debug, SimpleObject)]
-pub struct Model {
-    pub id: ModelId,
-    pub model_name: String,
-    pub model_alias: Option<String>,
-    pub provider: Provider,
-}
+#[Object]
+impl Model {
+    async fn id(&self) -> ModelId {
+        self.0.model.id
+    }
 
-impl From<ModelRow> for Model {
-    fn from(row: ModelRow) -> Self {
-        let models::Model {
-            id,
-            model_name,
-            model_alias,
-            ..
-        } = row.model;
-        Self {
-            id,
-            model_name,
-            model_alias,
-            provider: row.provider.into(),
-        }
+    async fn model_name(&self) -> &str {
+        &self.0.model.model_name
+    }
+
+    async fn model_alias(&self) -> Option<&str> {
+        self.0.model.model_alias.as_deref()
+    }
+
+    async fn provider(&self) -> Provider {
+        Provider(Arc::clone(&self.0))
     }
 }
 
-/// An LLM vendor or endpoint.
-#[derive(Clone, Debug, SimpleObject)]
-pub struct Provider {
-    pub id: ProviderId,
-    pub name: String,
-    pub api_type: String,
-}
+/// The provider of the model it was read with.
+#[derive(Clone, Debug)]
+pub struct Provider(pub Arc<ModelRow>);
 
-impl From<providers::Model> for Provider {
-    fn from(provider: providers::Model) -> Self {
-        Self {
-            id: provider.id,
-            name: provider.name,
-            api_type: provider.api_type,
-        }
+/// An LLM vendor or endpoint.
+#[Object]
+impl Provider {
+    async fn id(&self) -> ProviderId {
+        self.0.provider.id
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.provider.name
+    }
+
+    async fn api_type(&self) -> &str {
+        &self.0.provider.api_type
     }
 }
 
@@ -183,13 +302,11 @@ pub struct AgentQuery;
 #[Object]
 impl AgentQuery {
     /// The agent with this name, or null.
+    // Served from the agent config cache: no statement when warm.
     async fn agent(&self, ctx: &Context<'_>, name: String) -> Result<Option<Agent>> {
         ctx.viewer()?;
-        let db = &ctx.services()?.db;
-        let row = db::agents::find_agent_by_name(db.conn(), &name)
-            .await
-            .map_err(AppError::from)?;
-        Ok(row.map(Agent::from))
+        let config = ctx.loaders()?.agent_configs.load(name).await?;
+        Ok(config.map(Agent::from))
     }
 
     /// Agents ordered by name, optionally of one status.

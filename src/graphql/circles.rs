@@ -46,8 +46,10 @@ impl Circle {
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<CircleMember>> {
         let members = ctx.loaders()?.members_by_circle.load(self.id).await?;
         Ok(members
+            .as_deref()
             .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .cloned()
             .map(CircleMember::from)
             .collect())
     }

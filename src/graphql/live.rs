@@ -6,7 +6,7 @@ use entity::ProjectId;
 use async_graphql::{Context, Result, Subscription};
 use futures::{stream, Stream, StreamExt};
 
-use super::{context::ContextExt, readiness::Readiness};
+use super::{context::ContextExt, projects::Project, readiness::Readiness};
 use crate::error::AppError;
 
 #[derive(Default)]
@@ -24,14 +24,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         project_id: ProjectId,
     ) -> Result<impl Stream<Item = Readiness>> {
-        let viewer = ctx.viewer()?;
-        let owned = ctx
-            .loaders()?
-            .projects
-            .owned
-            .load((viewer.id, project_id))
-            .await?;
-        if owned.is_none() {
+        if Project::owned_by_viewer(ctx, project_id).await?.is_none() {
             return Err(AppError::NotFound("project").into());
         }
         let (current, follower) = ctx.services()?.live.follow(project_id).await?;

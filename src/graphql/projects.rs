@@ -13,7 +13,7 @@ use super::{
     input, pagination,
     readiness::{self, ProjectCounts, Readiness},
 };
-use crate::db;
+use crate::{db, error::AppError};
 
 mod evidence;
 mod lists;
@@ -25,27 +25,61 @@ pub(crate) use lists::{projects as projects_page, ProjectConnection};
 pub use mutations::StructureMutation;
 pub use state::{DiAnalysis, Foundation, Signal};
 
-/// A product-discovery project, owned by one user.
+/// A product-discovery project, owned by one user. Built only after the
+/// viewer's ownership was checked; its row is read when a field needs it
+/// (a readiness-only read costs no statement once the owner is cached).
 #[derive(Clone, Debug)]
-pub struct Project(pub projects::Model);
+pub struct Project {
+    id: ProjectId,
+    row: Option<projects::Model>,
+}
+
+impl From<projects::Model> for Project {
+    fn from(row: projects::Model) -> Self {
+        Self {
+            id: row.id,
+            row: Some(row),
+        }
+    }
+}
+
+impl Project {
+    /// The viewer's project `id`, if it exists and is the viewer's.
+    pub(crate) async fn owned_by_viewer(ctx: &Context<'_>, id: ProjectId) -> Result<Option<Self>> {
+        let viewer = ctx.viewer()?;
+        if let Some(owner) = ctx.services()?.caches.project_owner(id) {
+            return Ok((owner == viewer.id).then_some(Self { id, row: None }));
+        }
+        let row = ctx.loaders()?.projects.by_id.load(id).await?;
+        Ok(row.filter(|row| row.owner_id == viewer.id).map(Self::from))
+    }
+
+    async fn row(&self, ctx: &Context<'_>) -> Result<projects::Model> {
+        if let Some(row) = &self.row {
+            return Ok(row.clone());
+        }
+        let row = ctx.loaders()?.projects.by_id.load(self.id).await?;
+        row.ok_or_else(|| AppError::NotFound("project").into())
+    }
+}
 
 #[Object]
 impl Project {
     async fn id(&self) -> ProjectId {
-        self.0.id
+        self.id
     }
 
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.row(ctx).await?.name)
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.created_at)
     }
 
     /// Last change of the project or its state.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.updated_at)
     }
 
     /// The project's features, oldest first.
@@ -56,17 +90,17 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<lists::FeatureConnection> {
-        lists::features(ctx, self.0.id, first, after).await
+        lists::features(ctx, self.id, first, after).await
     }
 
     /// The project's personas, oldest first.
     async fn personas(&self, ctx: &Context<'_>) -> Result<Vec<state::Persona>> {
-        lists::personas(ctx, self.0.id).await
+        lists::personas(ctx, self.id).await
     }
 
     /// The value path, by position.
     async fn value_path(&self, ctx: &Context<'_>) -> Result<Vec<state::ValuePathStep>> {
-        lists::value_path(ctx, self.0.id).await
+        lists::value_path(ctx, self.id).await
     }
 
     /// The project's meetings, most recently held first.
@@ -77,7 +111,7 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<lists::MeetingConnection> {
-        lists::meetings(ctx, self.0.id, first, after).await
+        lists::meetings(ctx, self.id, first, after).await
     }
 
     /// The project's signals, oldest first; `unanalyzedOnly` lists only
@@ -91,12 +125,12 @@ impl Project {
         after: Option<String>,
     ) -> Result<lists::SignalConnection> {
         let unanalyzed_only = unanalyzed_only.unwrap_or(false);
-        lists::signals(ctx, self.0.id, unanalyzed_only, first, after).await
+        lists::signals(ctx, self.id, unanalyzed_only, first, after).await
     }
 
     /// The foundation; null until one is set.
     async fn foundation(&self, ctx: &Context<'_>) -> Result<Option<state::Foundation>> {
-        lists::foundation(ctx, self.0.id).await
+        lists::foundation(ctx, self.id).await
     }
 
     /// The strategic context; null until one is set.
@@ -104,7 +138,7 @@ impl Project {
         &self,
         ctx: &Context<'_>,
     ) -> Result<Option<state::StrategicContext>> {
-        lists::strategic_context(ctx, self.0.id).await
+        lists::strategic_context(ctx, self.id).await
     }
 
     // -- project state lists and objects: above this line --
@@ -114,7 +148,7 @@ impl Project {
     /// Readiness (SPEC 5), cached; recomputed only after the project's state
     /// changed.
     async fn readiness(&self, ctx: &Context<'_>) -> Result<Readiness> {
-        Ok(Readiness(readiness::snapshot(ctx, self.0.id).await?))
+        Ok(Readiness(readiness::snapshot(ctx, self.id).await?))
     }
 
     /// What the discovery-intelligence agent needs before its LLM call.
@@ -124,13 +158,13 @@ impl Project {
         #[graphql(default = 100, desc = "Most unanalyzed signals to return (0 to 500).")]
         signals_limit: i32,
     ) -> Result<DiContext> {
-        Ok(DiContext::load(ctx, self.0.id, signals_limit).await?)
+        Ok(DiContext::load(ctx, self.id, signals_limit).await?)
     }
 
     /// The counts readiness is computed from (same snapshot, no extra cost).
     async fn counts(&self, ctx: &Context<'_>) -> Result<ProjectCounts> {
         Ok(ProjectCounts::from(
-            readiness::snapshot(ctx, self.0.id).await?.as_ref(),
+            readiness::snapshot(ctx, self.id).await?.as_ref(),
         ))
     }
 }
@@ -143,10 +177,7 @@ impl ProjectQuery {
     /// The viewer's project with this id; null when there is none (or it is
     /// someone else's).
     async fn project(&self, ctx: &Context<'_>, id: ProjectId) -> Result<Option<Project>> {
-        let viewer = ctx.viewer()?;
-        let loaders = ctx.loaders()?;
-        let project = loaders.projects.owned.load((viewer.id, id)).await?;
-        Ok(project.map(Project))
+        Project::owned_by_viewer(ctx, id).await
     }
 
     /// The viewer's projects, oldest first.
@@ -182,7 +213,7 @@ impl ProjectMutation {
         input::display_name("name", &input.name)?;
         let project =
             db::projects::create_project(&ctx.services()?.db, viewer.id, input.name).await?;
-        Ok(Project(project))
+        Ok(Project::from(project))
     }
 
     async fn rename_project(
@@ -195,6 +226,6 @@ impl ProjectMutation {
         input::display_name("name", &name)?;
         let project =
             db::projects::rename_project(&ctx.services()?.db, viewer.id, id, name).await?;
-        Ok(Project(project))
+        Ok(Project::from(project))
     }
 }

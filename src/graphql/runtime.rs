@@ -17,20 +17,15 @@ pub struct AgentRuntime(Arc<runtime::AgentRuntime>);
 #[Object]
 impl AgentRuntime {
     async fn agent(&self) -> Agent {
-        Agent::from(self.0.config.as_ref())
+        Agent::from(Arc::clone(&self.0.config))
     }
 
     async fn model(&self) -> Option<Model> {
-        self.0.config.agent.model.clone().map(Model::from)
+        self.0.config.agent.model.clone().map(Model)
     }
 
     async fn provider(&self) -> Option<Provider> {
-        self.0
-            .config
-            .agent
-            .model
-            .as_ref()
-            .map(|m| Provider::from(m.provider.clone()))
+        self.0.config.agent.model.clone().map(Provider)
     }
 
     /// The agent's active tools, by name.

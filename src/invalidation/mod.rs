@@ -15,7 +15,7 @@
 
 pub mod postgres;
 
-use entity::{ProjectId, UserId};
+use entity::{CircleId, ProjectId, UserId};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,8 @@ pub enum Invalidation {
     Agent { name: String },
     /// A model or provider changed: any agent may be affected.
     AllAgents,
+    /// Members of the circle joined, changed or left.
+    CircleMembers { circle_id: CircleId },
     /// A user's own instructions for an agent changed.
     Instructions { user_id: UserId, agent: String },
     /// Something that a project's readiness is computed from changed.

@@ -22,7 +22,8 @@ use entity::agent_tools;
 use crate::{
     cache::Caches,
     db::{
-        self, circles::MemberRow, instructions::NamedInstructions, readiness::ReadinessSnapshot, Db,
+        self, agents::AgentConfig, circles::MemberRow, instructions::NamedInstructions,
+        readiness::ReadinessSnapshot, Db,
     },
 };
 
@@ -30,8 +31,11 @@ use crate::{
 pub struct Loaders {
     /// Tools of an agent, by agent id.
     pub tools_by_agent: Batcher<AgentId, Vec<agent_tools::Model>>,
-    /// Members (with agent, model and provider) of a circle, by circle id.
-    pub members_by_circle: Batcher<CircleId, Vec<MemberRow>>,
+    /// Members (with agent summaries) of a circle, by circle id, through
+    /// the circle members cache.
+    pub members_by_circle: Batcher<CircleId, Arc<[MemberRow]>>,
+    /// Agent configurations by agent name, through the agent config cache.
+    pub agent_configs: Batcher<String, Arc<AgentConfig>>,
     /// A user's own instructions for agents, by user id.
     pub instructions_by_user: Batcher<UserId, Vec<NamedInstructions>>,
     /// Readiness snapshots by project id, through the readiness cache.
@@ -44,7 +48,7 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: &Db, caches: &Arc<Caches>) -> Self {
         Self {
-            projects: ProjectLoaders::new(db),
+            projects: ProjectLoaders::new(db, caches),
             readiness_by_project: Batcher::new({
                 let caches = Arc::clone(caches);
                 move |ids| {
@@ -67,10 +71,17 @@ impl Loaders {
                 }
             }),
             members_by_circle: Batcher::new({
-                let db = db.clone();
+                let caches = Arc::clone(caches);
                 move |ids| {
-                    let db = db.clone();
-                    async move { Ok(db::circles::members_by_circle(db.conn(), &ids).await?) }
+                    let caches = Arc::clone(&caches);
+                    async move { caches.circle_members(&ids).await }
+                }
+            }),
+            agent_configs: Batcher::new({
+                let caches = Arc::clone(caches);
+                move |names| {
+                    let caches = Arc::clone(&caches);
+                    async move { caches.agent_configs(&names).await }
                 }
             }),
         }

@@ -3,11 +3,11 @@
 //! filter the query asks for).
 //!
 //! Keys are project ids the viewer was already shown, i.e. owns: a
-//! `Project` only exists in the API after an ownership check, which
-//! [`ProjectLoaders::owned`] makes (its key names the owner).
+//! `Project` only exists in the API after an ownership check (against the
+//! project owner cache, or a row from [`ProjectLoaders::by_id`]).
 
-use entity::{ProjectId, UserId};
-use std::{collections::HashMap, future::Future, hash::Hash};
+use entity::ProjectId;
+use std::{collections::HashMap, future::Future, hash::Hash, sync::Arc};
 
 use entity::{
     di_analyses, features, foundations, meetings, personas, projects, signals, strategic_contexts,
@@ -16,10 +16,11 @@ use entity::{
 use sea_orm::DbErr;
 
 use super::Batcher;
+use crate::cache::Caches;
 use crate::db::{
     discovery::{self, Unanalyzed, UnanalyzedKey},
     projects::{
-        documents, features::FeaturePageKey, find_owned_many, meetings::MeetingPageKey, pages,
+        self as projects_db, documents, features::FeaturePageKey, meetings::MeetingPageKey, pages,
         personas::personas_by_project, signals::SignalPageKey, value_path,
     },
     Db,
@@ -27,8 +28,10 @@ use crate::db::{
 
 /// One request's loaders of project state.
 pub struct ProjectLoaders {
-    /// A project by (owner id, project id); none when it is not the owner's.
-    pub owned: Batcher<(UserId, ProjectId), projects::Model>,
+    /// A project's row, by id, whoever owns it: check the owner before
+    /// showing it. Every read remembers the owners in the project owner
+    /// cache.
+    pub by_id: Batcher<ProjectId, projects::Model>,
     /// A page of a project's features.
     pub features: Batcher<FeaturePageKey, Vec<features::Model>>,
     /// All personas of a project, by project id.
@@ -50,20 +53,23 @@ pub struct ProjectLoaders {
 }
 
 impl ProjectLoaders {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, caches: &Arc<Caches>) -> Self {
         Self {
-            owned: loader(db, |db, keys| async move {
-                // A request has one viewer, so this is one statement.
-                let mut by_owner: HashMap<UserId, Vec<ProjectId>> = HashMap::new();
-                for (owner_id, project_id) in keys {
-                    by_owner.entry(owner_id).or_default().push(project_id);
+            by_id: Batcher::new({
+                let db = db.clone();
+                let caches = Arc::clone(caches);
+                move |ids| {
+                    let (db, caches) = (db.clone(), Arc::clone(&caches));
+                    async move {
+                        let snapshot = caches.project_owner_snapshot();
+                        let rows = projects_db::by_id(db.conn(), &ids).await?;
+                        caches.remember_project_owners(
+                            &snapshot,
+                            rows.values().map(|row| (row.id, row.owner_id)),
+                        );
+                        Ok(rows)
+                    }
                 }
-                let mut found = HashMap::new();
-                for (owner_id, project_ids) in by_owner {
-                    let owned = find_owned_many(db.conn(), owner_id, &project_ids).await?;
-                    found.extend(owned.into_iter().map(|(id, row)| ((owner_id, id), row)));
-                }
-                Ok(found)
             }),
             features: loader(db, |db, keys| async move {
                 pages::load_pages::<features::Entity>(db.conn(), keys).await

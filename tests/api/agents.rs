@@ -241,3 +241,25 @@ test_both! {
         }
     }
 }
+
+const AGENT_BY_NAME: &str =
+    "query($n: String!) { agent(name: $n) { name systemPrompt model { modelName provider { name } } } }";
+
+test_both! {
+    async fn agent_by_name_is_served_from_the_agent_config_cache(app: TestApp) {
+        let model_id = insert_model(&app, "openai", "gpt").await;
+        create_agent(&app, json!({ "name": "cached", "systemPrompt": "v1", "modelId": model_id })).await;
+        let cold = app.post(Some(&app.user), AGENT_BY_NAME, json!({ "n": "cached" })).await;
+        assert_eq!(cold.statements(), 1, "the config load");
+        let warm = app.post(Some(&app.user), AGENT_BY_NAME, json!({ "n": "cached" })).await;
+        assert_eq!(warm.statements(), 0);
+        assert_eq!(warm.data_ok()["agent"], json!({ "name": "cached", "systemPrompt": "v1",
+            "model": { "modelName": "gpt", "provider": { "name": "openai" } } }));
+
+        app.admin_ok("mutation { updateAgent(name: \"cached\", input: { systemPrompt: \"v2\", modelId: null }) { name } }", json!({})).await;
+        let changed = app.user_ok(AGENT_BY_NAME, json!({ "n": "cached" })).await;
+        assert_eq!(changed["agent"], json!({ "name": "cached", "systemPrompt": "v2", "model": null }));
+        let unknown = app.user_ok(AGENT_BY_NAME, json!({ "n": "nobody" })).await;
+        assert_eq!(unknown["agent"], Value::Null);
+    }
+}

@@ -186,8 +186,90 @@ test_both! {
                 assert_eq!(agents.len(), 3);
                 assert!(agents.iter().all(|m| m["agent"]["all"] == json!([]) && m["agent"]["again"] == json!([])), "{node}");
             }
-            // The page, the members JOIN, the members' tools.
-            assert_eq!(statements, 3, "{n} circles");
+            // The page, the members JOIN of circles not seen before, and the
+            // configs (tools) of member agents not seen before: never more,
+            // whatever the page size.
+            assert!((2..=3).contains(&statements), "{statements} statements for {n} circles");
         }
+    }
+}
+
+const NESTED: &str = "{ circles(first: 20) { nodes { name
+    members { role isActive agent { name status model { modelName provider { name } } } } } } }";
+
+/// The members of the only circle, as the nested query shows them.
+fn members_of(data: &Value) -> Value {
+    data["circles"]["nodes"][0]["members"].clone()
+}
+
+test_both! {
+    async fn warm_nested_circles_cost_one_statement_and_follow_every_change(app: TestApp) {
+        let model_id = insert_model(&app, "anthropic", "claude").await;
+        create_agent(&app, json!({ "name": "lead-agent", "modelId": model_id })).await;
+        create_agent(&app, json!({ "name": "helper-agent" })).await;
+        let circle = create_circle(&app, "core").await;
+        let add = "mutation($c: UUID!, $a: String!) { addCircleMember(circleId: $c, agentName: $a, role: \"lead\") { role } }";
+        app.admin_ok(add, json!({ "c": circle, "a": "lead-agent" })).await;
+
+        let cold = app.post(Some(&app.user), NESTED, json!({})).await;
+        assert_eq!(cold.statements(), 2, "the page and the members JOIN");
+        let warm = app.post(Some(&app.user), NESTED, json!({})).await;
+        assert_eq!(warm.statements(), 1, "the page only: {}", warm.body);
+        assert_eq!(warm.body["extensions"]["cost"]["caches"]["circle_members"], json!({ "hits": 1, "misses": 0 }));
+        assert_eq!(members_of(&warm.data_ok()), json!([{ "role": "lead", "isActive": true, "agent": {
+            "name": "lead-agent", "status": "ACTIVE", "model": { "modelName": "claude", "provider": { "name": "anthropic" } } } }]));
+
+        // A member joins: the list is read afresh.
+        app.admin_ok(add, json!({ "c": circle, "a": "helper-agent" })).await;
+        let joined = app.user_ok(NESTED, json!({})).await;
+        assert_eq!(members_of(&joined)[1]["agent"]["name"], "helper-agent");
+
+        // An agent changes: the summaries in member lists follow.
+        let pause = "mutation { updateAgent(name: \"lead-agent\", input: { status: PAUSED, modelId: null }) { status } }";
+        app.admin_ok(pause, json!({})).await;
+        let paused = app.user_ok(NESTED, json!({})).await;
+        assert_eq!(members_of(&paused)[0]["agent"], json!({ "name": "lead-agent", "status": "PAUSED", "model": null }));
+
+        // A membership changes, then goes.
+        let update = "mutation($c: UUID!) { updateCircleMember(circleId: $c, agentName: \"helper-agent\", input: { isActive: false }) { isActive } }";
+        app.admin_ok(update, json!({ "c": circle })).await;
+        assert_eq!(members_of(&app.user_ok(NESTED, json!({})).await)[1]["isActive"], false);
+        let remove = "mutation($c: UUID!) { removeCircleMember(circleId: $c, agentName: \"lead-agent\") { role } }";
+        app.admin_ok(remove, json!({ "c": circle })).await;
+        let left = members_of(&app.user_ok(NESTED, json!({})).await);
+        assert_eq!(left.as_array().map(Vec::len), Some(1));
+        assert_eq!(left[0]["agent"]["name"], "helper-agent");
+    }
+}
+
+const MEMBER_TEXTS: &str = "query($n: Int!) { circles(first: $n) { nodes {
+    members { agent { name systemPrompt skillNames tools { name } } } } } }";
+
+test_both! {
+    async fn member_agents_long_texts_and_tools_come_from_the_agent_config_cache(app: TestApp) {
+        let mut agent_ids = Vec::new();
+        for n in 0..4 {
+            let agent = create_agent(&app, json!({ "name": format!("texts-{n}"), "systemPrompt": format!("prompt {n}"), "skillNames": ["s"] })).await;
+            agent_ids.push(agent["id"].as_str().expect("id").parse::<Uuid>().expect("uuid"));
+        }
+        app.admin_ok("mutation { setAgentTool(agentName: \"texts-0\", input: { name: \"search\", toolType: \"http\" }) { name } }", json!({})).await;
+        insert_circles(&app, "texts", 12, &agent_ids).await;
+        let cold = app.post(Some(&app.user), MEMBER_TEXTS, json!({ "n": 12 })).await;
+        // The page, the members JOIN (no long texts), the members' configs.
+        assert_eq!(cold.statements(), 3, "{}", cold.body);
+        let data = cold.data_ok();
+        let members: Vec<Value> = data["circles"]["nodes"].as_array().expect("nodes").iter()
+            .flat_map(|c| c["members"].as_array().cloned().unwrap_or_default()).collect();
+        assert_eq!(members.len(), 36);
+        for member in &members {
+            let agent = &member["agent"];
+            let n = agent["name"].as_str().and_then(|name| name.strip_prefix("texts-")).expect("name");
+            assert_eq!(agent["systemPrompt"], format!("prompt {n}"));
+            assert_eq!(agent["skillNames"], json!(["s"]));
+            let tools = if n == "0" { json!([{ "name": "search" }]) } else { json!([]) };
+            assert_eq!(agent["tools"], tools);
+        }
+        let warm = app.post(Some(&app.user), MEMBER_TEXTS, json!({ "n": 12 })).await;
+        assert_eq!(warm.statements(), 1, "the page; members and configs from memory");
     }
 }

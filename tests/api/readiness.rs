@@ -299,7 +299,7 @@ test_both! {
         assert_eq!((context["analysis"].clone(), context["cacheValid"].clone()), (Value::Null, json!(false)));
 
         let warm = app.post(Some(&auth), DI_CONTEXT, json!({ "id": id })).await;
-        assert_eq!(warm.statements(), 4, "readiness from memory: project, foundation, analysis, signals");
+        assert_eq!(warm.statements(), 3, "readiness and the owner from memory: foundation, analysis, signals");
 
         let store = "mutation($p: UUID!) { storeDiAnalysis(projectId: $p, analysis: { summary: \"ok\" }) { analyzedAt } }";
         mutate(&app, &auth, store, json!({ "p": id })).await;

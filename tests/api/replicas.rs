@@ -99,6 +99,37 @@ async fn a_mutation_on_one_replica_reaches_every_cache_of_another() {
         p["counts"]["signals"] == 1 && p["readiness"]["score"] == 1.3
     })
     .await;
+
+    // Circle members: b caches the list, a changes a membership and the
+    // member agent.
+    let circle = a
+        .admin_ok(
+            "mutation { createCircle(input: { name: \"shared\" }) { id } }",
+            json!({}),
+        )
+        .await["createCircle"]["id"]
+        .clone();
+    let add =
+        "mutation($c: UUID!) { addCircleMember(circleId: $c, agentName: \"shared\") { role } }";
+    a.admin_ok(add, json!({ "c": circle })).await;
+    let members = "query($c: UUID!) { circle(id: $c) { members { role agent { name status } } } }";
+    let read_members =
+        || async { b.user_ok(members, json!({ "c": circle })).await["circle"]["members"].clone() };
+    until_fresh(read_members, |m| m[0]["role"] == "member").await;
+    let warm = b.post(Some(&b.user), members, json!({ "c": circle })).await;
+    assert_eq!(
+        warm.body["extensions"]["cost"]["caches"]["circle_members"]["hits"], 1,
+        "b serves the list from memory"
+    );
+    let promote = "mutation($c: UUID!) { updateCircleMember(circleId: $c, agentName: \"shared\", input: { role: \"lead\" }) { role } }";
+    a.admin_ok(promote, json!({ "c": circle })).await;
+    until_fresh(read_members, |m| m[0]["role"] == "lead").await;
+    a.admin_ok(
+        "mutation { archiveAgent(name: \"shared\") { status } }",
+        json!({}),
+    )
+    .await;
+    until_fresh(read_members, |m| m[0]["agent"]["status"] == "ARCHIVED").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,7 +47,7 @@ pub async fn projects(
         size,
         after.is_some(),
         |p| p.id,
-        Project,
+        Project::from,
     ))
 }
 

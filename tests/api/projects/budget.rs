@@ -277,3 +277,27 @@ test_both! {
         assert_eq!(statements, 2);
     }
 }
+
+const READINESS_OF: &str =
+    "query($id: UUID!) { project(id: $id) { readiness { score status blockers } } }";
+
+test_both! {
+    async fn a_known_projects_readiness_costs_no_statement_and_stays_private(app: TestApp) {
+        let (owner, auth) = app.new_user(false);
+        let (_, stranger) = app.new_user(false);
+        let id = insert_projects(&app, owner, 1).await[0];
+        let cold = app.post(Some(&auth), READINESS_OF, json!({ "id": id })).await;
+        assert!(cold.statements() >= 1);
+        let warm = app.post(Some(&auth), READINESS_OF, json!({ "id": id })).await;
+        assert_eq!(warm.statements(), 0, "owner and readiness from memory: {}", warm.body);
+        assert_eq!(warm.body["extensions"]["cost"]["caches"]["project_owner"], json!({ "hits": 1, "misses": 0 }));
+        assert!(warm.data_ok()["project"]["readiness"]["score"].is_number());
+
+        // The owner is known now; another user still gets null, at no cost.
+        let theirs = app.post(Some(&stranger), READINESS_OF, json!({ "id": id })).await;
+        assert_eq!(theirs.statements(), 0);
+        assert_eq!(theirs.data_ok()["project"], Value::Null);
+        let unknown = app.post(Some(&auth), READINESS_OF, json!({ "id": Uuid::now_v7() })).await;
+        assert_eq!(unknown.data_ok()["project"], Value::Null);
+    }
+}
