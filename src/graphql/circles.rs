@@ -7,12 +7,14 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::circles;
 use entity::{CircleId, CircleMemberId};
+use std::sync::Arc;
 
 use super::{
     agents::Agent,
     context::ContextExt,
     input::{self, MAX_DESCRIPTION_CHARS},
     pagination,
+    plain::MemberList,
 };
 use crate::{
     db::{self, circles::MemberPatch, circles::MemberRow},
@@ -43,15 +45,9 @@ impl From<circles::Model> for Circle {
 #[ComplexObject]
 impl Circle {
     /// Members in the order they joined, with their agents.
-    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<CircleMember>> {
+    async fn members(&self, ctx: &Context<'_>) -> Result<MemberList> {
         let members = ctx.loaders()?.members_by_circle.load(self.id).await?;
-        Ok(members
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .cloned()
-            .map(CircleMember::from)
-            .collect())
+        Ok(MemberList(members.unwrap_or_else(|| Arc::from([]))))
     }
 }
 

@@ -12,6 +12,7 @@ mod input;
 pub mod limits;
 mod live;
 mod pagination;
+mod plain;
 mod projects;
 mod readiness;
 mod runtime;

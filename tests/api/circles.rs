@@ -273,3 +273,38 @@ test_both! {
         assert_eq!(warm.statements(), 1, "the page; members and configs from memory");
     }
 }
+
+/// Every plain field of a member, its agent, model and provider, under
+/// aliases; `__typename` sends the same selection down the general path.
+const PLAIN_MEMBERS: &str = "query($typename: Boolean!) { circles(first: 5) { nodes { members {
+    id circleId role active: isActive joinedAt
+    agent { id name status temperature maxTokens createdAt updatedAt
+        model { id modelName modelAlias provider { id name kind: apiType } } }
+    ... @include(if: $typename) { __typename } } } } }";
+
+test_both! {
+    async fn plain_member_fields_answer_exactly_what_the_general_path_answers(app: TestApp) {
+        let model_id = insert_model(&app, "anthropic", "claude").await;
+        let mut agent_ids = Vec::new();
+        for n in 0..4 {
+            let model = if n % 2 == 0 { json!(model_id) } else { Value::Null };
+            let input = json!({ "name": format!("plain-{n}"), "modelId": model, "temperature": 0.5, "maxTokens": 100 + n });
+            let agent = create_agent(&app, input).await;
+            agent_ids.push(agent["id"].as_str().expect("id").parse::<Uuid>().expect("uuid"));
+        }
+        insert_circles(&app, "plain", 5, &agent_ids).await;
+        let fast = app.user_ok(PLAIN_MEMBERS, json!({ "typename": false })).await;
+        let mut general = app.user_ok(PLAIN_MEMBERS, json!({ "typename": true })).await;
+        for circle in general["circles"]["nodes"].as_array_mut().expect("nodes") {
+            for member in circle["members"].as_array_mut().expect("members") {
+                let removed = member.as_object_mut().and_then(|m| m.remove("__typename"));
+                assert_eq!(removed, Some(json!("CircleMember")));
+            }
+        }
+        assert_eq!(fast, general);
+        let first = &fast["circles"]["nodes"][0]["members"][0];
+        assert_eq!(first["role"], "lead");
+        assert_eq!(first["agent"]["status"], "ACTIVE");
+        assert_eq!(first["agent"]["model"]["provider"]["kind"], "openai", "{first}");
+    }
+}
