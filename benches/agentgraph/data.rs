@@ -53,6 +53,9 @@ pub struct DataSet {
     /// user's instructions.
     pub warm_agent: String,
     pub big_project: Uuid,
+    /// A project with a little state, like most: the first one (the big
+    /// one only when `--projects 1`).
+    pub ordinary_project: Uuid,
     /// Rows written, all tables together.
     pub rows: usize,
 }
@@ -109,7 +112,7 @@ impl Loader<'_> {
         let agents = self.agents(sizes.agents, &models).await?;
         self.circles(sizes.circles, sizes.members, &agents).await?;
         self.instructions(user_id, &agents).await?;
-        let big_project = self.projects(user_id, sizes).await?;
+        let projects = self.projects(user_id, sizes).await?;
         let warm_agent = agents
             .iter()
             .enumerate()
@@ -125,7 +128,8 @@ impl Loader<'_> {
                 .map(|a| a.name)
                 .collect(),
             warm_agent,
-            big_project,
+            big_project: projects.big,
+            ordinary_project: projects.first,
             rows: self.rows,
         })
     }

@@ -1,9 +1,9 @@
 //! The agentgraph benchmark (SPEC 11): builds a synthetic data set, starts
 //! the real server in this process on SQLite or PostgreSQL, drives it over
 //! real HTTP with closed-loop workers and prints one table of requests/s,
-//! p50, p99, SQL statements per request and cache hit rate, with a floor
-//! (a plain axum handler and a trivial GraphQL query) measured in the same
-//! run.
+//! p50, p99, server and PostgreSQL CPU time per request, SQL statements per
+//! request and cache hit rate, with a floor (a plain axum handler and a
+//! trivial GraphQL query) measured in the same run.
 //!
 //! Run it from a fresh clone:
 //!
@@ -18,8 +18,10 @@
 //! (`agentgraph_bench_<random>`) on that server and drops it at the end.
 //!
 //! Modules: [`database`] (the scratch database), [`data`] (the synthetic
-//! data set), [`server`] (the real server and the floor server),
-//! [`client`] (one HTTP client per worker, reading `extensions.cost`),
+//! data set), [`server`] (the real server and the floor server, on a
+//! runtime of their own), [`cpu`] (their CPU time and PostgreSQL's, from
+//! `/proc`), [`client`] (one HTTP client per worker, reading
+//! `extensions.cost`),
 //! [`introspect`] (the diContext query, built from the schema),
 //! [`workloads`] (what one operation of each workload does), [`runner`]
 //! (the closed loop and its statistics), [`fanout`] (subscribers of one
@@ -27,6 +29,7 @@
 //! tables).
 
 mod client;
+mod cpu;
 mod data;
 mod database;
 mod fanout;
@@ -50,6 +53,10 @@ use crate::{
 
 /// How often `db::readiness::compute` is timed directly.
 const DIRECT_COMPUTE_RUNS: usize = 21;
+
+/// The name of the load generator's threads (the main runtime's); the
+/// servers run on their own, see [`server::SERVER_THREADS`].
+const LOAD_THREADS: &str = "bench-load";
 
 /// Benchmark the agentgraph server (SPEC 11).
 #[derive(Debug, Parser)]
@@ -162,6 +169,7 @@ fn main() -> anyhow::Result<()> {
     args.check()?;
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(LOAD_THREADS)
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
@@ -244,6 +252,7 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
         load_time,
         compute_median,
         cold_runtime_method: workloads::COLD_RUNTIME_METHOD,
+        cold_circles_method: workloads::COLD_CIRCLES_METHOD,
         di_context_query: bench.di_context_query().map(str::to_owned),
         command: command_line(),
     };

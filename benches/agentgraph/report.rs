@@ -1,8 +1,8 @@
 //! What the benchmark prints: a progress line per row while it runs, then
-//! the table (workload | conns | req/s | p50 | p99 | SQL/req | cache hit
-//! rate), the floor ratios, SPEC 8's statement budgets against what was
-//! seen, any errors, the environment, and the table again as Markdown for
-//! docs/PERFORMANCE.md.
+//! the table (workload | conns | req/s | p50 | p99 | server CPU/req | PG
+//! CPU/req | SQL/req | cache hit rate), the floor ratios, SPEC 8's
+//! statement budgets against what was seen, any errors, the environment,
+//! and the table again as Markdown for docs/PERFORMANCE.md.
 
 use std::time::Duration;
 
@@ -25,16 +25,22 @@ pub struct Environment {
     /// directly.
     pub compute_median: Duration,
     pub cold_runtime_method: &'static str,
+    pub cold_circles_method: &'static str,
     pub di_context_query: Option<String>,
     pub command: String,
 }
 
-const HEADER: [&str; 7] = [
+/// Columns of the table.
+const COLUMNS: usize = 9;
+
+const HEADER: [&str; COLUMNS] = [
     "workload",
     "conns",
     "req/s",
     "p50",
     "p99",
+    "server CPU/req",
+    "PG CPU/req",
     "SQL/req",
     "cache hit rate",
 ];
@@ -43,8 +49,9 @@ const HEADER: [&str; 7] = [
 pub fn print_progress(row: &Row) {
     let cells = cells(row);
     eprintln!(
-        "  {:<34} {:>3} conns  {:>9} req/s  p50 {:>10}  p99 {:>10}  SQL/req {:>6}  hits {}",
-        cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+        "  {:<34} {:>3} conns  {:>9} req/s  p50 {:>10}  p99 {:>10}  \
+         server CPU/req {:>10}  PG CPU/req {:>10}  SQL/req {:>6}  hits {}",
+        cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8]
     );
 }
 
@@ -99,7 +106,7 @@ pub fn print(rows: &[Row], fan_out: Option<&FanOut>, environment: &Environment) 
     }
 }
 
-fn cells(row: &Row) -> [String; 7] {
+fn cells(row: &Row) -> [String; COLUMNS] {
     let name = row.workload.name().to_owned();
     let conns = row.connections.to_string();
     match &row.outcome {
@@ -109,6 +116,12 @@ fn cells(row: &Row) -> [String; 7] {
             format!("{:.0}", stats.per_second()),
             millis(stats.quantile(0.50)),
             millis(stats.quantile(0.99)),
+            stats
+                .server_cpu_per_operation()
+                .map_or_else(|| "-".to_owned(), millis),
+            stats
+                .postgres_cpu_per_operation()
+                .map_or_else(|| "-".to_owned(), millis),
             format!("{:.2}", stats.statements_per_operation()),
             stats
                 .hit_rate()
@@ -120,6 +133,8 @@ fn cells(row: &Row) -> [String; 7] {
                 name,
                 conns,
                 na,
+                "-".into(),
+                "-".into(),
                 "-".into(),
                 "-".into(),
                 "-".into(),
@@ -142,7 +157,7 @@ fn millis(duration: Duration) -> String {
 }
 
 fn print_plain_table(rows: &[Row]) {
-    let lines: Vec<[String; 7]> = rows.iter().map(cells).collect();
+    let lines: Vec<[String; COLUMNS]> = rows.iter().map(cells).collect();
     let mut widths = HEADER.map(str::len);
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line) {
@@ -159,7 +174,7 @@ fn print_plain_table(rows: &[Row]) {
 }
 
 /// The name left-aligned, the figures right-aligned.
-fn plain_line(cells: &[String; 7], widths: &[usize; 7]) -> String {
+fn plain_line(cells: &[String; COLUMNS], widths: &[usize; COLUMNS]) -> String {
     cells
         .iter()
         .zip(widths)
@@ -177,7 +192,7 @@ fn plain_line(cells: &[String; 7], widths: &[usize; 7]) -> String {
 
 fn print_markdown_table(rows: &[Row]) {
     println!("| {} |", HEADER.join(" | "));
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- |{}", " ---: |".repeat(COLUMNS - 1));
     for row in rows {
         println!("| {} |", cells(row).join(" | "));
     }
@@ -287,9 +302,16 @@ fn print_environment(environment: &Environment) {
         crate::server::DB_MAX_CONNECTIONS
     );
     println!(
-        "  machine:   {} logical CPUs{}; server and load generator share this process and its tokio runtime",
+        "  machine:   {} logical CPUs{}; server and load generator share this process, \
+         each on its own tokio runtime (the servers': {} worker threads)",
         std::thread::available_parallelism().map_or(0, usize::from),
-        cpu_model().map_or_else(String::new, |model| format!(", {model}"))
+        cpu_model().map_or_else(String::new, |model| format!(", {model}")),
+        crate::server::SERVER_WORKER_THREADS
+    );
+    println!(
+        "  CPU/req:   from /proc (utime + stime, 100 ticks/s) at the end of the warm-up and of the last \
+         operation, over the operations measured; server: the threads of the servers' runtime \
+         and of the server's SQLite connections; PG: every postgres process on the machine"
     );
     println!(
         "  data:      {} agents, {} circles x {} members, {} projects; big project: {} signals, {} features",
@@ -309,6 +331,7 @@ fn print_environment(environment: &Environment) {
         millis(environment.compute_median)
     );
     println!("  cold agentRuntime: {}", environment.cold_runtime_method);
+    println!("  cold circles: {}", environment.cold_circles_method);
     match &environment.di_context_query {
         Some(query) => println!("  diContext query: {query}"),
         None => println!("  diContext query: none (the API has no Project.diContext)"),

@@ -1,6 +1,7 @@
 //! The closed loop: C workers, each one connection sending one operation
 //! after another, first for a short warm-up (not recorded), then for the
-//! measured duration. A row is the merge of every worker's samples.
+//! measured duration. A row is the merge of every worker's samples, with
+//! the CPU time the server and PostgreSQL spent in the measured window.
 
 use std::{
     sync::Arc,
@@ -9,6 +10,7 @@ use std::{
 
 use crate::{
     client::Cost,
+    cpu::CpuUse,
     workloads::{Bench, Sample, Workload},
 };
 
@@ -45,6 +47,10 @@ pub struct Stats {
     pub max_statements: u64,
     pub errors: usize,
     pub first_error: Option<String>,
+    /// From the end of the warm-up to the end of the last operation. The
+    /// operations still running when the warm-up ends are not counted, but
+    /// what is left of their work is: at most one operation per connection.
+    pub cpu: CpuUse,
 }
 
 impl Stats {
@@ -64,6 +70,20 @@ impl Stats {
     /// Mean time the server spent in SQL per operation.
     pub fn sql_time_per_operation(&self) -> Duration {
         Duration::from_micros(self.cost.sql_micros / self.operations.max(1) as u64)
+    }
+
+    /// Mean server CPU time per operation, where `/proc` tells.
+    pub fn server_cpu_per_operation(&self) -> Option<Duration> {
+        self.per_operation(self.cpu.server?)
+    }
+
+    /// Mean CPU time of PostgreSQL per operation (`None` on SQLite).
+    pub fn postgres_cpu_per_operation(&self) -> Option<Duration> {
+        self.per_operation(self.cpu.postgres?)
+    }
+
+    fn per_operation(&self, total: Duration) -> Option<Duration> {
+        (self.operations > 0).then(|| total.div_f64(self.operations as f64))
     }
 
     pub fn statements_per_operation(&self) -> f64 {
@@ -136,6 +156,8 @@ async fn run(
             tokio::spawn(async move { work(&bench, workload, index, measure_from, until).await })
         })
         .collect();
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = bench.cpu().read();
     let mut merged = WorkerResult::default();
     for worker in workers {
         match worker.await {
@@ -143,7 +165,8 @@ async fn run(
             Err(error) => merged.error(format!("a worker task failed: {error}")),
         }
     }
-    merged.into_stats(measure_from)
+    let cpu = bench.cpu().read().since(&cpu_before);
+    merged.into_stats(measure_from, cpu)
 }
 
 /// One worker's loop. Operations started before `measure_from` are the
@@ -214,7 +237,7 @@ impl WorkerResult {
         };
     }
 
-    fn into_stats(self, measure_from: Instant) -> Stats {
+    fn into_stats(self, measure_from: Instant, cpu: CpuUse) -> Stats {
         let elapsed = self.last_done.map_or(Duration::ZERO, |last| {
             last.saturating_duration_since(measure_from)
         });
@@ -238,6 +261,7 @@ impl WorkerResult {
             max_statements,
             errors: self.errors,
             first_error: self.first_error,
+            cpu,
         }
     }
 }

@@ -2,6 +2,11 @@
 //! (`Application::build` + `app::serve`, exactly what `main` runs) and the
 //! floor server, a plain axum handler on its own port and the same stack
 //! (tokio, hyper, axum), which shows what the machine can do at all.
+//!
+//! Both run on a tokio runtime of their own ([`SERVER_WORKER_THREADS`]
+//! workers, every thread named [`SERVER_THREADS`]), apart from the runtime
+//! of the load generator, so [`crate::cpu`] can tell the server's CPU time
+//! from the clients'.
 
 use std::net::SocketAddr;
 
@@ -12,7 +17,12 @@ use agentgraph::{
 };
 use anyhow::Context as _;
 use axum::{routing::get, Router};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    runtime::{Handle, Runtime},
+    sync::oneshot,
+    task::JoinHandle,
+};
 
 /// Signs the bench's tokens; the server is configured with it.
 pub const JWT_SECRET: &str = "agentgraph-bench-secret-not-for-production";
@@ -24,6 +34,15 @@ pub const DB_MAX_CONNECTIONS: &str = "20";
 /// server's limit for it (1,000 subscribers over 10 connections).
 pub const SUBSCRIPTIONS_PER_CONNECTION: usize = 100;
 
+/// Worker threads of the servers' runtime.
+pub const SERVER_WORKER_THREADS: usize = 2;
+
+/// The name of every thread of the servers' runtime, blocking threads
+/// included. The kernel keeps 15 bytes of a thread's name, and
+/// [`crate::cpu`] matches what it keeps.
+pub const SERVER_THREADS: &str = "agentgraph-srv";
+const _: () = assert!(SERVER_THREADS.len() <= 15);
+
 /// Both servers, running until [`Servers::stop`].
 pub struct Servers {
     /// `http://127.0.0.1:<port>/graphql` of the real server.
@@ -34,10 +53,54 @@ pub struct Servers {
     pub state: AppState,
     stops: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    /// Last, so it outlives everything above when dropped.
+    runtime: ServerRuntime,
+}
+
+/// The servers' runtime. Dropped, it shuts down without waiting (a runtime
+/// must not block inside another runtime's task): by then [`Servers::stop`]
+/// has let both servers finish, or the run was interrupted.
+struct ServerRuntime {
+    handle: Handle,
+    runtime: Option<Runtime>,
+}
+
+impl ServerRuntime {
+    fn start() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(SERVER_WORKER_THREADS)
+            .thread_name(SERVER_THREADS)
+            .enable_all()
+            .build()
+            .context("starting the servers' tokio runtime")?;
+        Ok(Self {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
+    }
+}
+
+impl Drop for ServerRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// What starting the servers yields, before the runtime is added.
+struct Started {
+    graphql_url: String,
+    floor_url: String,
+    state: AppState,
+    stops: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
 /// Builds the real server on `database_url` (already migrated and loaded;
-/// no demo data) and starts both servers on ports chosen by the system.
+/// no demo data) and starts both servers on ports chosen by the system,
+/// all on the servers' runtime: the pool, the caches' background tasks and
+/// the listening sockets belong to it.
 pub async fn start(database_url: &str) -> anyhow::Result<Servers> {
     let config = Config::from_flags([
         "agentgraph",
@@ -52,6 +115,25 @@ pub async fn start(database_url: &str) -> anyhow::Result<Servers> {
         &SUBSCRIPTIONS_PER_CONNECTION.to_string(),
     ])
     .context("server flags")?;
+    let runtime = ServerRuntime::start()?;
+    let started = runtime
+        .handle
+        .spawn(start_on_this_runtime(config))
+        .await
+        .context("starting the servers")??;
+    Ok(Servers {
+        graphql_url: started.graphql_url,
+        floor_url: started.floor_url,
+        state: started.state,
+        stops: started.stops,
+        tasks: started.tasks,
+        runtime,
+    })
+}
+
+/// [`start`], on the servers' runtime (`tokio::spawn` and the sockets use
+/// the runtime they are called on).
+async fn start_on_this_runtime(config: Config) -> anyhow::Result<Started> {
     let application = Application::build(config)
         .await
         .context("building the server")?;
@@ -67,7 +149,7 @@ pub async fn start(database_url: &str) -> anyhow::Result<Servers> {
         (address, stop, task)
     };
     let (floor_address, floor_stop, floor_task) = start_floor().await?;
-    Ok(Servers {
+    Ok(Started {
         graphql_url: format!("http://{graphql_address}/graphql"),
         floor_url: format!("http://{floor_address}/"),
         state,
@@ -104,7 +186,7 @@ async fn start_floor() -> anyhow::Result<(
 
 impl Servers {
     /// Stops both servers and waits until they are gone (the real one
-    /// closes its pool), so the database can be dropped.
+    /// closes its pool), so the database can be dropped; then the runtime.
     pub async fn stop(self) {
         for stop in self.stops {
             let _ = stop.send(());
@@ -116,5 +198,6 @@ impl Servers {
                 Err(error) => eprintln!("a server task failed: {error}"),
             }
         }
+        drop(self.runtime);
     }
 }

@@ -9,18 +9,24 @@ use std::{
 
 use agentgraph::{
     auth::{TokenKeys, Viewer},
-    db::{self, Db},
+    config::DbConfig,
+    db,
     http::AppState,
     invalidation::Invalidation,
 };
 use anyhow::Context as _;
 use entity::projects;
-use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    sea_query::Expr,
+    sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous},
+    ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait, QueryFilter,
+};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     client::{Answer, Client, Cost},
+    cpu::{self, BENCH_SQLITE_THREADS},
     data::DataSet,
     introspect,
     server::{Servers, JWT_SECRET},
@@ -30,14 +36,25 @@ use crate::{
 pub const COLD_RUNTIME_METHOD: &str = "a fresh user per request (instructions cold) and a random \
      agent whose config is invalidated in-process (Invalidation::Agent) just before the request";
 
+/// How `circles nested (cold)` makes each request cold; printed with the
+/// results.
+pub const COLD_CIRCLES_METHOD: &str = "every cache emptied in-process \
+     (Invalidation::Everything) just before the request; with several connections, a request \
+     may find entries another one refilled in between";
+
 const TRIVIAL: &str = "{ __typename }";
 const READINESS_PAGE: &str = "{ projects(first: 20) { nodes { readiness { score } } } }";
 const RUNTIME: &str = "query ($agent: String!) { agentRuntime(agentName: $agent) { \
      effectiveSystemPrompt instructions agent { name } model { modelName } provider { name } \
      tools { name toolType config } } }";
-const CIRCLES: &str =
-    "{ circles(first: 20) { nodes { members { agent { model { provider { name } } } } } } }";
+/// What a frontend's circle page asks for.
+const CIRCLES: &str = "{ circles(first: 20) { nodes { members { role agent { name \
+     model { modelName provider { name } } } } } } }";
+const AGENT: &str =
+    "query ($name: String!) { agent(name: $name) { name model { modelName provider { name } } } }";
 const PROJECT_READINESS: &str = "query ($id: UUID!) { project(id: $id) { readiness { score } } }";
+const PROJECT_READINESS_FULL: &str =
+    "query ($id: UUID!) { project(id: $id) { readiness { score status blockers } } }";
 const SET_INSTRUCTIONS: &str = "mutation ($agent: String!, $text: String!) { \
      setMyAgentInstructions(agentName: $agent, instructions: $text) { instructions } }";
 
@@ -49,22 +66,28 @@ pub enum Workload {
     ReadinessCached,
     RuntimeWarm,
     RuntimeCold,
-    CirclesNested,
+    AgentWarm,
+    CirclesCold,
+    CirclesWarm,
     ReadinessRecompute,
+    ProjectReadinessWarm,
     DiContext,
     MutationThenRead,
     Mixed,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 13] = [
         Workload::FloorAxum,
         Workload::FloorGraphql,
         Workload::ReadinessCached,
         Workload::RuntimeWarm,
         Workload::RuntimeCold,
-        Workload::CirclesNested,
+        Workload::AgentWarm,
+        Workload::CirclesCold,
+        Workload::CirclesWarm,
         Workload::ReadinessRecompute,
+        Workload::ProjectReadinessWarm,
         Workload::DiContext,
         Workload::MutationThenRead,
         Workload::Mixed,
@@ -77,8 +100,11 @@ impl Workload {
             Workload::ReadinessCached => "readiness cached",
             Workload::RuntimeWarm => "agentRuntime warm",
             Workload::RuntimeCold => "agentRuntime cold",
-            Workload::CirclesNested => "circles nested (cold)",
+            Workload::AgentWarm => "agent(name) warm",
+            Workload::CirclesCold => "circles nested (cold)",
+            Workload::CirclesWarm => "circles nested (warm)",
             Workload::ReadinessRecompute => "readiness recompute (big project)",
+            Workload::ProjectReadinessWarm => "project readiness warm",
             Workload::DiContext => "diContext (big project)",
             Workload::MutationThenRead => "mutation then read",
             Workload::Mixed => "mixed",
@@ -91,12 +117,18 @@ impl Workload {
 
     /// The most SQL statements one operation may run by SPEC 8, where it
     /// says; `project(id) { readiness }` is read like `projects`: one
-    /// statement for the project, then at most two.
+    /// statement for the project, then at most two. The warm rows expect
+    /// their answers from the caches, but for the one statement listing a
+    /// circles page.
     pub fn statement_budget(self) -> Option<u64> {
         match self {
-            Workload::FloorAxum | Workload::FloorGraphql | Workload::RuntimeWarm => Some(0),
-            Workload::ReadinessCached => Some(1),
-            Workload::CirclesNested => Some(2),
+            Workload::FloorAxum
+            | Workload::FloorGraphql
+            | Workload::RuntimeWarm
+            | Workload::AgentWarm
+            | Workload::ProjectReadinessWarm => Some(0),
+            Workload::ReadinessCached | Workload::CirclesWarm => Some(1),
+            Workload::CirclesCold => Some(2),
             Workload::RuntimeCold | Workload::ReadinessRecompute => Some(3),
             Workload::DiContext | Workload::MutationThenRead | Workload::Mixed => None,
         }
@@ -111,14 +143,16 @@ pub struct Sample {
 }
 
 /// What every worker shares: where the servers are, the data set, the
-/// server's state (for in-process invalidation) and a connection of its own.
+/// server's state (for in-process invalidation), a connection of its own
+/// and the probe of the server's and PostgreSQL's CPU time.
 pub struct Bench {
     graphql_url: String,
     floor_url: String,
     state: AppState,
     /// The bench's own pool: direct UPDATEs and timings, never charged to a
     /// request and never taking the server's connections.
-    db: Db,
+    db: DatabaseConnection,
+    cpu: cpu::Probe,
     data: DataSet,
     keys: TokenKeys,
     /// `Bearer ...` of the user who owns every project.
@@ -130,7 +164,7 @@ pub struct Bench {
 
 impl Bench {
     pub async fn new(servers: &Servers, data: DataSet, database_url: &str) -> anyhow::Result<Self> {
-        let db = Db::connect(database_url, &servers.state.config().db)
+        let db = own_connection(database_url, &servers.state.config().db)
             .await
             .context("the bench's own connection")?;
         let keys = TokenKeys::new(JWT_SECRET.as_bytes())?;
@@ -142,6 +176,7 @@ impl Bench {
             floor_url: servers.floor_url.clone(),
             state: servers.state.clone(),
             db,
+            cpu: cpu::Probe::new(servers.state.config().is_postgres()),
             data,
             keys,
             user_bearer,
@@ -152,6 +187,11 @@ impl Bench {
     /// `Bearer ...` of the user who owns every project.
     pub fn user_bearer(&self) -> &str {
         &self.user_bearer
+    }
+
+    /// Reads the CPU time the server and PostgreSQL spent so far.
+    pub fn cpu(&self) -> &cpu::Probe {
+        &self.cpu
     }
 
     /// The diContext query measured, if the API has one.
@@ -189,11 +229,11 @@ impl Bench {
     /// statement time of a recomputation.
     pub async fn time_direct_readiness_compute(&self, runs: usize) -> anyhow::Result<Duration> {
         let ids = [self.data.big_project.into()];
-        db::readiness::compute(self.db.conn(), &ids).await?;
+        db::readiness::compute(&self.db, &ids).await?;
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
             let started = Instant::now();
-            db::readiness::compute(self.db.conn(), &ids).await?;
+            db::readiness::compute(&self.db, &ids).await?;
             times.push(started.elapsed());
         }
         times.sort();
@@ -228,8 +268,14 @@ impl Bench {
                 self.runtime(worker, &self.user_bearer, &agent).await
             }
             Workload::RuntimeCold => self.runtime_cold(worker).await,
-            Workload::CirclesNested => self.circles(worker).await,
+            Workload::AgentWarm => self.agent(worker).await,
+            Workload::CirclesCold => {
+                self.invalidate(Invalidation::Everything);
+                self.circles(worker).await
+            }
+            Workload::CirclesWarm => self.circles(worker).await,
             Workload::ReadinessRecompute => self.readiness_recompute(worker).await,
+            Workload::ProjectReadinessWarm => self.project_readiness(worker).await,
             Workload::DiContext => self.di_context(worker).await,
             Workload::MutationThenRead => self.mutation_then_read(worker).await,
             Workload::Mixed => self.mixed(worker).await,
@@ -275,6 +321,18 @@ impl Bench {
         self.runtime(worker, &fresh_user, &agent).await
     }
 
+    async fn agent(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let name = &self.data.warm_agent;
+        let (sample, answer) = timed_answer(worker.client.graphql(
+            &self.user_bearer,
+            AGENT,
+            json!({ "name": name }),
+        ))
+        .await?;
+        anyhow::ensure!(!answer.data["agent"].is_null(), "agent({name}) is null");
+        Ok(sample)
+    }
+
     async fn circles(&self, worker: &Worker) -> anyhow::Result<Sample> {
         let (sample, answer) =
             timed_answer(worker.client.graphql(&self.user_bearer, CIRCLES, json!({}))).await?;
@@ -297,7 +355,7 @@ impl Bench {
                 Expr::col(projects::Column::StateVersion).add(1),
             )
             .filter(projects::Column::Id.eq(id))
-            .exec(self.db.conn())
+            .exec(&self.db)
             .await
             .context("bumping the big project's state_version")?;
         self.invalidate(Invalidation::Readiness {
@@ -309,6 +367,22 @@ impl Bench {
                 .graphql(&self.user_bearer, PROJECT_READINESS, json!({ "id": id })),
         )
         .await
+    }
+
+    /// The readiness of an ordinary project, with nothing invalidated.
+    async fn project_readiness(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let id = self.data.ordinary_project;
+        let (sample, answer) = timed_answer(worker.client.graphql(
+            &self.user_bearer,
+            PROJECT_READINESS_FULL,
+            json!({ "id": id }),
+        ))
+        .await?;
+        anyhow::ensure!(
+            !answer.data["project"]["readiness"].is_null(),
+            "project({id}).readiness is null"
+        );
+        Ok(sample)
     }
 
     async fn di_context(&self, worker: &Worker) -> anyhow::Result<Sample> {
@@ -391,6 +465,27 @@ pub struct Worker {
     own_bearer: String,
     /// Writes so far, to make every written value unique.
     writes: u64,
+}
+
+/// The bench's own pool, sized like the server's. Its SQLite connections'
+/// threads are named [`BENCH_SQLITE_THREADS`], so [`cpu`] does not count
+/// them as the server's; like the server's, they wait for a busy database
+/// instead of failing and sync at checkpoints only.
+async fn own_connection(url: &str, config: &DbConfig) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(config.db_max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.db_acquire_timeout)
+        .connect_timeout(config.db_acquire_timeout)
+        .sqlx_logging(false);
+    options.map_sqlx_sqlite_opts(|sqlite: SqliteConnectOptions| {
+        sqlite
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .thread_name(|id| format!("{BENCH_SQLITE_THREADS}-{id}"))
+    });
+    Ok(Database::connect(options).await?)
 }
 
 fn bearer(keys: &TokenKeys, user_id: Uuid) -> String {

@@ -15,14 +15,24 @@ use uuid::Uuid;
 use super::{offset, Loader, Sizes};
 
 impl Loader<'_> {
-    /// `sizes.projects` projects; the last one is the big one (its id is
-    /// returned), so the first pages list the ordinary ones.
-    pub(super) async fn projects(&mut self, owner: Uuid, sizes: &Sizes) -> anyhow::Result<Uuid> {
+    /// `sizes.projects` projects; the last one is the big one, so the first
+    /// pages list the ordinary ones.
+    pub(super) async fn projects(
+        &mut self,
+        owner: Uuid,
+        sizes: &Sizes,
+    ) -> anyhow::Result<ProjectIds> {
         let mut state = ProjectState::default();
         let mut project_rows = Vec::with_capacity(sizes.projects);
-        let mut big = Uuid::nil();
+        let mut ids = ProjectIds {
+            big: Uuid::nil(),
+            first: Uuid::nil(),
+        };
         for p in 0..sizes.projects {
             let id = Uuid::now_v7();
+            if p == 0 {
+                ids.first = id;
+            }
             project_rows.push(projects::ActiveModel {
                 id: Set(id.into()),
                 owner_id: Set(owner.into()),
@@ -32,7 +42,7 @@ impl Loader<'_> {
                 updated_at: Set(self.now),
             });
             if p + 1 == sizes.projects {
-                big = id;
+                ids.big = id;
                 self.big_project_state(&mut state, id, sizes);
             } else {
                 self.small_project_state(&mut state, id, p);
@@ -40,7 +50,7 @@ impl Loader<'_> {
         }
         self.insert(project_rows).await?;
         state.insert(self).await?;
-        Ok(big)
+        Ok(ids)
     }
 
     /// A little of everything: 3 features (2 confirmed), 2 personas, 3
@@ -81,6 +91,13 @@ impl Loader<'_> {
             analyzed_at: Set(self.now - chrono::Duration::minutes(10)),
         });
     }
+}
+
+/// The projects the workloads ask for by id.
+pub(super) struct ProjectIds {
+    pub big: Uuid,
+    /// An ordinary project, unless the big one is the only one.
+    pub first: Uuid,
 }
 
 /// Every project child row, gathered so each table is one bulk insert.
