@@ -26,10 +26,11 @@ pub struct Services {
 pub struct RequestContext {
     pub viewer: Option<Viewer>,
     services: Services,
-    /// The loaders, and what they remember. Replaced by fresh ones before
-    /// each root field of a mutation, so a field never reads what a loader
-    /// remembered from before an earlier field's write.
-    loaders: Mutex<Arc<Loaders>>,
+    /// The loaders, and what they remember: made on first use (a request
+    /// that loads nothing never builds them), and dropped before each root
+    /// field of a mutation, so a field never reads what a loader remembered
+    /// from before an earlier field's write.
+    loaders: Mutex<Option<Arc<Loaders>>>,
 }
 
 impl RequestContext {
@@ -37,18 +38,21 @@ impl RequestContext {
         Self {
             viewer,
             services: services.clone(),
-            loaders: Mutex::new(Arc::new(Loaders::new(&services.db, &services.caches))),
+            loaders: Mutex::new(None),
         }
     }
 
     pub fn loaders(&self) -> Arc<Loaders> {
-        Arc::clone(&self.loaders.lock().unwrap_or_else(PoisonError::into_inner))
+        let mut loaders = self.loaders.lock().unwrap_or_else(PoisonError::into_inner);
+        let loaders = loaders.get_or_insert_with(|| {
+            Arc::new(Loaders::new(&self.services.db, &self.services.caches))
+        });
+        Arc::clone(loaders)
     }
 
     /// Forgets everything loaded so far in this request.
     pub(crate) fn forget_loaded(&self) {
-        let fresh = Arc::new(Loaders::new(&self.services.db, &self.services.caches));
-        *self.loaders.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+        *self.loaders.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 

@@ -171,7 +171,10 @@ async fn execute(
             if !introspection_allowed {
                 request = request.disable_introspection();
             }
-            RequestCost::scope(Arc::clone(&cost), state.schema().execute(request)).await
+            // Boxed: the schema's future is several kilobytes, and every
+            // future that holds it inline would copy it when it moves.
+            let execution = Box::pin(state.schema().execute(request));
+            RequestCost::scope(Arc::clone(&cost), execution).await
         }
         Err(refused) => GqlResponse::from_errors(vec![refused]),
     };
