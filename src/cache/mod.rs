@@ -6,7 +6,7 @@
 //! | user instructions | (user, agent name) | single-key load on miss | set/clear instructions |
 //! | agent runtime | (user, agent name) | assembled from the two above, loaded concurrently | anything that invalidates either |
 //! | readiness | project id | the `readiness` table (L2), else one aggregate for all misses of a batch | every mutation of the project's state |
-//! | circle members | circle id | one JOIN (memberships + agent summaries) for all misses of a batch | membership changes of the circle; any agent change (summaries show status and model) |
+//! | circle members | circle id | one JOIN (memberships + agent summaries) for all misses of a batch | membership changes of the circle; any agent change, by mutation or found by the refresh (summaries show status and model) |
 //! | project owner | project id | every read of project rows by id (the project loader) | nothing: an owner never changes and projects are not deleted |
 //!
 //! Every cache is a [`FencedCache`] (bounded, TTL, single-flight, and a
@@ -271,19 +271,23 @@ impl Caches {
     /// entries are stored again (renewing their TTL) unless invalidated
     /// meanwhile; an entry that changed behind our back (a direct database
     /// edit) is invalidated instead, so runtimes built from it go too, and
-    /// its next read loads it afresh; agents that no longer exist are
-    /// dropped. Returns how many agents were loaded.
+    /// its next read loads it afresh (member lists, which show agent
+    /// summaries, go as well); agents that no longer exist are dropped. Returns how many agents were loaded.
     pub async fn refresh_agent_configs(&self) -> Result<usize, AppError> {
         let snapshot = self.agent_configs.snapshot();
         let configs = db::agents::load_configs(self.db.conn(), None).await?;
         let loaded = configs.len();
         let mut unchanged = Vec::with_capacity(loaded);
         let mut names = std::collections::HashSet::with_capacity(loaded);
+        let mut changed = false;
         for config in configs {
             let name = config.agent.agent.name.clone();
             names.insert(name.clone());
             match self.agent_configs.peek(&name) {
-                Some(cached) if *cached != config => self.agent_configs.invalidate(&name),
+                Some(cached) if *cached != config => {
+                    self.agent_configs.invalidate(&name);
+                    changed = true;
+                }
                 _ => unchanged.push((name, Arc::new(config))),
             }
         }
@@ -294,6 +298,11 @@ impl Caches {
             .filter(|k| !names.contains(k))
         {
             self.agent_configs.invalidate(&gone);
+            changed = true;
+        }
+        if changed {
+            // Member lists show agent summaries, like an agent mutation.
+            self.circle_members.invalidate_all();
         }
         self.agent_configs.store_loaded(&snapshot, unchanged);
         Ok(loaded)

@@ -266,17 +266,22 @@ test_both! {
         runtime(&app, &app.user, "edited").await.data_ok();
         let warm = runtime(&app, &app.user, "edited").await;
         assert_eq!(warm.statements(), 0);
+        let circle = app.admin_ok("mutation { createCircle(input: { name: \"edits\" }) { id } }", json!({})).await["createCircle"]["id"].clone();
+        app.admin_ok("mutation($c: UUID!) { addCircleMember(circleId: $c, agentName: \"edited\") { role } }", json!({ "c": circle })).await;
+        let members = "query($c: UUID!) { circle(id: $c) { members { agent { status } } } }";
+        let status = || async { app.user_ok(members, json!({ "c": circle })).await["circle"]["members"][0]["agent"]["status"].clone() };
+        assert_eq!(status().await, "ACTIVE");
 
         let backend = app.db.backend();
         app.db
             .conn()
-            .execute(Statement::from_string(backend, "UPDATE agents SET system_prompt = 'Edited by hand.' WHERE name = 'edited'"))
+            .execute(Statement::from_string(backend, "UPDATE agents SET system_prompt = 'Edited by hand.', status = 'paused' WHERE name = 'edited'"))
             .await
             .expect("direct update");
         let started = Instant::now();
         loop {
             let data = runtime(&app, &app.user, "edited").await.data_ok();
-            if data["agentRuntime"]["effectiveSystemPrompt"] == "Base.\n\nEdited by hand." {
+            if data["agentRuntime"]["effectiveSystemPrompt"] == "Base.\n\nEdited by hand." && status().await == "PAUSED" {
                 break;
             }
             assert!(started.elapsed() < Duration::from_millis(300 * 3), "not refreshed within ~one period");
