@@ -17,9 +17,8 @@ use agentgraph::{
 use anyhow::Context as _;
 use entity::projects;
 use sea_orm::{
-    sea_query::Expr,
-    sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous},
-    ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::Expr, sqlx::sqlite::SqliteConnectOptions, ColumnTrait, Database, DatabaseConnection,
+    EntityTrait, QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -467,23 +466,13 @@ pub struct Worker {
     writes: u64,
 }
 
-/// The bench's own pool, sized like the server's. Its SQLite connections'
+/// The bench's own pool, set up like the server's. Its SQLite connections'
 /// threads are named [`BENCH_SQLITE_THREADS`], so [`cpu`] does not count
-/// them as the server's; like the server's, they wait for a busy database
-/// instead of failing and sync at checkpoints only.
+/// them as the server's.
 async fn own_connection(url: &str, config: &DbConfig) -> anyhow::Result<DatabaseConnection> {
-    let mut options = ConnectOptions::new(url);
-    options
-        .max_connections(config.db_max_connections)
-        .min_connections(0)
-        .acquire_timeout(config.db_acquire_timeout)
-        .connect_timeout(config.db_acquire_timeout)
-        .sqlx_logging(false);
+    let mut options = db::connect_options(url, config);
     options.map_sqlx_sqlite_opts(|sqlite: SqliteConnectOptions| {
-        sqlite
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .thread_name(|id| format!("{BENCH_SQLITE_THREADS}-{id}"))
+        db::sqlite_options(sqlite).thread_name(|id| format!("{BENCH_SQLITE_THREADS}-{id}"))
     });
     Ok(Database::connect(options).await?)
 }

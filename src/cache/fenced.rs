@@ -32,8 +32,11 @@ use std::{
 use futures::future::{BoxFuture, FutureExt, Shared};
 use moka::{notification::RemovalCause, sync::Cache};
 
-use crate::observability::CacheStats;
+use crate::observability::{CacheStats, StatsSnapshot};
 use crate::{error::AppError, observability};
+
+/// A cache's name, counters and number of entries.
+pub type CacheReport = (&'static str, StatsSnapshot, u64);
 
 /// Called after a load read the database and before its result is stored;
 /// tests use it to hold a load at exactly that point.
@@ -206,6 +209,11 @@ where
 
     pub fn entry_count(&self) -> u64 {
         self.inner.entries.entry_count()
+    }
+
+    /// This cache's name, counters and size, as `/metrics` reports them.
+    pub fn report(&self) -> CacheReport {
+        (self.inner.name, self.stats().snapshot(), self.entry_count())
     }
 
     /// The current stamp of `key`; a derived value built from this cache

@@ -29,7 +29,7 @@ use std::{collections::HashMap, sync::Arc};
 use futures::FutureExt;
 
 pub use crate::observability::{CacheStats, StatsSnapshot};
-pub use fenced::{AfterLoadHook, CacheSettings, FenceSnapshot, FencedCache};
+pub use fenced::{AfterLoadHook, CacheReport, CacheSettings, FenceSnapshot, FencedCache};
 pub use live::{Follower, LiveReadiness};
 pub use refresh::spawn_agent_config_refresh;
 
@@ -315,33 +315,13 @@ impl Caches {
     }
 
     /// Counters and sizes of every cache, by name.
-    pub fn stats(&self) -> Vec<(&'static str, StatsSnapshot, u64)> {
+    pub fn stats(&self) -> Vec<CacheReport> {
         vec![
-            (
-                names::AGENT_CONFIG,
-                self.agent_configs.stats().snapshot(),
-                self.agent_configs.entry_count(),
-            ),
-            (
-                names::INSTRUCTIONS,
-                self.instructions.stats().snapshot(),
-                self.instructions.entry_count(),
-            ),
-            (
-                names::RUNTIME,
-                self.runtimes.stats().snapshot(),
-                self.runtimes.entry_count(),
-            ),
-            (
-                names::CIRCLE_MEMBERS,
-                self.circle_members.stats().snapshot(),
-                self.circle_members.entry_count(),
-            ),
-            (
-                names::PROJECT_OWNER,
-                self.project_owners.stats().snapshot(),
-                self.project_owners.entry_count(),
-            ),
+            self.agent_configs.report(),
+            self.instructions.report(),
+            self.runtimes.report(),
+            self.circle_members.report(),
+            self.project_owners.report(),
         ]
     }
 }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use moka::sync::Cache;
 
-use super::{fenced::Stamp, names, CacheSettings};
+use super::{
+    fenced::{CacheReport, Stamp},
+    names, CacheSettings,
+};
 use crate::observability::CacheStats;
 use crate::{observability, runtime::AgentRuntime};
 
@@ -57,11 +60,12 @@ impl RuntimeCache {
         self.entries.invalidate_all();
     }
 
-    pub(super) fn stats(&self) -> &CacheStats {
-        &self.stats
-    }
-
-    pub(super) fn entry_count(&self) -> u64 {
-        self.entries.entry_count()
+    /// This cache's name, counters and size, as `/metrics` reports them.
+    pub(super) fn report(&self) -> CacheReport {
+        (
+            names::RUNTIME,
+            self.stats.snapshot(),
+            self.entries.entry_count(),
+        )
     }
 }

@@ -61,8 +61,8 @@ impl FromQueryResult for AgentRow {
 }
 
 /// `agents LEFT JOIN models LEFT JOIN providers`, every column prefixed;
-/// other queries extend it (circle members join it onto their rows).
-pub(crate) fn agent_row_select<S: QuerySelect>(select: S) -> S {
+/// the agent config JOIN extends it with the tools.
+fn agent_row_select<S: QuerySelect>(select: S) -> S {
     let select = select
         .join(JoinType::LeftJoin, agents::Relation::Models.def())
         .join(JoinType::LeftJoin, models::Relation::Providers.def());

@@ -46,6 +46,39 @@ pub struct Db {
     after_commit: Option<AfterCommitHook>,
 }
 
+/// The pool limits of `config` and, on PostgreSQL, its statement timeout;
+/// SQLite connections are set up with [`sqlite_options`] (by the caller,
+/// which may add its own, such as thread names).
+pub fn connect_options(url: &str, config: &DbConfig) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(config.db_max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.db_acquire_timeout)
+        .connect_timeout(config.db_acquire_timeout)
+        .sqlx_logging(false);
+    let statement_timeout_ms = config.db_statement_timeout.as_millis();
+    options.map_sqlx_postgres_opts(move |pg: PgConnectOptions| {
+        if statement_timeout_ms == 0 {
+            pg
+        } else {
+            pg.options([("statement_timeout", format!("{statement_timeout_ms}ms"))])
+        }
+    });
+    options
+}
+
+/// SQLite as the server runs it: WAL, foreign keys, and a busy writer
+/// waited for instead of failing at once.
+pub fn sqlite_options(sqlite: SqliteConnectOptions) -> SqliteConnectOptions {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    sqlite
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5))
+}
+
 /// Called after a write transaction committed and before its invalidations
 /// are delivered; tests use it to abandon a request at exactly that point.
 pub type AfterCommitHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
@@ -63,29 +96,8 @@ impl Db {
     /// to the current request's cost.
     #[tracing::instrument(skip_all)]
     pub async fn connect(url: &str, config: &DbConfig) -> Result<Self, DbErr> {
-        let mut options = ConnectOptions::new(url);
-        options
-            .max_connections(config.db_max_connections)
-            .min_connections(0)
-            .acquire_timeout(config.db_acquire_timeout)
-            .connect_timeout(config.db_acquire_timeout)
-            .sqlx_logging(false);
-        let statement_timeout_ms = config.db_statement_timeout.as_millis();
-        options.map_sqlx_postgres_opts(move |pg: PgConnectOptions| {
-            if statement_timeout_ms == 0 {
-                pg
-            } else {
-                pg.options([("statement_timeout", format!("{statement_timeout_ms}ms"))])
-            }
-        });
-        options.map_sqlx_sqlite_opts(|sqlite: SqliteConnectOptions| {
-            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-            sqlite
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
-        });
+        let mut options = connect_options(url, config);
+        options.map_sqlx_sqlite_opts(sqlite_options);
         let mut conn = Database::connect(options).await?;
         conn.set_metric_callback(|info| {
             observability::cost::record_statement(info.elapsed, info.failed)

@@ -1,12 +1,15 @@
 //! Parsed documents, kept by their text: a frontend sends the same few
-//! documents over and over, so each is parsed and measured against the
-//! limits once, and later requests with the same text start from the
+//! documents over and over, so each is parsed, measured against the
+//! limits and named once, and later requests with the same text start from the
 //! parsed document. Only documents that parse are kept; the store is
 //! bounded by an estimate of the bytes the parsed documents take.
 
 use std::sync::Arc;
 
-use async_graphql::{parser::types::ExecutableDocument, ServerError};
+use async_graphql::{
+    parser::types::{DocumentOperations, ExecutableDocument},
+    ServerError,
+};
 use moka::sync::Cache;
 
 use crate::{
@@ -20,6 +23,8 @@ pub struct ParsedDocument {
     pub document: ExecutableDocument,
     /// Whether its expanded size is within the limits.
     pub within_limits: Result<(), LimitExceeded>,
+    /// The name written on the document's only operation, if it has one.
+    pub operation_name: Option<String>,
 }
 
 impl ParsedDocument {
@@ -64,15 +69,41 @@ impl ParsedDocuments {
         }
         let document = async_graphql::parser::parse_query(query)?;
         let within_limits = limits::check(&document, &self.limits);
+        let operation_name = only_operation_name(query, &document);
         let parsed = Arc::new(ParsedDocument {
             document,
             within_limits,
+            operation_name,
         });
         if self.store.policy().max_capacity() != Some(0) {
             self.store.insert(Arc::from(query), Arc::clone(&parsed));
         }
         Ok(parsed)
     }
+}
+
+/// The name of the document's only operation, if it has one name.
+fn only_operation_name(query: &str, document: &ExecutableDocument) -> Option<String> {
+    match &document.operations {
+        // A single operation's name is not kept by the parser; read it from
+        // the text.
+        DocumentOperations::Single(_) => single_operation_name(query),
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+            operations.keys().next().map(|name| name.to_string())
+        }
+        DocumentOperations::Multiple(_) => None,
+    }
+}
+
+/// The name in `query Name` / `mutation Name`, for a document with one
+/// operation.
+fn single_operation_name(query: &str) -> Option<String> {
+    let mut words = query.split(|c: char| c.is_whitespace() || matches!(c, '{' | '(' | '@'));
+    let keyword = words.by_ref().find(|w| !w.is_empty())?;
+    if !matches!(keyword, "query" | "mutation" | "subscription") {
+        return None;
+    }
+    words.find(|w| !w.is_empty()).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -123,5 +154,18 @@ mod tests {
         let first = documents.parse("{ viewer { id } }").expect("parses");
         let again = documents.parse("{ viewer { id } }").expect("parses");
         assert!(!Arc::ptr_eq(&first, &again));
+    }
+
+    #[test]
+    fn the_name_of_a_single_operation_is_read_from_its_text() {
+        assert_eq!(
+            single_operation_name("query Runtime($a: Int) { x }").as_deref(),
+            Some("Runtime")
+        );
+        assert_eq!(
+            single_operation_name("  mutation Save{ x }").as_deref(),
+            Some("Save")
+        );
+        assert_eq!(single_operation_name("{ viewer { id } }"), None);
     }
 }

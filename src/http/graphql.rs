@@ -6,10 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use async_graphql::{
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
-    Response as GqlResponse, ServerError,
-};
+use async_graphql::{parser::types::OperationType, Response as GqlResponse, ServerError};
 use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::Bytes,
@@ -163,9 +160,13 @@ async fn execute(
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
     let mut operation = None;
-    let mut response = match document.and_then(|parsed| parsed.checked()) {
-        Ok(document) => {
-            operation = operation_name(&request, &document);
+    let mut response = match document.and_then(|parsed| Ok((parsed.checked()?, parsed))) {
+        Ok((document, parsed)) => {
+            // The one asked for, or the document's only one.
+            operation = request
+                .operation_name
+                .clone()
+                .or_else(|| parsed.operation_name.clone());
             let mut request = request.data(RequestContext::new(viewer, state.services()));
             request.set_parsed_query(document);
             if !introspection_allowed {
@@ -331,35 +332,6 @@ fn was_executed(response: &GqlResponse) -> bool {
         || response.errors.iter().any(|error| !error.path.is_empty())
 }
 
-/// The name of the operation the request runs: the one it asked for, or
-/// the name written on the document's only operation.
-fn operation_name(
-    request: &async_graphql::Request,
-    document: &ExecutableDocument,
-) -> Option<String> {
-    match (&request.operation_name, &document.operations) {
-        (Some(name), _) => Some(name.clone()),
-        // A single operation's name is not kept by the parser; read it from
-        // the text.
-        (None, DocumentOperations::Single(_)) => single_operation_name(&request.query),
-        (None, DocumentOperations::Multiple(operations)) if operations.len() == 1 => {
-            operations.keys().next().map(|name| name.to_string())
-        }
-        (None, DocumentOperations::Multiple(_)) => None,
-    }
-}
-
-/// The name in `query Name` / `mutation Name`, for a document with one
-/// operation.
-pub(super) fn single_operation_name(query: &str) -> Option<String> {
-    let mut words = query.split(|c: char| c.is_whitespace() || matches!(c, '{' | '(' | '@'));
-    let keyword = words.by_ref().find(|w| !w.is_empty())?;
-    if !matches!(keyword, "query" | "mutation" | "subscription") {
-        return None;
-    }
-    words.find(|w| !w.is_empty()).map(str::to_owned)
-}
-
 /// Whether the operation a GET would run is a query. A document that does
 /// not parse counts as a query: executing it reports the syntax error.
 fn is_query_operation(
@@ -407,18 +379,5 @@ mod tests {
         assert!(!is_query_operation(&named, &parse(&named)));
         let query = async_graphql::Request::new("{ viewer { id } }");
         assert!(is_query_operation(&query, &parse(&query)));
-    }
-
-    #[test]
-    fn the_name_of_a_single_operation_is_read_from_its_text() {
-        assert_eq!(
-            single_operation_name("query Runtime($a: Int) { x }").as_deref(),
-            Some("Runtime")
-        );
-        assert_eq!(
-            single_operation_name("  mutation Save{ x }").as_deref(),
-            Some("Save")
-        );
-        assert_eq!(single_operation_name("{ viewer { id } }"), None);
     }
 }
