@@ -320,6 +320,7 @@ impl Caches {
             self.agent_configs.report(),
             self.instructions.report(),
             self.runtimes.report(),
+            self.readiness.report(),
             self.circle_members.report(),
             self.project_owners.report(),
         ]

@@ -117,7 +117,10 @@ test_both! {
         let after = scrape().await;
         assert!(sample(&after, hits).unwrap_or(0.0) >= hits_before + 3.0, "runtime hits moved");
         assert!(sample(&after, requests).unwrap_or(0.0) >= requests_before + 3.0, "request histogram moved");
-        assert!(sample(&after, "agentgraph_cache_entries{cache=\"agent_runtime\"}").is_some());
+        for cache in ["agent_config", "user_instructions", "agent_runtime", "readiness", "circle_members", "project_owner"] {
+            let entries = format!("agentgraph_cache_entries{{cache=\"{cache}\"}}");
+            assert!(sample(&after, &entries).is_some(), "{cache} missing from /metrics");
+        }
     }
 }
 
