@@ -14,6 +14,7 @@ pub use sea_orm_migration::MigratorTrait;
 mod m20261121_000001_agents;
 mod m20261121_000002_circles;
 mod m20261121_000003_projects;
+mod m20261130_000004_write_probe;
 
 /// The ordered list of agentgraph's migrations.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_agents::Migration),
             Box::new(m20261121_000002_circles::Migration),
             Box::new(m20261121_000003_projects::Migration),
+            Box::new(m20261130_000004_write_probe::Migration),
         ]
     }
 }

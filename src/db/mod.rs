@@ -7,26 +7,30 @@ pub mod circles;
 pub mod discovery;
 mod error;
 pub mod instructions;
+mod pool;
 pub mod projects;
 pub mod readiness;
 pub mod scratch;
 
 pub use error::{DataError, Entity, Taken};
+pub use pool::{connect_options, sqlite_options};
 
-use std::{sync::Arc, time::Duration};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
 
-use futures::future::BoxFuture;
+use futures::{future::BoxFuture, FutureExt};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    sqlx::{postgres::PgConnectOptions, sqlite::SqliteConnectOptions},
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, ExecResult, IdenStatic, Iterable, QueryResult, QuerySelect, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    ExecResult, IdenStatic, Iterable, QueryResult, QuerySelect, Statement, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
     config::DbConfig,
+    error::DbFailure,
     invalidation::{postgres, Invalidation, InvalidationBus},
     observability,
 };
@@ -44,39 +48,9 @@ pub struct Db {
     /// Test seam: runs between a commit and the delivery of its
     /// invalidations.
     after_commit: Option<AfterCommitHook>,
-}
-
-/// The pool limits of `config` and, on PostgreSQL, its statement timeout;
-/// SQLite connections are set up with [`sqlite_options`] (by the caller,
-/// which may add its own, such as thread names).
-pub fn connect_options(url: &str, config: &DbConfig) -> ConnectOptions {
-    let mut options = ConnectOptions::new(url);
-    options
-        .max_connections(config.db_max_connections)
-        .min_connections(0)
-        .acquire_timeout(config.db_acquire_timeout)
-        .connect_timeout(config.db_acquire_timeout)
-        .sqlx_logging(false);
-    let statement_timeout_ms = config.db_statement_timeout.as_millis();
-    options.map_sqlx_postgres_opts(move |pg: PgConnectOptions| {
-        if statement_timeout_ms == 0 {
-            pg
-        } else {
-            pg.options([("statement_timeout", format!("{statement_timeout_ms}ms"))])
-        }
-    });
-    options
-}
-
-/// SQLite as the server runs it: WAL, foreign keys, and a busy writer
-/// waited for instead of failing at once.
-pub fn sqlite_options(sqlite: SqliteConnectOptions) -> SqliteConnectOptions {
-    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-    sqlite
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5))
+    /// Set when a write failed for want of storage (disk full, I/O error),
+    /// cleared by the next write that commits.
+    writes_failing: Arc<AtomicBool>,
 }
 
 /// Called after a write transaction committed and before its invalidations
@@ -96,9 +70,7 @@ impl Db {
     /// to the current request's cost.
     #[tracing::instrument(skip_all)]
     pub async fn connect(url: &str, config: &DbConfig) -> Result<Self, DbErr> {
-        let mut options = connect_options(url, config);
-        options.map_sqlx_sqlite_opts(sqlite_options);
-        let mut conn = Database::connect(options).await?;
+        let mut conn = pool::connect(url, config).await?;
         conn.set_metric_callback(|info| {
             observability::cost::record_statement(info.elapsed, info.failed)
         });
@@ -109,6 +81,7 @@ impl Db {
             sqlite_write_gate,
             bus: InvalidationBus::default(),
             after_commit: None,
+            writes_failing: Arc::default(),
         })
     }
 
@@ -162,6 +135,20 @@ impl Db {
         self.conn.ping().await.is_ok()
     }
 
+    /// True when the database takes writes: after a write failed for want
+    /// of storage, only once a write commits again (this one rewrites the
+    /// probe row, so the answer recovers by itself); otherwise when it
+    /// answers a trivial statement.
+    pub async fn accepts_writes(&self) -> bool {
+        if !self.writes_failing.load(Ordering::Acquire) {
+            return self.ping().await;
+        }
+        let probe = "UPDATE write_probe SET writes = writes + 1 WHERE id = 1";
+        self.write(|txn| txn.execute_unprepared(probe).boxed())
+            .await
+            .is_ok()
+    }
+
     pub async fn close(self) {
         if let Err(error) = self.conn.close().await {
             tracing::warn!(%error, "closing the database pool failed");
@@ -196,13 +183,25 @@ impl Db {
             Some(gate) => Some(Arc::clone(gate).lock_owned().await),
             None => None,
         };
-        Ok(WriteTxn {
+        let writer_gated = writer.is_some();
+        let txn = WriteTxn {
             txn: self.conn.begin().await?,
             invalidations: std::sync::Mutex::new(Vec::new()),
             bus: self.bus.clone(),
             after_commit: self.after_commit.clone(),
+            writes_failing: Arc::clone(&self.writes_failing),
             _writer: writer,
-        })
+        };
+        if writer_gated {
+            // A deferred SQLite transaction that reads first and writes
+            // later must upgrade its read lock, which SQLite refuses at once
+            // (SQLITE_BUSY, no busy wait) while another process writes.
+            // Writing first takes the write lock at the start, waiting up to
+            // the busy timeout: `BEGIN IMMEDIATE`, which SeaORM cannot send.
+            txn.execute_unprepared("UPDATE write_probe SET writes = writes WHERE 0")
+                .await?;
+        }
+        Ok(txn)
     }
 }
 
@@ -212,6 +211,7 @@ pub struct WriteTxn {
     invalidations: std::sync::Mutex<Vec<Invalidation>>,
     bus: InvalidationBus,
     after_commit: Option<AfterCommitHook>,
+    writes_failing: Arc<AtomicBool>,
     /// Held until commit or rollback (SQLite only).
     _writer: Option<OwnedMutexGuard<()>>,
 }
@@ -235,18 +235,34 @@ impl WriteTxn {
     ///
     /// Commit and delivery run in a task of their own: a caller dropped
     /// while they run (client gone, deadline passed) cannot split them, so
-    /// a committed change is never left cached as it was before.
+    /// a committed change is never left cached as it was before. A `COMMIT`
+    /// that fails may still have committed (the connection broke after
+    /// sending it), so its invalidations are delivered here anyway: an
+    /// entry dropped for nothing costs one reload, a stale one is wrong.
     async fn commit(self) -> Result<(), DbErr> {
         let events = self
             .invalidations
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (txn, bus, after_commit, writer) =
-            (self.txn, self.bus, self.after_commit, self._writer);
+        let (txn, bus, after_commit, writes_failing, writer) = (
+            self.txn,
+            self.bus,
+            self.after_commit,
+            self.writes_failing,
+            self._writer,
+        );
         let committing = observability::cost::charged_to_current_request(async move {
             postgres::notify(&txn, bus.origin(), &events).await?;
-            txn.commit().await?;
+            let committed = txn.commit().await;
             drop(writer);
+            match &committed {
+                Ok(()) => writes_failing.store(false, Ordering::Release),
+                Err(error) => {
+                    note_failure(&writes_failing, error);
+                    bus.deliver(&events);
+                    return committed;
+                }
+            }
             if let Some(hook) = after_commit {
                 hook().await;
             }
@@ -256,6 +272,22 @@ impl WriteTxn {
         tokio::spawn(committing)
             .await
             .map_err(|failed| DbErr::Custom(format!("the commit task failed: {failed}")))?
+    }
+
+    /// Passes on what a statement returned, noting a storage failure.
+    fn observe<T>(&self, result: Result<T, DbErr>) -> Result<T, DbErr> {
+        if let Err(error) = &result {
+            note_failure(&self.writes_failing, error);
+        }
+        result
+    }
+}
+
+/// Marks writes as failing when `error` says the storage refused them.
+fn note_failure(writes_failing: &AtomicBool, error: &DbErr) {
+    if DbFailure::of(error) == DbFailure::Storage {
+        tracing::warn!(%error, "a write failed for want of storage");
+        writes_failing.store(true, Ordering::Release);
     }
 }
 
@@ -268,19 +300,19 @@ impl ConnectionTrait for WriteTxn {
     }
 
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute(stmt).await
+        self.observe(self.txn.execute(stmt).await)
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        self.observe(self.txn.execute_unprepared(sql).await)
     }
 
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one(stmt).await
+        self.observe(self.txn.query_one(stmt).await)
     }
 
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all(stmt).await
+        self.observe(self.txn.query_all(stmt).await)
     }
 }
 

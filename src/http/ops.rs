@@ -38,8 +38,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /readyz`: 200 when the database answers, 503 when it does not or
-/// while shutting down.
+/// `GET /readyz`: 200 when the database answers and takes writes, 503 when
+/// it does not or while shutting down.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
@@ -54,9 +54,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response();
     }
-    let ping = tokio::time::timeout(Duration::from_secs(2), state.services().db.ping()).await;
+    let ping =
+        tokio::time::timeout(Duration::from_secs(2), state.services().db.accepts_writes()).await;
     match ping {
         Ok(true) => "ready".into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable or refusing writes",
+        )
+            .into_response(),
     }
 }
