@@ -65,7 +65,7 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("the database is unavailable; retry shortly")]
+    #[error("the database is unavailable or busy; retry shortly")]
     Unavailable(Arc<DbErr>),
     #[error("internal error: {0:#}")]
     Internal(Arc<anyhow::Error>),
@@ -112,32 +112,179 @@ impl From<DbErr> for AppError {
 
 impl From<Arc<DbErr>> for AppError {
     fn from(error: Arc<DbErr>) -> Self {
-        if is_unavailable(&error) {
-            Self::Unavailable(error)
-        } else {
-            Self::internal(anyhow::anyhow!(error))
+        match DbFailure::of(&error) {
+            DbFailure::Rejected(value) => Self::BadUserInput {
+                message: format!("the database cannot store {}", value.description()),
+                field: None,
+            },
+            DbFailure::Busy | DbFailure::Unreachable | DbFailure::Storage => {
+                Self::Unavailable(error)
+            }
+            DbFailure::Other => Self::internal(anyhow::anyhow!(error)),
         }
     }
 }
 
-/// True when the database could not be reached at all, as opposed to a
-/// statement that failed: the first is worth a retry, the second is a bug.
-fn is_unavailable(error: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as SqlxError;
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match e {
+/// What a database failure means to the client and to the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbFailure {
+    /// The database refused a value the request carried: the client's input.
+    Rejected(RejectedValue),
+    /// A lock or the statement timeout ran out, or two transactions
+    /// collided: the same request may well succeed when retried.
+    Busy,
+    /// The database could not be reached, or the connection broke.
+    Unreachable,
+    /// The database cannot write (disk full, I/O error, read-only file):
+    /// writes fail until an operator or time fixes the storage.
+    Storage,
+    /// A statement that failed for any other reason: a bug.
+    Other,
+}
+
+/// The kind of value the database refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectedValue {
+    /// A character the database cannot store in text (NUL).
+    Character,
+    DateTime,
+    Number,
+    /// Any other malformed value (SQLSTATE class 22).
+    Malformed,
+}
+
+impl RejectedValue {
+    fn description(self) -> &'static str {
+        match self {
+            Self::Character => "a text containing a NUL character (\\u0000)",
+            Self::DateTime => "a date that far from the present",
+            Self::Number => "a number that large",
+            Self::Malformed => "a value of this request as it is",
+        }
+    }
+}
+
+impl DbFailure {
+    pub fn of(error: &DbErr) -> Self {
+        use sea_orm::sqlx::{postgres::PgDatabaseError, sqlite::SqliteError, Error as SqlxError};
+        let sqlx_error = match error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return Self::Unreachable,
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => e,
+            _ => return Self::Other,
+        };
+        match sqlx_error {
             SqlxError::Io(_)
             | SqlxError::PoolTimedOut
             | SqlxError::PoolClosed
-            | SqlxError::Tls(_) => true,
-            // SQLSTATE class 08 (connection exception) and 57P (the server
-            // is shutting down, or terminated the connection).
-            SqlxError::Database(db) => db
-                .code()
-                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
-            _ => false,
-        },
-        _ => false,
+            | SqlxError::Tls(_)
+            | SqlxError::WorkerCrashed => Self::Unreachable,
+            SqlxError::Database(db) => {
+                if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
+                    Self::of_sqlstate(pg.code())
+                } else if db.try_downcast_ref::<SqliteError>().is_some() {
+                    db.code()
+                        .and_then(|code| code.parse().ok())
+                        .map_or(Self::Other, Self::of_sqlite_code)
+                } else {
+                    Self::Other
+                }
+            }
+            _ => Self::Other,
+        }
+    }
+
+    /// A PostgreSQL error by its SQLSTATE.
+    pub fn of_sqlstate(code: &str) -> Self {
+        match code {
+            "22021" | "22P05" => Self::Rejected(RejectedValue::Character),
+            "22007" | "22008" => Self::Rejected(RejectedValue::DateTime),
+            "22003" => Self::Rejected(RejectedValue::Number),
+            // Statement timeout or cancel, lock timeout, serialization
+            // failure, deadlock.
+            "57014" | "55P03" | "40001" | "40P01" => Self::Busy,
+            _ => match code.get(..2) {
+                Some("22") => Self::Rejected(RejectedValue::Malformed),
+                // Connection exception; the server shutting down or
+                // terminating the connection.
+                Some("08") => Self::Unreachable,
+                Some("57") if code.starts_with("57P") => Self::Unreachable,
+                // Insufficient resources (disk full, out of memory),
+                // system error (I/O), data corruption.
+                Some("53" | "58") | Some("XX") => Self::Storage,
+                _ => Self::Other,
+            },
+        }
+    }
+
+    /// A SQLite error by its (extended) result code.
+    pub fn of_sqlite_code(code: i32) -> Self {
+        const BUSY: i32 = 5;
+        const LOCKED: i32 = 6;
+        const READONLY: i32 = 8;
+        const IOERR: i32 = 10;
+        const CORRUPT: i32 = 11;
+        const FULL: i32 = 13;
+        const CANTOPEN: i32 = 14;
+        const TOOBIG: i32 = 18;
+        const NOTADB: i32 = 26;
+        match code & 0xff {
+            BUSY | LOCKED => Self::Busy,
+            READONLY | IOERR | CORRUPT | FULL | CANTOPEN | NOTADB => Self::Storage,
+            TOOBIG => Self::Rejected(RejectedValue::Malformed),
+            _ => Self::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DbFailure, RejectedValue};
+
+    #[test]
+    fn postgres_data_exceptions_are_the_clients_input() {
+        for (code, value) in [
+            ("22021", RejectedValue::Character),
+            ("22P05", RejectedValue::Character),
+            ("22008", RejectedValue::DateTime),
+            ("22003", RejectedValue::Number),
+            ("22P02", RejectedValue::Malformed),
+        ] {
+            assert_eq!(
+                DbFailure::of_sqlstate(code),
+                DbFailure::Rejected(value),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_locks_and_collisions_are_busy() {
+        for code in ["57014", "55P03", "40001", "40P01"] {
+            assert_eq!(DbFailure::of_sqlstate(code), DbFailure::Busy, "{code}");
+        }
+        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_BUSY_SNAPSHOT (517).
+        for code in [5, 6, 517] {
+            assert_eq!(DbFailure::of_sqlite_code(code), DbFailure::Busy, "{code}");
+        }
+    }
+
+    #[test]
+    fn storage_failures_are_told_from_bugs() {
+        for code in ["53100", "58030", "XX001"] {
+            assert_eq!(DbFailure::of_sqlstate(code), DbFailure::Storage, "{code}");
+        }
+        // SQLITE_FULL, SQLITE_IOERR_WRITE (778), SQLITE_READONLY.
+        for code in [13, 778, 8] {
+            assert_eq!(
+                DbFailure::of_sqlite_code(code),
+                DbFailure::Storage,
+                "{code}"
+            );
+        }
+        assert_eq!(DbFailure::of_sqlstate("08006"), DbFailure::Unreachable);
+        assert_eq!(DbFailure::of_sqlstate("57P01"), DbFailure::Unreachable);
+        assert_eq!(DbFailure::of_sqlstate("42601"), DbFailure::Other);
+        // SQLITE_CONSTRAINT_UNIQUE (2067): a bug unless a caller maps it.
+        assert_eq!(DbFailure::of_sqlite_code(2067), DbFailure::Other);
     }
 }
