@@ -1,6 +1,8 @@
 //! Input rules shared by every domain: lengths and name formats. Pure
 //! functions, so they are tested without a server.
 
+use chrono::{DateTime, Datelike, Utc};
+
 use crate::error::AppError;
 
 /// Longest name (agents, circles, tools, roles).
@@ -110,6 +112,12 @@ pub fn json_object(
             format!("`{field}` must be a JSON object"),
         ));
     }
+    if contains_nul(value) {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` must not contain NUL characters (\\u0000): the database cannot store them"),
+        ));
+    }
     let size = value.to_string().len();
     if size > max_bytes {
         return Err(AppError::bad_input(
@@ -118,6 +126,33 @@ pub fn json_object(
         ));
     }
     Ok(())
+}
+
+/// Whether any string or key inside `value` holds a NUL character.
+fn contains_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(entries) => entries
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// A time in the years 1 to 9999: what RFC 3339 can write and every
+/// backend stores and orders alike (PostgreSQL refuses years before 4713
+/// BC; SQLite would store a negative year as text that sorts wrongly).
+pub fn timestamp(field: &'static str, value: &DateTime<Utc>) -> Result<(), AppError> {
+    if (1..=9999).contains(&value.year()) {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!("`{field}` must be a time in the years 1 to 9999"),
+        ))
+    }
 }
 
 /// A value inside `min..=max`, or `BAD_USER_INPUT` naming `field`.
@@ -140,6 +175,39 @@ pub fn in_range<T: PartialOrd + std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_with_a_nul_anywhere_is_refused() {
+        for value in [
+            serde_json::json!({ "a": "x\u{0}y" }),
+            serde_json::json!({ "a\u{0}": 1 }),
+            serde_json::json!({ "a": [{ "b": "\u{0}" }] }),
+        ] {
+            let error = json_object("analysis", &value, 1024).unwrap_err();
+            assert!(matches!(
+                error,
+                AppError::BadUserInput {
+                    field: Some("analysis"),
+                    ..
+                }
+            ));
+        }
+        assert!(json_object("analysis", &serde_json::json!({ "a": "\\u0000" }), 1024).is_ok());
+    }
+
+    #[test]
+    fn timestamps_outside_years_1_to_9999_are_refused() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        assert!(timestamp("heldAt", &at("0001-01-01T00:00:00Z")).is_ok());
+        assert!(timestamp("heldAt", &at("9999-12-31T23:59:59Z")).is_ok());
+        for text in [
+            "-4800-01-01T00:00:00Z",
+            "0000-12-31T23:59:59Z",
+            "+10000-01-01T00:00:00Z",
+        ] {
+            assert!(timestamp("heldAt", &at(text)).is_err(), "{text}");
+        }
+    }
 
     #[test]
     fn key_names_are_plain() {

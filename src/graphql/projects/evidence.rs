@@ -91,6 +91,7 @@ impl EvidenceMutation {
         let viewer = ctx.viewer()?;
         input::display_name("title", &input.title)?;
         input::max_chars("notes", &input.notes, MAX_PROMPT_CHARS)?;
+        input::timestamp("heldAt", &input.held_at)?;
         let new = NewMeeting {
             title: input.title,
             held_at: input.held_at,
