@@ -20,17 +20,19 @@
 mod data;
 
 use entity::agents::SkillNames;
-use entity::AgentId;
 use entity::{
     agent_tools, agents, circle_members, circles, di_analyses, features, foundations, meetings,
     models, personas, projects, providers, signals, strategic_contexts, user_agent_instructions,
     vp_steps,
 };
+use entity::{AgentId, ProjectId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    TryInsertResult,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, TryInsertResult,
 };
+
+use crate::db::{self, WriteTxn};
 
 use data::{
     agent_specs, at, demo_id, project_day, tool_table, AgentSpec, AGENT, CIRCLE, CIRCLES, FEATURE,
@@ -51,10 +53,13 @@ pub struct SeedReport {
 
 /// Loads the demo data set; rows that already exist are left alone.
 ///
-/// Run it inside a transaction (pass one as `db`) so a failure leaves
-/// nothing half-seeded.
-pub async fn seed_demo(db: &impl ConnectionTrait) -> Result<SeedReport, DbErr> {
+/// It runs in one write transaction, so a failure leaves nothing
+/// half-seeded, and a demo project that existed before and gets rows back
+/// (someone deleted some) moves its state version on like any mutation, so
+/// no stored readiness describes it as it was.
+pub async fn seed_demo(db: &WriteTxn) -> Result<SeedReport, DbErr> {
     let agent_specs = agent_specs();
+    let existing_projects = existing_demo_projects(db).await?;
     let mut rows = 0;
     rows += insert_all(db, provider_rows()).await?;
     rows += insert_all(db, model_rows()).await?;
@@ -64,6 +69,7 @@ pub async fn seed_demo(db: &impl ConnectionTrait) -> Result<SeedReport, DbErr> {
     rows += insert_all(db, circle_rows()).await?;
     rows += insert_all(db, member_rows(&agent_specs)?).await?;
     rows += insert_all(db, project_rows()).await?;
+    let rows_before_project_state = rows;
     rows += insert_all(db, feature_rows()).await?;
     rows += insert_all(db, persona_rows()).await?;
     rows += insert_all(db, step_rows()).await?;
@@ -71,10 +77,29 @@ pub async fn seed_demo(db: &impl ConnectionTrait) -> Result<SeedReport, DbErr> {
     rows += insert_all(db, signal_rows()).await?;
     rows += insert_all(db, strategic_context_rows()).await?;
     rows += insert_all(db, foundation_rows()).await?;
+    if rows > rows_before_project_state {
+        for project_id in existing_projects {
+            db::projects::state_changed(db, project_id).await?;
+        }
+    }
     rows += insert_all(db, di_analysis_rows()).await?;
     Ok(SeedReport {
         rows_inserted: rows,
     })
+}
+
+/// The demo projects already in the database.
+async fn existing_demo_projects(db: &WriteTxn) -> Result<Vec<ProjectId>, DbErr> {
+    let ids = project_rows()
+        .into_iter()
+        .filter_map(|row| row.id.into_value());
+    Ok(projects::Entity::find()
+        .filter(projects::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|project| project.id)
+        .collect())
 }
 
 /// Inserts `rows` in one statement, skipping any row that conflicts with an
