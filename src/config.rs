@@ -166,6 +166,11 @@ pub struct DbConfig {
     /// PostgreSQL `statement_timeout` (`0s` disables it).
     #[arg(long, env = "AGENTGRAPH_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = duration, global = true)]
     pub db_statement_timeout: Duration,
+
+    /// SQLite: how long a write waits for another process's write lock
+    /// before it fails (`SERVICE_UNAVAILABLE`).
+    #[arg(long, env = "AGENTGRAPH_DB_BUSY_TIMEOUT", default_value = "5s", value_parser = duration, global = true)]
+    pub db_busy_timeout: Duration,
 }
 
 /// HTTP limits and timings.

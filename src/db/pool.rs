@@ -46,7 +46,8 @@ fn postgres_options(pg: PgConnectOptions, statement_timeout: Duration) -> PgConn
 }
 
 /// SQLite as the server runs it: WAL, foreign keys, and a busy writer
-/// waited for instead of failing at once.
+/// waited for instead of failing at once (5 s; the server's pool takes
+/// `--db-busy-timeout`).
 pub fn sqlite_options(sqlite: SqliteConnectOptions) -> SqliteConnectOptions {
     use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     sqlite
@@ -70,7 +71,9 @@ pub async fn connect(url: &str, config: &DbConfig) -> Result<DatabaseConnection,
             .map_err(conn_err)?;
         Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
     } else {
-        let sqlite = sqlite_options(url.parse().map_err(conn_err)?).disable_statement_logging();
+        let sqlite = sqlite_options(url.parse().map_err(conn_err)?)
+            .busy_timeout(config.db_busy_timeout)
+            .disable_statement_logging();
         let pool: SqlitePool = pool_options
             .sqlx_pool_options()
             .after_release(released_clean::<sqlx::Sqlite>)

@@ -183,7 +183,7 @@ mod tests {
             serde_json::json!({ "a\u{0}": 1 }),
             serde_json::json!({ "a": [{ "b": "\u{0}" }] }),
         ] {
-            let error = json_object("analysis", &value, 1024).unwrap_err();
+            let error = json_object("analysis", &value, 1024).expect_err("refused");
             assert!(matches!(
                 error,
                 AppError::BadUserInput {
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn timestamps_outside_years_1_to_9999_are_refused() {
-        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let at = |text: &str| text.parse::<DateTime<Utc>>().expect("a time");
         assert!(timestamp("heldAt", &at("0001-01-01T00:00:00Z")).is_ok());
         assert!(timestamp("heldAt", &at("9999-12-31T23:59:59Z")).is_ok());
         for text in [

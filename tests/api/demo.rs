@@ -43,7 +43,7 @@ async fn row_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
 
 /// Runs `agentgraph seed-demo` against `database_url`, failing with its
 /// output unless it succeeds.
-async fn seed_demo(database_url: &str) {
+pub(crate) async fn seed_demo(database_url: &str) {
     let url = database_url.to_owned();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_agentgraph"))

@@ -127,12 +127,33 @@ impl TestApp {
         Self::start(backend, &[], Hooks::default()).await
     }
 
+    /// Spawns on a SQLite file the test made (and removes) itself, e.g. on
+    /// a small file system of its own.
+    #[allow(dead_code, reason = "for the durability tests only")]
+    pub async fn spawn_on_sqlite_file(path: &std::path::Path, flags: &[&str]) -> Self {
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut args = vec!["--jwt-secret", SECRET, "--no-demo-data"];
+        args.extend_from_slice(flags);
+        Self::start_on(Backend::Sqlite, url, None, &args, Hooks::default()).await
+    }
+
     async fn start(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let database = ScratchDatabase::create(backend).await;
+        let url = database.url.clone();
+        Self::start_on(backend, url, Some(database), flags, hooks).await
+    }
+
+    async fn start_on(
+        backend: Backend,
+        url: String,
+        database: Option<ScratchDatabase>,
+        flags: &[&str],
+        hooks: Hooks,
+    ) -> Self {
         let (config, state, address, shutdown, served, dev_token) =
-            start_server(&database.url, flags, hooks).await;
+            start_server(&url, flags, hooks).await;
         let db_config = config.db;
-        let db = Db::connect(&database.url, &db_config)
+        let db = Db::connect(&url, &db_config)
             .await
             .expect("test connection");
         let keys = TokenKeys::new(SECRET.as_bytes()).expect("the test secret is long enough");
@@ -161,9 +182,9 @@ impl TestApp {
             shutdown: Some(shutdown),
             served,
             state,
-            database_url: database.url.clone(),
+            database_url: url,
             dev_token,
-            _database: Some(database),
+            _database: database,
         }
     }
 

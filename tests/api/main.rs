@@ -12,6 +12,7 @@ mod browser;
 mod circles;
 mod compression;
 mod demo;
+mod durability;
 mod faults;
 mod introspection;
 mod limits;
