@@ -31,7 +31,7 @@ use crate::{
     auth::{TokenKeys, Viewer},
     cache::{self, AfterLoadHook, Caches, LiveReadiness},
     config::Config,
-    db::{AfterCommitHook, Db},
+    db::{AfterCommitHook, BeforeCommitHook, Db},
     graphql::{self, Services},
     http::{self, AppState, StateParts},
     invalidation::postgres::{Listener, ListenerSettings},
@@ -46,6 +46,8 @@ pub struct Hooks {
     pub after_load: Option<AfterLoadHook>,
     /// Runs after every commit, before its invalidations are delivered.
     pub after_commit: Option<AfterCommitHook>,
+    /// Runs just before every `COMMIT` is sent.
+    pub before_commit: Option<BeforeCommitHook>,
 }
 
 /// A built application: state ready to serve.
@@ -73,6 +75,9 @@ impl Application {
         let mut db = Db::connect(&config.database_url, &config.db).await?;
         if let Some(hook) = hooks.after_commit {
             db.set_after_commit_hook(hook);
+        }
+        if let Some(hook) = hooks.before_commit {
+            db.set_before_commit_hook(hook);
         }
         db.migrate().await?;
         if !config.no_demo_data && is_empty(&db).await? {

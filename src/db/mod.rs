@@ -48,6 +48,8 @@ pub struct Db {
     /// Test seam: runs between a commit and the delivery of its
     /// invalidations.
     after_commit: Option<AfterCommitHook>,
+    /// Test seam: runs just before `COMMIT` is sent.
+    before_commit: Option<BeforeCommitHook>,
     /// Set when a write failed for want of storage (disk full, I/O error),
     /// cleared by the next write that commits.
     writes_failing: Arc<AtomicBool>,
@@ -56,6 +58,11 @@ pub struct Db {
 /// Called after a write transaction committed and before its invalidations
 /// are delivered; tests use it to abandon a request at exactly that point.
 pub type AfterCommitHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Called with the transaction just before `COMMIT` is sent; tests use it to
+/// break the connection so that the commit's outcome is unknown.
+pub type BeforeCommitHook =
+    Arc<dyn for<'t> Fn(&'t DatabaseTransaction) -> BoxFuture<'t, ()> + Send + Sync>;
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,6 +88,7 @@ impl Db {
             sqlite_write_gate,
             bus: InvalidationBus::default(),
             after_commit: None,
+            before_commit: None,
             writes_failing: Arc::default(),
         })
     }
@@ -88,6 +96,11 @@ impl Db {
     /// Installs the test seam that runs between commit and delivery.
     pub fn set_after_commit_hook(&mut self, hook: AfterCommitHook) {
         self.after_commit = Some(hook);
+    }
+
+    /// Installs the test seam that runs just before `COMMIT`.
+    pub fn set_before_commit_hook(&mut self, hook: BeforeCommitHook) {
+        self.before_commit = Some(hook);
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
@@ -189,6 +202,7 @@ impl Db {
             invalidations: std::sync::Mutex::new(Vec::new()),
             bus: self.bus.clone(),
             after_commit: self.after_commit.clone(),
+            before_commit: self.before_commit.clone(),
             writes_failing: Arc::clone(&self.writes_failing),
             _writer: writer,
         };
@@ -211,6 +225,7 @@ pub struct WriteTxn {
     invalidations: std::sync::Mutex<Vec<Invalidation>>,
     bus: InvalidationBus,
     after_commit: Option<AfterCommitHook>,
+    before_commit: Option<BeforeCommitHook>,
     writes_failing: Arc<AtomicBool>,
     /// Held until commit or rollback (SQLite only).
     _writer: Option<OwnedMutexGuard<()>>,
@@ -244,15 +259,19 @@ impl WriteTxn {
             .invalidations
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (txn, bus, after_commit, writes_failing, writer) = (
+        let (txn, bus, before_commit, after_commit, writes_failing, writer) = (
             self.txn,
             self.bus,
+            self.before_commit,
             self.after_commit,
             self.writes_failing,
             self._writer,
         );
         let committing = observability::cost::charged_to_current_request(async move {
             postgres::notify(&txn, bus.origin(), &events).await?;
+            if let Some(hook) = before_commit {
+                hook(&txn).await;
+            }
             let committed = txn.commit().await;
             drop(writer);
             match &committed {

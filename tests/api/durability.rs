@@ -15,7 +15,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agentgraph::{auth::Viewer, seed::DEMO_PROJECT_DEVELOPING};
+use agentgraph::{app::Hooks, auth::Viewer, db::BeforeCommitHook, seed::DEMO_PROJECT_DEVELOPING};
+use futures::FutureExt;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{json, Value};
 
@@ -601,4 +602,94 @@ test_both! {
         assert_eq!(reseeded["counts"]["features"], features, "{reseeded}");
         assert_eq!(reseeded["readiness"]["score"], seeded["readiness"]["score"], "{reseeded}");
     }
+}
+
+/// Breaks the connection of the next write just before its `COMMIT`, once
+/// armed: the commit's outcome is then unknown to the server.
+#[derive(Default)]
+struct BrokenCommit {
+    armed: Arc<AtomicBool>,
+}
+
+impl BrokenCommit {
+    fn hooks(&self) -> Hooks {
+        let armed = Arc::clone(&self.armed);
+        let break_connection: BeforeCommitHook = Arc::new(move |txn| {
+            let armed = Arc::clone(&armed);
+            async move {
+                if armed.swap(false, Ordering::AcqRel) {
+                    let _ = txn
+                        .execute_unprepared("SELECT pg_terminate_backend(pg_backend_pid())")
+                        .await;
+                }
+            }
+            .boxed()
+        });
+        Hooks {
+            before_commit: Some(break_connection),
+            ..Hooks::default()
+        }
+    }
+}
+
+/// The readiness cache's (hits, misses) for one read of `project`.
+async fn readiness_cache_outcome(app: &TestApp, project: &Value) -> (Value, Value) {
+    let read = app
+        .post(
+            Some(&app.user),
+            "query($p: UUID!) { project(id: $p) { readiness { score } } }",
+            json!({ "p": project }),
+        )
+        .await;
+    let readiness = &read.body["extensions"]["cost"]["caches"]["readiness"];
+    (readiness["hits"].clone(), readiness["misses"].clone())
+}
+
+/// A `COMMIT` whose connection broke may have committed: the write's
+/// invalidations are applied anyway, so nothing it may have changed is
+/// served from a cache as it was before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(agentgraph_postgres_tests),
+    ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
+)]
+async fn a_commit_of_unknown_outcome_still_invalidates() {
+    let broken = BrokenCommit::default();
+    let app = TestApp::spawn_with_hooks(Backend::Postgres, &[], broken.hooks()).await;
+    let project = create_project(&app).await;
+    readiness_cache_outcome(&app, &project).await;
+    assert_eq!(
+        readiness_cache_outcome(&app, &project).await,
+        (json!(1), json!(0)),
+        "cached"
+    );
+    // The snapshot is persisted by a write of its own: let it pass first.
+    let start = Instant::now();
+    while app.count("readiness").await == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the snapshot is stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    broken.armed.store(true, Ordering::Release);
+    let answer = app
+        .post(
+            Some(&app.user),
+            ADD_SIGNAL,
+            json!({ "p": project, "c": "unknown" }),
+        )
+        .await;
+    assert_eq!(
+        answer.error_code(),
+        "SERVICE_UNAVAILABLE",
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        readiness_cache_outcome(&app, &project).await,
+        (json!(0), json!(1)),
+        "the cached readiness was dropped"
+    );
 }
