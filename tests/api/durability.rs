@@ -409,8 +409,9 @@ async fn hold_sqlite_write_lock(app: &TestApp) -> sea_orm::DatabaseConnection {
     other
 }
 
-/// Adding a signal is `SERVICE_UNAVAILABLE`, with a hint to retry.
-async fn assert_a_signal_is_refused_as_busy(app: &TestApp, project: &Value) {
+/// Adding a signal is `SERVICE_UNAVAILABLE` (busy or unreachable), with a
+/// hint to retry.
+async fn assert_a_signal_is_refused_as_unavailable(app: &TestApp, project: &Value) {
     let answer = app
         .post(
             Some(&app.user),
@@ -475,7 +476,7 @@ async fn a_sqlite_write_past_the_busy_timeout_is_unavailable() {
     let app = TestApp::spawn_with(Backend::Sqlite, &["--db-busy-timeout", "200ms"]).await;
     let project = create_project(&app).await;
     let other = hold_sqlite_write_lock(&app).await;
-    assert_a_signal_is_refused_as_busy(&app, &project).await;
+    assert_a_signal_is_refused_as_unavailable(&app, &project).await;
     other
         .execute_unprepared("COMMIT")
         .await
@@ -507,7 +508,7 @@ async fn a_postgres_lock_wait_past_the_statement_timeout_is_unavailable() {
         ))
         .await
         .expect("lock the project's row");
-    assert_a_signal_is_refused_as_busy(&app, &project).await;
+    assert_a_signal_is_refused_as_unavailable(&app, &project).await;
     locking.rollback().await.expect("release the lock");
     assert_the_retry_alone_is_written(&app, &project).await;
 }
@@ -674,19 +675,7 @@ async fn a_commit_of_unknown_outcome_still_invalidates() {
     }
 
     broken.armed.store(true, Ordering::Release);
-    let answer = app
-        .post(
-            Some(&app.user),
-            ADD_SIGNAL,
-            json!({ "p": project, "c": "unknown" }),
-        )
-        .await;
-    assert_eq!(
-        answer.error_code(),
-        "SERVICE_UNAVAILABLE",
-        "{}",
-        answer.body
-    );
+    assert_a_signal_is_refused_as_unavailable(&app, &project).await;
     assert_eq!(
         readiness_cache_outcome(&app, &project).await,
         (json!(0), json!(1)),
