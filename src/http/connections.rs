@@ -91,7 +91,8 @@ pub async fn serve_connections(
             let refusing = refuse_all_but_healthz(router.clone(), limits.max_connections);
             tokio::spawn(connection.serve(stream, refusing));
         } else {
-            tracing::warn!("every connection place is taken; closing a new one at once");
+            // (debug: under a flood this would be a line per connection)
+            tracing::debug!("every connection place is taken; closing a new one at once");
         }
     }
     drop(listener);
