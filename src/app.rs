@@ -216,10 +216,13 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
+/// `origins` passed `Config::validate`: each blank or an exact origin.
 fn cors(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
