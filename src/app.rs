@@ -6,8 +6,9 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
-    extract::DefaultBodyLimit,
-    http::{header, HeaderName, HeaderValue, Method, Request, StatusCode},
+    extract::{DefaultBodyLimit, Request},
+    http::{header, HeaderName, HeaderValue, Method, StatusCode},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -32,6 +33,7 @@ use crate::{
     cache::{self, AfterLoadHook, Caches, LiveReadiness},
     config::Config,
     db::{AfterCommitHook, BeforeCommitHook, Db},
+    error::AppError,
     graphql::{self, Services},
     http::{self, AppState, StateParts},
     invalidation::postgres::{Listener, ListenerSettings},
@@ -48,7 +50,13 @@ pub struct Hooks {
     pub after_commit: Option<AfterCommitHook>,
     /// Runs just before every `COMMIT` is sent.
     pub before_commit: Option<BeforeCommitHook>,
+    /// Runs in every request's handling, before its handler, with its
+    /// headers.
+    pub in_handler: Option<RequestHook>,
 }
+
+/// See [`Hooks::in_handler`].
+pub type RequestHook = Arc<dyn Fn(&axum::http::HeaderMap) + Send + Sync>;
 
 /// A built application: state ready to serve.
 pub struct Application {
@@ -66,13 +74,15 @@ impl Application {
 
     /// [`Self::build`] with test hooks installed.
     pub async fn build_with(config: Config, hooks: Hooks) -> anyhow::Result<Self> {
+        // First: a setting it cannot run with, or a weak secret, stops the
+        // server before it touches anything.
+        config.validate()?;
         crate::observability::metrics::handle();
-        // First: a weak secret stops the server before it touches anything.
         let token_keys = match &config.jwt_secret {
-            Some(secret) => TokenKeys::new(secret.as_bytes())?,
+            Some(secret) => TokenKeys::new(secret.expose().as_bytes())?,
             None => TokenKeys::random(),
         };
-        let mut db = Db::connect(&config.database_url, &config.db).await?;
+        let mut db = Db::connect(config.database_url.as_str(), &config.db).await?;
         if let Some(hook) = hooks.after_commit {
             db.set_after_commit_hook(hook);
         }
@@ -101,7 +111,7 @@ impl Application {
         let mut background = vec![refresh, crate::observability::metrics::spawn_upkeep()];
         let listener = if config.is_postgres() {
             let settings = ListenerSettings {
-                database_url: config.database_url.clone(),
+                database_url: config.database_url.as_str().to_owned(),
                 heartbeat: config.caches.listener_heartbeat,
             };
             let (task, health) = Listener::start(settings, db.bus().clone()).await?;
@@ -136,6 +146,7 @@ impl Application {
             playground,
             persisted_queries,
             documents,
+            request_hook: hooks.in_handler,
         });
         Ok(Self { state, dev_token })
     }
@@ -156,7 +167,8 @@ async fn is_empty(db: &Db) -> Result<bool, sea_orm::DbErr> {
 pub fn build_router(state: AppState) -> Router {
     let config = state.config().clone();
     let x_request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let hook = state.request_hook();
+    let router = Router::new()
         .route("/", get(http::graphiql))
         // GET also upgrades to a WebSocket for subscriptions.
         .route(
@@ -167,7 +179,18 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(http::readyz))
         .route("/metrics", get(http::metrics))
         .route("/graphiql/{version}/{file}", get(http::graphiql_asset))
-        .with_state(state)
+        .with_state(state);
+    let router = match hook {
+        Some(hook) => router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            let hook = Arc::clone(&hook);
+            async move {
+                hook(request.headers());
+                next.run(request).await
+            }
+        })),
+        None => router,
+    };
+    router
         .layer(compression())
         .layer(cors(&config.cors_origins))
         .layer(DefaultBodyLimit::max(config.http.body_limit_bytes))
@@ -176,6 +199,8 @@ pub fn build_router(state: AppState) -> Router {
             config.http.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside the panic catcher, inside the request id.
+        .layer(middleware::from_fn(request_id_on_panic))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -196,10 +221,13 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
+/// `origins` passed `Config::validate`: each blank or an exact origin.
 fn cors(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
@@ -228,11 +256,32 @@ fn compression() -> CompressionLayer<impl Predicate> {
         .compress_when(predicate)
 }
 
+/// Marks the response [`panic_response`] made, for
+/// [`request_id_on_panic`] to complete.
+#[derive(Clone, Copy)]
+struct Panicked;
+
+/// The panic catcher sees the panic, not the request; its response is
+/// completed (with the request id) by [`request_id_on_panic`].
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(Panicked);
+    response
+}
+
+/// A panicked request's answer: an internal error with its request id,
+/// which names the log line.
+async fn request_id_on_panic(request: Request, next: Next) -> Response {
+    let request_id = http::request_id(request.headers());
+    let response = next.run(request).await;
+    if response.extensions().get::<Panicked>().is_none() {
+        return response;
+    }
+    tracing::error!(request_id, "a request handler panicked");
+    let error = AppError::internal(anyhow::anyhow!("a handler panicked"));
     let body = serde_json::json!({ "errors": [{
-        "message": "internal server error",
-        "extensions": { "code": "INTERNAL_SERVER_ERROR" },
+        "message": error.public_message(&request_id),
+        "extensions": { "code": error.code().as_str(), "requestId": request_id },
     }] });
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
@@ -269,12 +318,13 @@ pub async fn serve(
     };
     let router = build_router(state.clone());
     let websockets = state.clone();
+    let limits = http::ConnectionLimits {
+        max_connections: state.config().http.max_connections,
+        header_read_timeout: state.config().http.header_read_timeout,
+    };
     let server = async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .await;
+        http::serve_connections(listener, router, limits, signal).await;
         websockets.websockets_closed().await;
-        result
     };
     let (deadline_tx, deadline_rx) = tokio::sync::oneshot::channel();
     let mut stopping = stopping_rx;
@@ -284,11 +334,10 @@ pub async fn serve(
         let _ = deadline_tx.send(deadline);
         tokio::time::sleep_until(deadline).await;
     };
-    let result = tokio::select! {
-        result = server => result,
+    tokio::select! {
+        () = server => {},
         () = grace_over => {
             tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests");
-            Ok(())
         }
     };
     state.stop_background_tasks();
@@ -303,7 +352,7 @@ pub async fn serve(
             "connections still in use at the end of the grace period; not waiting for them"
         );
     }
-    result
+    Ok(())
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -5,6 +5,10 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod validate;
+
+pub use validate::InvalidConfig;
+
 /// The command line: a subcommand (serve by default) and the settings.
 #[derive(Debug, Parser)]
 #[command(
@@ -41,9 +45,10 @@ pub struct Config {
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://agentgraph.db?mode=rwc",
+        value_parser = database_url,
         global = true
     )]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
 
     /// Address to serve HTTP on.
     #[arg(
@@ -60,11 +65,19 @@ pub struct Config {
         long,
         env = "AGENTGRAPH_JWT_SECRET",
         hide_env_values = true,
+        value_parser = secret,
         global = true
     )]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
 
-    /// Origins allowed by CORS, comma separated (none by default).
+    /// Dev mode (no `--jwt-secret`) on an address other than loopback:
+    /// without this flag the server refuses to start, since the dev token
+    /// is an admin's.
+    #[arg(long, env = "AGENTGRAPH_ALLOW_REMOTE_DEV_MODE", global = true)]
+    pub allow_remote_dev_mode: bool,
+
+    /// Origins allowed by CORS, comma separated (none by default); each an
+    /// exact `scheme://host[:port]` (`*` is refused: credentials are sent).
     #[arg(
         long,
         env = "AGENTGRAPH_CORS_ORIGINS",
@@ -140,6 +153,22 @@ pub struct LiveConfig {
     )]
     pub max_websocket_connections: usize,
 
+    /// Most WebSocket connections without a valid token (anonymous after
+    /// `connection_init`) held at once, so that they cannot take every
+    /// place; beyond, an anonymous `connection_init` is closed with 4403.
+    /// Default: half of `--max-websocket-connections`.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_ANONYMOUS_WEBSOCKET_CONNECTIONS",
+        global = true
+    )]
+    pub max_anonymous_websocket_connections: Option<usize>,
+
+    /// How long a new WebSocket may take to send `connection_init`; past
+    /// it the socket is closed with 4408.
+    #[arg(long, env = "AGENTGRAPH_WEBSOCKET_INIT_TIMEOUT", default_value = "5s", value_parser = duration, global = true)]
+    pub websocket_init_timeout: Duration,
+
     /// How often the server pings an idle WebSocket client; a client silent
     /// for twice this long (no pong, no message) is disconnected.
     #[arg(long, env = "AGENTGRAPH_WEBSOCKET_KEEPALIVE", default_value = "15s", value_parser = duration, global = true)]
@@ -176,6 +205,24 @@ pub struct DbConfig {
 /// HTTP limits and timings.
 #[derive(Clone, Debug, Args)]
 pub struct HttpConfig {
+    /// Most HTTP connections open at once. Past it a connection is
+    /// answered 503 with `Retry-After` and closed (`/healthz` still
+    /// answers); WebSocket connections count against
+    /// `--max-websocket-connections` instead once upgraded.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_CONNECTIONS",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub max_connections: usize,
+
+    /// How long a client may take to send a request's headers, counted
+    /// from the connection's opening or the end of the previous response:
+    /// it also closes idle keep-alive connections.
+    #[arg(long, env = "AGENTGRAPH_HEADER_READ_TIMEOUT", default_value = "30s", value_parser = duration, global = true)]
+    pub header_read_timeout: Duration,
+
     /// Largest accepted request body, in bytes (larger: 413).
     #[arg(long, env = "AGENTGRAPH_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub body_limit_bytes: usize,
@@ -315,6 +362,66 @@ fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(text)
 }
 
+/// A value that must never reach a log: its `Debug` says only that it is
+/// set.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn secret(text: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret(text.to_owned()))
+}
+
+/// A database URL; its `Debug` hides the password it may carry.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = &self.0;
+        let authority_start = url.find("://").map_or(0, |at| at + 3);
+        let authority_end = url[authority_start..]
+            .find('/')
+            .map_or(url.len(), |at| authority_start + at);
+        let authority = &url[authority_start..authority_end];
+        let password = authority.rfind('@').and_then(|at| {
+            let user_info = &authority[..at];
+            user_info
+                .find(':')
+                .map(|colon| (authority_start + colon + 1, authority_start + at))
+        });
+        match password {
+            Some((start, end)) => write!(
+                f,
+                "{:?}",
+                format!("{}<redacted>{}", &url[..start], &url[end..])
+            ),
+            None => write!(f, "{url:?}"),
+        }
+    }
+}
+
+fn database_url(text: &str) -> Result<DatabaseUrl, std::convert::Infallible> {
+    Ok(DatabaseUrl(text.to_owned()))
+}
+
 /// Limits checked before any resolver runs.
 #[derive(Clone, Debug, Args)]
 pub struct QueryLimits {
@@ -407,6 +514,14 @@ impl Config {
     }
 
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres")
+        self.database_url.as_str().starts_with("postgres")
+    }
+}
+
+impl LiveConfig {
+    /// `--max-anonymous-websocket-connections`, or its default.
+    pub fn max_anonymous_websockets(&self) -> usize {
+        self.max_anonymous_websocket_connections
+            .unwrap_or(self.max_websocket_connections / 2)
     }
 }

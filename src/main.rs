@@ -12,21 +12,26 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = cli.config;
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if command != Command::ExportSchema {
+        // Before anything is opened, bound or migrated.
+        config.validate()?;
+    }
+    match command {
         Command::ExportSchema => {
             print!("{}", graphql::sdl());
             Ok(())
         }
         Command::Migrate => {
             observability::init_tracing(config.log_format);
-            let db = Db::connect(&config.database_url, &config.db).await?;
+            let db = Db::connect(config.database_url.as_str(), &config.db).await?;
             db.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::SeedDemo => {
             observability::init_tracing(config.log_format);
-            let db = Db::connect(&config.database_url, &config.db).await?;
+            let db = Db::connect(config.database_url.as_str(), &config.db).await?;
             db.migrate().await?;
             let report = app::load_demo_data(&db).await?;
             tracing::info!(?report, "demo data set loaded");

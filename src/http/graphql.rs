@@ -92,7 +92,7 @@ pub async fn graphql_get(
 ) -> Response {
     let query = query.unwrap_or_default();
     if query.is_empty() && accepts_html(&headers) {
-        return graphiql(State(state)).await;
+        return graphiql(State(state), headers).await;
     }
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
@@ -316,7 +316,8 @@ fn accepts_html(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("text/html"))
 }
 
-fn request_id(headers: &HeaderMap) -> String {
+/// The request's id (set on every request by the router's outer layer).
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())

@@ -1,4 +1,5 @@
-//! HTTP: the GraphQL-over-HTTP endpoint ([`graphql`], reading requests in
+//! HTTP: open connections and their limits ([`connections`]), the
+//! GraphQL-over-HTTP endpoint ([`graphql`], reading requests in
 //! [`request`], automatic persisted queries in [`persisted`], parsed
 //! documents kept by their text in [`documents`]), the GraphiQL
 //! page and its embedded assets ([`playground`]), health, readiness and
@@ -11,6 +12,7 @@
 //! error (the document could not be parsed or validated, so nothing ran) has
 //! no `data` and is a 400 under `application/graphql-response+json`.
 
+mod connections;
 mod documents;
 mod graphql;
 mod ops;
@@ -26,7 +28,9 @@ use axum::{
 };
 use serde_json::json;
 
+pub use connections::{serve_connections, ConnectionLimits};
 pub use documents::ParsedDocuments;
+pub(crate) use graphql::request_id;
 pub use graphql::{graphql_get, graphql_post};
 pub use ops::{healthz, metrics, readyz};
 pub use persisted::PersistedQueries;

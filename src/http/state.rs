@@ -14,6 +14,7 @@ use tokio::{
 
 use super::{ParsedDocuments, PersistedQueries, Playground};
 use crate::{
+    app::RequestHook,
     auth::TokenKeys,
     config::Config,
     graphql::{AppSchema, Services},
@@ -35,6 +36,8 @@ pub struct StateParts {
     pub playground: Playground,
     pub persisted_queries: PersistedQueries,
     pub documents: ParsedDocuments,
+    /// A test seam run before every handler; `None` in production.
+    pub request_hook: Option<RequestHook>,
 }
 
 /// Everything a request handler needs; cheap to clone.
@@ -64,8 +67,12 @@ struct StateInner {
     /// One permit per open WebSocket connection: bounds them, and tells
     /// shutdown when the last one has closed.
     websockets: Arc<Semaphore>,
+    /// One permit per anonymous WebSocket connection (fewer than
+    /// `websockets`), so that they cannot take every place.
+    anonymous_websockets: Arc<Semaphore>,
     /// Raised when serving stops: every WebSocket connection closes.
     closing: watch::Sender<bool>,
+    request_hook: Option<RequestHook>,
 }
 
 impl AppState {
@@ -80,10 +87,14 @@ impl AppState {
             operation_labels: OperationLabels::default(),
             playground: parts.playground,
             websockets: Arc::new(Semaphore::new(parts.config.live.max_websocket_connections)),
+            anonymous_websockets: Arc::new(Semaphore::new(
+                parts.config.live.max_anonymous_websockets(),
+            )),
             closing: watch::Sender::new(false),
             config: parts.config,
             persisted_queries: parts.persisted_queries,
             documents: parts.documents,
+            request_hook: parts.request_hook,
         }))
     }
 
@@ -119,6 +130,10 @@ impl AppState {
         &self.0.documents
     }
 
+    pub(crate) fn request_hook(&self) -> Option<RequestHook> {
+        self.0.request_hook.clone()
+    }
+
     /// The invalidation listener's health (PostgreSQL only).
     pub fn listener(&self) -> Option<&ListenerHealth> {
         self.0.listener.as_deref()
@@ -135,6 +150,14 @@ impl AppState {
     /// A place for one more WebSocket connection, or `None` at the limit.
     pub(crate) fn websocket_permit(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.0.websockets).try_acquire_owned().ok()
+    }
+
+    /// A place for one more anonymous WebSocket connection, or `None` at
+    /// the limit.
+    pub(crate) fn anonymous_websocket_permit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.0.anonymous_websockets)
+            .try_acquire_owned()
+            .ok()
     }
 
     /// Changes to `true` when every WebSocket connection must close.

@@ -3,23 +3,32 @@
 //! GraphiQL speak), and the legacy `graphql-ws` one.
 //!
 //! async-graphql runs the protocol; this module owns what sits around it:
-//! - the bearer token comes in `connection_init`'s payload
+//! - a message or frame larger than `--body-limit-bytes` is refused as soon
+//!   as its header announces it, before it is read.
+//! - `connection_init` must come within `--websocket-init-timeout` (else
+//!   4408). Its payload carries the bearer token
 //!   (`{"Authorization": "Bearer <jwt>"}`, key in either case). None: the
 //!   connection is anonymous (subscriptions answer `UNAUTHENTICATED`); an
 //!   invalid one closes the socket with 4403; the socket closes with 4403
 //!   when the token expires.
 //! - each operation passes the same document limits as over HTTP, and a
 //!   connection holds at most `--max-subscriptions-per-connection` at once;
-//!   the process holds at most `--max-websocket-connections` (beyond: 503).
-//! - the server pings every `--websocket-keepalive`; a client silent for
-//!   twice that is disconnected (3008).
+//!   the process holds at most `--max-websocket-connections` (beyond: 503),
+//!   of which anonymous ones at most `--max-anonymous-websocket-connections`
+//!   (beyond: an anonymous `connection_init` is closed with 4403), so that
+//!   they cannot lock out clients with a token.
+//! - both protocols are kept alive and reaped: every
+//!   `--websocket-keepalive` the server sends `graphql-transport-ws`'s
+//!   `ping`, or the legacy protocol's `ka` with a WebSocket ping frame (whose
+//!   pong every WebSocket client sends by itself); a client silent for twice
+//!   that is disconnected (3008).
 //! - on shutdown every socket gets a close frame (1001, going away).
 //! - errors get the public shape HTTP responses have.
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc, OnceLock,
+        atomic::{AtomicU16, AtomicUsize, Ordering},
+        Arc, Mutex, OnceLock,
     },
     time::{Duration, SystemTime},
 };
@@ -56,6 +65,10 @@ use crate::{
 const FORBIDDEN: u16 = 4403;
 /// Close code on shutdown: the client should reconnect (elsewhere).
 const GOING_AWAY: u16 = 1001;
+/// Close code when no `connection_init` came in time.
+const CONNECTION_INIT_TIMEOUT: u16 = 4408;
+/// Close code for a client silent too long.
+const SILENT_TOO_LONG: u16 = 3008;
 /// How long a close frame may take to leave before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -90,7 +103,11 @@ fn accept(upgrade: WebSocketUpgrade, state: AppState, headers: &HeaderMap) -> Re
         )
             .into_response();
     };
+    // A larger message is refused from its frame header, not buffered.
+    let body_limit = state.config().http.body_limit_bytes;
     upgrade
+        .max_message_size(body_limit)
+        .max_frame_size(body_limit)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve(socket, protocol, state, permit))
 }
@@ -109,8 +126,10 @@ fn protocol(headers: &HeaderMap) -> Option<Protocols> {
 struct Session {
     /// Set by `connection_init`: `None` inside for an anonymous connection.
     viewer: OnceLock<Option<Viewer>>,
-    /// `connection_init` carried a token that was refused.
-    refused: AtomicBool,
+    /// Set when `connection_init` was refused: the close code to send.
+    refused_with: AtomicU16,
+    /// An anonymous connection's place among the anonymous ones.
+    anonymous: OnceLock<OwnedSemaphorePermit>,
     /// Operations running now, and how many may.
     running: AtomicUsize,
     max_running: usize,
@@ -221,7 +240,8 @@ async fn serve(
     let live = state.config().live.clone();
     let session = Arc::new(Session {
         viewer: OnceLock::new(),
-        refused: AtomicBool::new(false),
+        refused_with: AtomicU16::new(0),
+        anonymous: OnceLock::new(),
         running: AtomicUsize::new(0),
         max_running: live.max_subscriptions_per_connection,
     });
@@ -233,9 +253,22 @@ async fn serve(
     let (expiry_tx, mut expiry_rx) = oneshot::channel::<SystemTime>();
     let keys = state.token_keys().clone();
     let init_session = Arc::clone(&session);
+    let init_state = state.clone();
     let on_init = move |payload: serde_json::Value| async move {
         let viewer = match authorization(&payload) {
-            None => None,
+            None => {
+                let Some(permit) = init_state.anonymous_websocket_permit() else {
+                    init_session
+                        .refused_with
+                        .store(FORBIDDEN, Ordering::Release);
+                    return Err(async_graphql::Error::new(
+                        "Forbidden: this server holds its limit of anonymous connections; \
+                         send a token in connection_init",
+                    ));
+                };
+                let _ = init_session.anonymous.set(permit);
+                None
+            }
             Some(value) => {
                 let verified = value
                     .as_str()
@@ -249,7 +282,9 @@ async fn serve(
                     }
                     Err(error) => {
                         tracing::info!(%error, "refused a WebSocket token");
-                        init_session.refused.store(true, Ordering::Release);
+                        init_session
+                            .refused_with
+                            .store(FORBIDDEN, Ordering::Release);
                         return Err(async_graphql::Error::new("Forbidden"));
                     }
                 }
@@ -260,20 +295,27 @@ async fn serve(
     };
 
     let (mut sink, source) = socket.split();
+    let last_heard = Arc::new(Mutex::new(tokio::time::Instant::now()));
+    let hearing = Arc::clone(&last_heard);
     let input = source
         .take_while(|message| future::ready(message.is_ok()))
-        .filter_map(|message| {
+        .filter_map(move |message| {
+            // Any frame, pongs included, shows the client is there.
+            if let Ok(mut heard) = hearing.lock() {
+                *heard = tokio::time::Instant::now();
+            }
             future::ready(match message {
                 Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
                 _ => None,
             })
         });
     let keepalive = live.websocket_keepalive;
-    let speaks_ping = protocol == Protocols::GraphQLWS;
     let messages = async_graphql::http::WebSocket::new(operations, input, protocol)
-        .on_connection_init(on_init)
-        .keepalive_timeout(speaks_ping.then_some(keepalive * 2));
+        .on_connection_init(on_init);
     let mut messages = std::pin::pin!(messages);
+    let init_deadline = tokio::time::sleep(live.websocket_init_timeout);
+    let mut init_deadline = std::pin::pin!(init_deadline);
+    let mut awaiting_init = true;
 
     let mut closing = state.websockets_closing();
     let mut expiry_seen = false;
@@ -291,10 +333,9 @@ async fn serve(
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
-                    let code = if session.refused.load(Ordering::Acquire) {
-                        FORBIDDEN
-                    } else {
-                        code
+                    let code = match session.refused_with.load(Ordering::Acquire) {
+                        0 => code,
+                        refused_with => refused_with,
                     };
                     break Some((code, reason));
                 }
@@ -316,10 +357,21 @@ async fn serve(
             _ = closing.wait_for(|closing| *closing).map(|_| ()) => {
                 break Some((GOING_AWAY, "the server is shutting down".to_owned()));
             }
-            _ = pings.tick(), if speaks_ping => {
-                let ping = Message::Text(r#"{"type":"ping"}"#.into());
-                if sink.send(ping).await.is_err() {
-                    return;
+            () = &mut init_deadline, if awaiting_init => {
+                awaiting_init = false;
+                if session.viewer.get().is_none() {
+                    break Some((CONNECTION_INIT_TIMEOUT, "Connection initialisation timeout".to_owned()));
+                }
+            }
+            _ = pings.tick() => {
+                let silence = last_heard.lock().map(|heard| heard.elapsed()).unwrap_or_default();
+                if silence >= keepalive * 2 {
+                    break Some((SILENT_TOO_LONG, "timeout".to_owned()));
+                }
+                for ping in keepalive_messages(protocol) {
+                    if sink.send(ping).await.is_err() {
+                        return;
+                    }
                 }
             }
         }
@@ -333,4 +385,18 @@ async fn serve(
         let _ = sink.close().await;
     })
     .await;
+}
+
+/// What the server sends every keepalive period: `graphql-transport-ws`'s
+/// ping, which its clients answer; or the legacy protocol's `ka`, which its
+/// clients do not answer, with a WebSocket ping frame, which every client
+/// answers by itself.
+fn keepalive_messages(protocol: Protocols) -> Vec<Message> {
+    match protocol {
+        Protocols::GraphQLWS => vec![Message::Text(r#"{"type":"ping"}"#.into())],
+        Protocols::SubscriptionsTransportWS => vec![
+            Message::Text(r#"{"type":"ka"}"#.into()),
+            Message::Ping(Default::default()),
+        ],
+    }
 }

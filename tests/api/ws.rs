@@ -34,24 +34,9 @@ impl WsClient {
     /// Opens a socket and sends `connection_init` with `payload`; does not
     /// wait for the answer.
     pub async fn connect(app: &TestApp, payload: Value) -> Self {
-        let mut request = format!("ws://{}/graphql", app.address)
-            .into_client_request()
-            .expect("a ws request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().expect("a header value"),
-        );
-        let (socket, response) = tokio_tungstenite::connect_async(request)
+        let mut client = Self::upgrade(app, "graphql-transport-ws")
             .await
             .expect("the WebSocket handshake succeeds");
-        assert_eq!(
-            response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok()),
-            Some("graphql-transport-ws")
-        );
-        let mut client = Self { socket };
         client
             .send(json!({ "type": "connection_init", "payload": payload }))
             .await;
@@ -69,6 +54,38 @@ impl WsClient {
         let ack = client.message().await;
         assert_eq!(ack["type"], "connection_ack", "{ack}");
         client
+    }
+
+    /// Opens a socket speaking `protocol` and sends nothing; `Err` when
+    /// the upgrade is refused.
+    pub async fn upgrade(
+        app: &TestApp,
+        protocol: &str,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}/graphql", app.address)
+            .into_client_request()
+            .expect("a ws request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            protocol.parse().expect("a header value"),
+        );
+        let (socket, response) = tokio_tungstenite::connect_async(request).await?;
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(protocol)
+        );
+        Ok(Self { socket })
+    }
+
+    /// The next frame as the socket gives it: nothing is answered.
+    pub async fn frame(&mut self) -> Option<Message> {
+        tokio::time::timeout(WAIT, self.socket.next())
+            .await
+            .expect("the server says something in time")
+            .and_then(Result::ok)
     }
 
     pub async fn send(&mut self, message: Value) {

@@ -6,8 +6,11 @@
 //! so to the browser too), and its assets can be cached forever.
 //!
 //! In dev mode the page opens with the demo admin token in GraphiQL's
-//! headers and a tab per example operation; in production nothing is
-//! prefilled.
+//! headers and a tab per example operation, but only when the request
+//! names a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`, any port):
+//! a page on another site that rebinds its own name to this machine's
+//! address sends its own name, so it gets the page without the token. In
+//! production nothing is prefilled.
 
 mod examples;
 
@@ -15,7 +18,7 @@ use std::fmt::Write as _;
 
 use axum::{
     extract::{Path, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
@@ -75,8 +78,11 @@ pub struct Playground {
     /// `/graphiql/<hash of every asset>`: a build with other assets gets
     /// another path, so `immutable` caching never serves a stale file.
     prefix: String,
-    /// The page's HTML (it never changes while the process runs).
+    /// The page's HTML, with nothing prefilled.
     html: String,
+    /// In dev mode: the page prefilled with the demo token, for loopback
+    /// hosts only.
+    dev_html: Option<String>,
 }
 
 impl Playground {
@@ -94,9 +100,39 @@ impl Playground {
             let _ = write!(version, "{byte:02x}");
         }
         let prefix = format!("/graphiql/{version}");
-        let html = page(&prefix, dev_token);
-        Self { prefix, html }
+        let html = page(&prefix, None);
+        let dev_html = dev_token.map(|token| page(&prefix, Some(token)));
+        Self {
+            prefix,
+            html,
+            dev_html,
+        }
     }
+
+    /// The page for a request that names `host`.
+    fn html_for(&self, host: Option<&str>) -> &str {
+        match &self.dev_html {
+            Some(dev_html) if host.is_some_and(is_loopback_host) => dev_html,
+            _ => &self.html,
+        }
+    }
+}
+
+/// Whether a `Host` value names this machine: `localhost`, an address in
+/// `127.0.0.0/8` or `[::1]`, with any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((address, rest)) if rest.is_empty() || rest.starts_with(':') => address,
+            _ => return false,
+        },
+        None => host.split_once(':').map_or(host, |(name, _)| name),
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|address| address.is_loopback())
 }
 
 fn page(prefix: &str, dev_token: Option<&str>) -> String {
@@ -142,11 +178,13 @@ fn page(prefix: &str, dev_token: Option<&str>) -> String {
 
 /// The page. With introspection `off` there is nothing for it to do, so it
 /// is not served.
-pub async fn graphiql(State(state): State<AppState>) -> Response {
+pub async fn graphiql(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if state.config().introspection_policy() == IntrospectionPolicy::Off {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let mut response = axum::response::Html(state.playground().html.clone()).into_response();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let html = state.playground().html_for(host).to_owned();
+    let mut response = axum::response::Html(html).into_response();
     let headers = response.headers_mut();
     // In dev mode the page holds a token: no cache may keep it.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -212,6 +250,51 @@ mod tests {
             checked += 1;
         }
         assert_eq!(checked, ASSETS.len() - 1, "every vendored file is checked");
+    }
+
+    #[test]
+    fn only_loopback_hosts_are_loopback() {
+        for host in [
+            "localhost",
+            "LOCALHOST:8000",
+            "127.0.0.1",
+            "127.0.0.1:8000",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:8000",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8000",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+            "10.0.0.1:8000",
+            "0.0.0.0:8000",
+            "[::]:8000",
+            "[::1]x",
+            "[::ffff:127.0.0.1]",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn the_dev_token_is_only_for_loopback_hosts() {
+        let playground = Playground::new(Some("the-dev-token"));
+        assert!(playground
+            .html_for(Some("localhost:8000"))
+            .contains("the-dev-token"));
+        assert!(!playground
+            .html_for(Some("rebound.evil.example:8000"))
+            .contains("the-dev-token"));
+        assert!(!playground.html_for(None).contains("the-dev-token"));
+        let production = Playground::new(None);
+        assert!(!production
+            .html_for(Some("localhost"))
+            .contains("Authorization"));
     }
 
     #[test]
