@@ -18,6 +18,7 @@ mod limits;
 mod observability;
 mod persisted;
 mod playground;
+mod prescan;
 mod projects;
 mod protocol;
 mod readiness;
