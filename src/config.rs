@@ -462,7 +462,8 @@ pub struct QueryLimits {
     )]
     pub max_fields: usize,
 
-    /// Most directives on one field.
+    /// Most directives written at one place (a field, fragment, operation
+    /// or variable).
     #[arg(
         long,
         env = "AGENTGRAPH_MAX_DIRECTIVES",
@@ -470,6 +471,46 @@ pub struct QueryLimits {
         global = true
     )]
     pub max_directives: usize,
+
+    /// Most tokens (names, punctuation, values) in a document sent with a
+    /// valid token; counted before it is parsed.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_TOKENS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_tokens: usize,
+
+    /// Most tokens in a document sent without a token: room for the
+    /// standard introspection queries, and little more.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_ANONYMOUS_TOKENS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub max_anonymous_tokens: usize,
+
+    /// Deepest nesting of brackets (`{`, `[`, `(` together) in a document;
+    /// counted before it is parsed.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_NESTING",
+        default_value_t = 32,
+        global = true
+    )]
+    pub max_nesting: usize,
+
+    /// Most arguments of one field or directive, and most variables of one
+    /// operation.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_ARGUMENTS",
+        default_value_t = 32,
+        global = true
+    )]
+    pub max_arguments: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -46,6 +46,12 @@ pub const INTROSPECTION_LIMITS: Counts = Counts {
 #[error("{0}")]
 pub struct LimitExceeded(String);
 
+impl LimitExceeded {
+    pub(crate) fn new(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// Field selections, aliases and depth of one part of a document.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -108,6 +114,11 @@ pub struct DocumentSize {
     pub introspection: Counts,
     /// Deepest nesting of fields, inline fragments and spreads.
     nesting: usize,
+    /// Field selections of the whole document, data and introspection:
+    /// every operation and every fragment summed, each fragment counted
+    /// on its own and again wherever it is spread. What validation's rules
+    /// walk, so what bounds their work.
+    pub whole: (usize, usize),
 }
 
 impl DocumentSize {
@@ -151,7 +162,19 @@ pub fn check(document: &ExecutableDocument, limits: &QueryLimits) -> Result<(), 
     };
     size.data.check(configured, "query")?;
     size.introspection
-        .check(INTROSPECTION_LIMITS, "introspection query")
+        .check(INTROSPECTION_LIMITS, "introspection query")?;
+    let (data, introspection) = size.whole;
+    whole_fields(data, limits.max_fields, "document")?;
+    whole_fields(introspection, INTROSPECTION_LIMITS.fields, "introspection")
+}
+
+fn whole_fields(fields: usize, limit: usize, what: &str) -> Result<(), LimitExceeded> {
+    if fields <= limit {
+        return Ok(());
+    }
+    Err(LimitExceeded(format!(
+        "the {what} selects {fields} fields, counting every fragment on its own and wherever it is spread; at most {limit} are allowed"
+    )))
 }
 
 /// The largest operation or fragment of `document` (fragments are measured
@@ -174,10 +197,15 @@ pub fn measure(
     }
     let mut largest = DocumentSize::default();
     for size in sizes {
+        let (data, introspection) = largest.whole;
         largest = DocumentSize {
             data: largest.data.max(size.data),
             introspection: largest.introspection.max(size.introspection),
             nesting: largest.nesting.max(size.nesting),
+            whole: (
+                data.saturating_add(size.data.fields),
+                introspection.saturating_add(size.introspection.fields),
+            ),
         };
     }
     Ok(largest)
@@ -293,13 +321,9 @@ mod tests {
     use super::*;
 
     fn limits() -> QueryLimits {
-        QueryLimits {
-            max_depth: 12,
-            max_complexity: 5000,
-            max_aliases: 30,
-            max_fields: 500,
-            max_directives: 4,
-        }
+        crate::config::Config::from_flags(["agentgraph"])
+            .expect("the defaults parse")
+            .limits
     }
 
     fn size_of(query: &str) -> Result<DocumentSize, LimitExceeded> {

@@ -5,6 +5,7 @@
 
 mod agents;
 mod circles;
+pub mod conditions;
 mod context;
 mod data_errors;
 mod discovery;
@@ -13,6 +14,7 @@ pub mod limits;
 mod live;
 mod pagination;
 mod plain;
+pub mod prescan;
 mod projects;
 mod readiness;
 mod runtime;

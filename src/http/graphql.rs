@@ -26,6 +26,7 @@ use super::{
     unauthorized, with_media, Media,
 };
 use crate::{
+    auth::{InvalidToken, Viewer},
     config::IntrospectionPolicy,
     db::DataError,
     error::{AppError, ErrorCode},
@@ -64,13 +65,28 @@ pub async fn graphql_post(
             "POST requests must have `Content-Type: application/json`",
         );
     }
+    let Ok(viewer) = authenticate(&state, &headers) else {
+        return unauthorized(media);
+    };
     let incoming = match read_incoming(&state, request::post_fields(&body)) {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
-    let document = state.documents().parse(&incoming.request.query);
+    let document = state
+        .documents()
+        .parse(&incoming.request.query, viewer.is_some());
     remember(&state, &incoming, &document);
-    execute(&state, &headers, incoming.request, document, media).await
+    execute(&state, &headers, viewer, incoming.request, document, media).await
+}
+
+/// The viewer of the request's bearer token, checked before anything else
+/// of the request is read (SPEC 10: the least possible work before
+/// authentication); a bad token is answered 401.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, InvalidToken> {
+    state
+        .token_keys()
+        .viewer_from_headers(headers)
+        .inspect_err(|error| tracing::info!(%error, "refused a bearer token"))
 }
 
 /// The request in `fields` (read from a POST body or GET parameters), with
@@ -97,11 +113,16 @@ pub async fn graphql_get(
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
     };
+    let Ok(viewer) = authenticate(&state, &headers) else {
+        return unauthorized(media);
+    };
     let incoming = match read_incoming(&state, request::get_fields(&query)) {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
-    let document = state.documents().parse(&incoming.request.query);
+    let document = state
+        .documents()
+        .parse(&incoming.request.query, viewer.is_some());
     if !is_query_operation(&incoming.request, &document) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -114,7 +135,7 @@ pub async fn graphql_get(
         return response;
     }
     remember(&state, &incoming, &document);
-    execute(&state, &headers, incoming.request, document, media).await
+    execute(&state, &headers, viewer, incoming.request, document, media).await
 }
 
 /// Keeps a document sent with a persisted-query hash, once it parsed.
@@ -138,37 +159,31 @@ fn refuse(unreadable: Unreadable, media: Media) -> Response {
     }
 }
 
-/// Runs one GraphQL request for the bearer of `headers`: its document,
-/// parsed and measured by the caller (or taken from the parsed documents),
-/// is handed to the schema as it is (never parsed again).
+/// Runs one GraphQL request for `viewer`, the bearer of `headers`: its
+/// document, parsed and measured by the caller (or taken from the parsed
+/// documents), is handed to the schema as it is (never parsed again).
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    viewer: Option<Viewer>,
     request: async_graphql::Request,
     document: Result<Arc<ParsedDocument>, ServerError>,
     media: Media,
 ) -> Response {
     let request_id = request_id(headers);
-    let viewer = match state.token_keys().viewer_from_headers(headers) {
-        Ok(viewer) => viewer,
-        Err(error) => {
-            tracing::info!(%error, "refused a bearer token");
-            return unauthorized(media);
-        }
-    };
     let introspection_allowed = introspection_allowed(state, viewer.is_some());
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
     let mut operation = None;
-    let mut response = match document.and_then(|parsed| Ok((parsed.checked()?, parsed))) {
-        Ok((document, parsed)) => {
+    let prepared = document.and_then(|parsed| Ok((parsed.prepare(request)?, parsed)));
+    let mut response = match prepared {
+        Ok((request, parsed)) => {
             // The one asked for, or the document's only one.
             operation = request
                 .operation_name
                 .clone()
                 .or_else(|| parsed.operation_name.clone());
             let mut request = request.data(RequestContext::new(viewer, state.services()));
-            request.set_parsed_query(document);
             if !introspection_allowed {
                 request = request.disable_introspection();
             }
@@ -225,10 +240,22 @@ pub(super) fn introspection_allowed(state: &AppState, authenticated: bool) -> bo
     }
 }
 
+/// Most errors one response carries; past them, one more error says how
+/// many were left out. A document that fails validation everywhere must
+/// not become a response many times its size.
+pub const MAX_ERRORS: usize = 100;
+
 /// Rewrites every error into its public shape: a stable code, a message
 /// without internal detail, the field at fault when known, and the request
 /// id on internal errors (whose detail is logged here, under that id).
+/// Only the first [`MAX_ERRORS`] are kept.
 pub(super) fn publish_errors(response: &mut GqlResponse, request_id: &str) {
+    let left_out = response.errors.len().saturating_sub(MAX_ERRORS);
+    if left_out > 0 {
+        // The first error left out stands for all of them: its code is
+        // theirs as much as any.
+        response.errors.truncate(MAX_ERRORS + 1);
+    }
     for error in &mut response.errors {
         let app_error = error.source::<AppError>().cloned().or_else(|| {
             // A data error a resolver passed on as it was: the GraphQL
@@ -270,6 +297,14 @@ pub(super) fn publish_errors(response: &mut GqlResponse, request_id: &str) {
         }
         if code == ErrorCode::InternalServerError {
             extensions.set("requestId", request_id);
+        }
+    }
+    if let Some(summary) = response.errors.get_mut(MAX_ERRORS) {
+        summary.message = format!("{left_out} more errors were left out");
+        summary.path.clear();
+        summary.locations.clear();
+        if let Some(extensions) = summary.extensions.as_mut() {
+            extensions.unset("field");
         }
     }
 }
@@ -360,14 +395,10 @@ mod tests {
     use crate::http::documents::ParsedDocuments;
 
     fn parse(request: &async_graphql::Request) -> Result<Arc<ParsedDocument>, ServerError> {
-        let limits = crate::config::QueryLimits {
-            max_depth: 12,
-            max_complexity: 5000,
-            max_aliases: 30,
-            max_fields: 500,
-            max_directives: 4,
-        };
-        ParsedDocuments::new(0, limits).parse(&request.query)
+        let limits = crate::config::Config::from_flags(["agentgraph"])
+            .expect("the defaults parse")
+            .limits;
+        ParsedDocuments::new(0, limits).parse(&request.query, true)
     }
 
     #[test]

@@ -20,6 +20,11 @@ use sha2::{Digest, Sha256};
 /// A document's SHA-256.
 pub(crate) type DocumentHash = [u8; 32];
 
+/// What one entry takes besides its text: the hash, the text's handle and
+/// allocation header, and the store's bookkeeping (a store of one-byte
+/// documents would otherwise hold many times its capacity).
+const ENTRY_BYTES: usize = 256;
+
 /// Hash -> document text.
 pub struct PersistedQueries {
     store: Cache<DocumentHash, Arc<str>>,
@@ -45,7 +50,7 @@ impl PersistedQueries {
         let store = Cache::builder()
             .max_capacity(capacity_bytes)
             .weigher(|_, query: &Arc<str>| {
-                u32::try_from(query.len() + std::mem::size_of::<DocumentHash>()).unwrap_or(u32::MAX)
+                u32::try_from(query.len() + ENTRY_BYTES).unwrap_or(u32::MAX)
             })
             .build();
         Self {

@@ -186,13 +186,14 @@ impl Executor for Operations {
         request: Request,
         _connection_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GqlResponse> {
-        let checked = self
+        let viewer = self.session.viewer.get().copied().flatten();
+        let prepared = self
             .state
             .documents()
-            .parse(&request.query)
-            .and_then(|parsed| parsed.checked());
-        let document = match checked {
-            Ok(document) => document,
+            .parse(&request.query, viewer.is_some())
+            .and_then(|parsed| parsed.prepare(request));
+        let request = match prepared {
+            Ok(request) => request,
             Err(refused) => return self.refuse(refused),
         };
         let Some(slot) = self.session.take_slot() else {
@@ -202,9 +203,7 @@ impl Executor for Operations {
                 None,
             ));
         };
-        let viewer = self.session.viewer.get().copied().flatten();
         let mut request = request.data(RequestContext::new(viewer, self.state.services()));
-        request.set_parsed_query(document);
         if !introspection_allowed(&self.state, viewer.is_some()) {
             request = request.disable_introspection();
         }

@@ -20,6 +20,7 @@ mod limits;
 mod observability;
 mod persisted;
 mod playground;
+mod prescan;
 mod projects;
 mod protocol;
 mod readiness;

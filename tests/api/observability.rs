@@ -125,7 +125,7 @@ test_both! {
 }
 
 /// The `operation` label values of the request latency histogram.
-fn operation_labels(metrics: &str) -> std::collections::BTreeSet<String> {
+pub(crate) fn operation_labels(metrics: &str) -> std::collections::BTreeSet<String> {
     let prefix = "agentgraph_request_duration_seconds_count{operation=\"";
     metrics
         .lines()
