@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::{
     agents::Agent,
     context::ContextExt,
-    input::{self, MAX_DESCRIPTION_CHARS},
+    input::{self, MAX_DESCRIPTION_BYTES},
     pagination,
     plain::MemberList,
 };
@@ -141,7 +141,7 @@ impl CircleMutation {
     async fn create_circle(&self, ctx: &Context<'_>, input: CreateCircleInput) -> Result<Circle> {
         ctx.admin()?;
         input::display_name("name", &input.name)?;
-        input::max_chars("description", &input.description, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", &input.description, MAX_DESCRIPTION_BYTES)?;
         let circle =
             db::circles::create_circle(&ctx.services()?.db, input.name, input.description).await?;
         Ok(circle.into())

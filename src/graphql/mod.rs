@@ -4,6 +4,7 @@
 //! call `loaders`/`db`.
 
 mod agents;
+mod arguments;
 mod circles;
 mod context;
 mod data_errors;
@@ -101,6 +102,7 @@ pub fn schema_builder(
         // schema sees a document; these two need the schema's field costs.
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
+        .extension(arguments::ArgumentText)
         .disable_suggestions()
 }
 

@@ -6,7 +6,7 @@ use entity::UserId;
 
 use super::{
     context::ContextExt,
-    input::{self, MAX_PROMPT_CHARS},
+    input::{self, MAX_PROMPT_BYTES},
     pagination,
     projects::{self, ProjectConnection},
 };
@@ -95,7 +95,7 @@ impl InstructionsMutation {
         instructions: String,
     ) -> Result<MyAgentInstructions> {
         let viewer = ctx.viewer()?;
-        input::max_chars("instructions", &instructions, MAX_PROMPT_CHARS)?;
+        input::max_bytes("instructions", &instructions, MAX_PROMPT_BYTES)?;
         let saved =
             db::instructions::set(&ctx.services()?.db, viewer.id, &agent_name, instructions)
                 .await?;

@@ -16,7 +16,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::ContextExt,
-        input::{self, MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS},
+        input::{self, MAX_DESCRIPTION_BYTES, MAX_LIST_ITEMS},
     },
 };
 
@@ -64,7 +64,7 @@ fn check_named(name: Option<&str>, description: Option<&str>) -> Result<(), AppE
         input::display_name("name", name)?;
     }
     if let Some(description) = description {
-        input::max_chars("description", description, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", description, MAX_DESCRIPTION_BYTES)?;
     }
     Ok(())
 }
@@ -188,7 +188,7 @@ impl StructureMutation {
     ) -> Result<ValuePathStep> {
         let viewer = ctx.viewer()?;
         input::display_name("label", &input.label)?;
-        input::max_chars("description", &input.description, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", &input.description, MAX_DESCRIPTION_BYTES)?;
         if let Some(position) = input.position {
             input::at_least("position", position, 0)?;
         }
