@@ -322,12 +322,15 @@ pub struct QueryLimits {
     )]
     pub max_depth: usize,
 
-    /// Highest query complexity (each field costs 1; connections multiply
-    /// their children by `first`).
+    /// Highest query complexity: each field costs 1, and a list multiplies
+    /// its children by the most items it can hold (`first`, `signalsLimit`,
+    /// the length of an id list; 20 for lists without a size argument), so
+    /// this bounds the objects an answer holds. Room for 50 circles with
+    /// 20 members each and their agents, models and providers (7,100).
     #[arg(
         long,
         env = "AGENTGRAPH_MAX_COMPLEXITY",
-        default_value_t = 5000,
+        default_value_t = 10_000,
         global = true
     )]
     pub max_complexity: usize,

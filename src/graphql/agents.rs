@@ -202,6 +202,7 @@ impl Agent {
     }
 
     /// The agent's tools by name; `activeOnly` leaves out inactive ones.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn tools(
         &self,
         ctx: &Context<'_>,

@@ -45,6 +45,7 @@ impl From<circles::Model> for Circle {
 #[ComplexObject]
 impl Circle {
     /// Members in the order they joined, with their agents.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> Result<MemberList> {
         let members = ctx.loaders()?.members_by_circle.load(self.id).await?;
         Ok(MemberList(members.unwrap_or_else(|| Arc::from([]))))

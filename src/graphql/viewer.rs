@@ -26,6 +26,7 @@ pub struct Viewer {
 #[ComplexObject]
 impl Viewer {
     /// The viewer's own additions to agents' prompts, by agent name.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn instructions(&self, ctx: &Context<'_>) -> Result<Vec<MyAgentInstructions>> {
         let loaders = ctx.loaders()?;
         let list = loaders.instructions_by_user.load(self.id).await?;

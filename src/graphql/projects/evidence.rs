@@ -19,6 +19,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         input::{self, MAX_DESCRIPTION_BYTES, MAX_JSON_BYTES, MAX_LIST_ITEMS, MAX_PROMPT_BYTES},
+        pagination,
     },
 };
 
@@ -127,6 +128,7 @@ impl EvidenceMutation {
     /// keep their time, so a retry is harmless). Every id must be a signal
     /// of this project: otherwise `NOT_FOUND` and nothing is marked. Does
     /// not change readiness.
+    #[graphql(complexity = "pagination::list_complexity(signal_ids.len(), child_complexity)")]
     async fn mark_signals_analyzed(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         input::{self, MAX_DESCRIPTION_BYTES, MAX_LIST_ITEMS},
+        pagination,
     },
 };
 
@@ -205,6 +206,7 @@ impl StructureMutation {
 
     /// Puts the value path in the order of `stepIds`, which must list every
     /// step of the project exactly once; returns the path in its new order.
+    #[graphql(complexity = "pagination::list_complexity(step_ids.len(), child_complexity)")]
     async fn reorder_value_path(
         &self,
         ctx: &Context<'_>,
