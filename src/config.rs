@@ -175,6 +175,13 @@ pub struct HttpConfig {
     #[arg(long, env = "AGENTGRAPH_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub body_limit_bytes: usize,
 
+    /// Largest answer, in bytes of JSON before compression: a larger one
+    /// stops being built once past it and is refused (`BAD_USER_INPUT`).
+    /// Far above any page the limits allow in practice (nested circles:
+    /// 50 KB), below what would let one request hold much memory.
+    #[arg(long, env = "AGENTGRAPH_MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024, global = true)]
+    pub max_response_bytes: usize,
+
     /// Deadline for one request (past it: 504).
     #[arg(long, env = "AGENTGRAPH_REQUEST_TIMEOUT", default_value = "10s", value_parser = duration, global = true)]
     pub request_timeout: Duration,

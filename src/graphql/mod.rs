@@ -4,6 +4,7 @@
 //! call `loaders`/`db`.
 
 mod agents;
+pub mod answer_size;
 mod arguments;
 mod circles;
 mod context;
@@ -103,6 +104,7 @@ pub fn schema_builder(
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
         .extension(arguments::ArgumentText)
+        .extension(answer_size::AnswerSize)
         .disable_suggestions()
 }
 
