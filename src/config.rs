@@ -227,6 +227,13 @@ pub struct HttpConfig {
     #[arg(long, env = "AGENTGRAPH_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub body_limit_bytes: usize,
 
+    /// Largest answer, in bytes of JSON before compression: a larger one
+    /// stops being built once past it and is refused (`BAD_USER_INPUT`).
+    /// Far above any page the limits allow in practice (nested circles:
+    /// 50 KB), below what would let one request hold much memory.
+    #[arg(long, env = "AGENTGRAPH_MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024, global = true)]
+    pub max_response_bytes: usize,
+
     /// Deadline for one request (past it: 504).
     #[arg(long, env = "AGENTGRAPH_REQUEST_TIMEOUT", default_value = "10s", value_parser = duration, global = true)]
     pub request_timeout: Duration,
@@ -434,12 +441,15 @@ pub struct QueryLimits {
     )]
     pub max_depth: usize,
 
-    /// Highest query complexity (each field costs 1; connections multiply
-    /// their children by `first`).
+    /// Highest query complexity: each field costs 1, and a list multiplies
+    /// its children by the most items it can hold (`first`, `signalsLimit`,
+    /// the length of an id list; 20 for lists without a size argument), so
+    /// this bounds the objects an answer holds. Room for 50 circles with
+    /// 20 members each and their agents, models and providers (7,100).
     #[arg(
         long,
         env = "AGENTGRAPH_MAX_COMPLEXITY",
-        default_value_t = 5000,
+        default_value_t = 10_000,
         global = true
     )]
     pub max_complexity: usize,

@@ -12,7 +12,7 @@ use entity::{AgentId, ModelId, ProviderId, ToolId};
 
 use super::{
     context::ContextExt,
-    input::{self, MAX_DESCRIPTION_CHARS, MAX_PROMPT_CHARS, MAX_SKILLS},
+    input::{self, MAX_DESCRIPTION_BYTES, MAX_PROMPT_BYTES, MAX_SKILLS},
     pagination,
 };
 use crate::{
@@ -202,6 +202,7 @@ impl Agent {
     }
 
     /// The agent's tools by name; `activeOnly` leaves out inactive ones.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn tools(
         &self,
         ctx: &Context<'_>,
@@ -438,13 +439,13 @@ fn check_texts(
     base_prompt: Option<&str>,
 ) -> Result<(), AppError> {
     if let Some(v) = description {
-        input::max_chars("description", v, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", v, MAX_DESCRIPTION_BYTES)?;
     }
     if let Some(v) = system_prompt {
-        input::max_chars("systemPrompt", v, MAX_PROMPT_CHARS)?;
+        input::max_bytes("systemPrompt", v, MAX_PROMPT_BYTES)?;
     }
     if let Some(v) = base_prompt {
-        input::max_chars("basePrompt", v, MAX_PROMPT_CHARS)?;
+        input::max_bytes("basePrompt", v, MAX_PROMPT_BYTES)?;
     }
     Ok(())
 }
@@ -490,7 +491,7 @@ const MAX_TOOL_CONFIG_BYTES: usize = 16 * 1024;
 impl AgentToolInput {
     fn validate(self) -> Result<ToolSpec, AppError> {
         input::key_name("name", &self.name)?;
-        input::max_chars("description", &self.description, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", &self.description, MAX_DESCRIPTION_BYTES)?;
         input::display_name("toolType", &self.tool_type)?;
         input::json_object("config", &self.config.0, MAX_TOOL_CONFIG_BYTES)?;
         Ok(ToolSpec {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::{
     agents::Agent,
     context::ContextExt,
-    input::{self, MAX_DESCRIPTION_CHARS},
+    input::{self, MAX_DESCRIPTION_BYTES},
     pagination,
     plain::MemberList,
 };
@@ -45,6 +45,7 @@ impl From<circles::Model> for Circle {
 #[ComplexObject]
 impl Circle {
     /// Members in the order they joined, with their agents.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> Result<MemberList> {
         let members = ctx.loaders()?.members_by_circle.load(self.id).await?;
         Ok(MemberList(members.unwrap_or_else(|| Arc::from([]))))
@@ -141,7 +142,7 @@ impl CircleMutation {
     async fn create_circle(&self, ctx: &Context<'_>, input: CreateCircleInput) -> Result<Circle> {
         ctx.admin()?;
         input::display_name("name", &input.name)?;
-        input::max_chars("description", &input.description, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", &input.description, MAX_DESCRIPTION_BYTES)?;
         let circle =
             db::circles::create_circle(&ctx.services()?.db, input.name, input.description).await?;
         Ok(circle.into())

@@ -1,16 +1,24 @@
-//! Input rules shared by every domain: lengths and name formats. Pure
-//! functions, so they are tested without a server.
+//! Input rules shared by every domain: lengths, name formats and the
+//! characters a text may hold. Pure functions, so they are tested without
+//! a server.
+//!
+//! Lengths count UTF-8 bytes, what a text costs to store and to send, not
+//! characters: 100 four-byte characters are 400 bytes. Control characters
+//! other than tab, newline and carriage return mean nothing in content and
+//! cost six bytes each in a JSON answer (`\u0001`); they are refused in
+//! every text and JSON input by [`control_character_path`], which the
+//! schema applies to every argument before execution.
 
 use chrono::{DateTime, Datelike, Utc};
 
 use crate::error::AppError;
 
-/// Longest name (agents, circles, tools, roles).
-pub const MAX_NAME_CHARS: usize = 100;
-/// Longest short description.
-pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
-/// Longest prompt or instruction text.
-pub const MAX_PROMPT_CHARS: usize = 32_000;
+/// Longest name (agents, circles, tools, roles), in bytes.
+pub const MAX_NAME_BYTES: usize = 100;
+/// Longest short description, in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 4_000;
+/// Longest prompt, instruction or signal text, in bytes.
+pub const MAX_PROMPT_BYTES: usize = 32_000;
 /// Most skill names on one agent.
 pub const MAX_SKILLS: usize = 50;
 /// Most ids in one list argument (signal ids, step ids).
@@ -18,23 +26,64 @@ pub const MAX_LIST_ITEMS: usize = 1_000;
 /// Largest stored JSON document (a DI analysis), in bytes.
 pub const MAX_JSON_BYTES: usize = 256 * 1024;
 
-/// `value` has at most `max` characters, or `BAD_USER_INPUT` naming `field`.
-pub fn max_chars(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
-    let chars = value.chars().count();
-    if chars > max {
+/// `value` has at most `max` bytes of UTF-8, or `BAD_USER_INPUT` naming
+/// `field`.
+pub fn max_bytes(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
+    let bytes = value.len();
+    if bytes > max {
         return Err(AppError::bad_input(
             field,
-            format!("`{field}` must be at most {max} characters, got {chars}"),
+            format!("`{field}` must be at most {max} bytes (UTF-8), got {bytes}"),
         ));
     }
     Ok(())
+}
+
+/// Whether `c` is a control character that means nothing in content: C0
+/// controls (NUL among them) other than tab, newline and carriage return.
+pub fn is_meaningless_control(c: char) -> bool {
+    c < ' ' && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Where in `value` (an argument's value, `name` being the argument) a
+/// string holds a meaningless control character: `name`, `name.key` or
+/// `name[2].key`, or `None` when every string is clean. An object with
+/// such a key is named itself. The walk keeps its own stack, so no nesting makes it
+/// recurse.
+pub fn control_character_path(name: &str, value: &async_graphql::Value) -> Option<String> {
+    use async_graphql::Value;
+    let has_control = |text: &str| text.chars().any(is_meaningless_control);
+    let mut pending = vec![(name.to_owned(), value)];
+    while let Some((path, value)) = pending.pop() {
+        match value {
+            Value::String(text) if has_control(text) => return Some(path),
+            Value::List(items) => pending.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| (format!("{path}[{index}]"), item)),
+            ),
+            Value::Object(fields) => {
+                if fields.keys().any(|key| has_control(key)) {
+                    return Some(path);
+                }
+                pending.extend(
+                    fields
+                        .iter()
+                        .map(|(key, item)| (format!("{path}.{key}"), item)),
+                );
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A key-like name: 1 to 100 of `A-Z a-z 0-9 . _ -`, starting with a letter
 /// or digit. Agent names are used as keys elsewhere (caches, prompts), so
 /// they stay plain.
 pub fn key_name(field: &'static str, value: &str) -> Result<(), AppError> {
-    max_chars(field, value, MAX_NAME_CHARS)?;
+    max_bytes(field, value, MAX_NAME_BYTES)?;
     let mut chars = value.chars();
     let starts_well = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -48,7 +97,7 @@ pub fn key_name(field: &'static str, value: &str) -> Result<(), AppError> {
     }
 }
 
-/// A display name: not blank, at most [`MAX_NAME_CHARS`].
+/// A display name: not blank, at most [`MAX_NAME_BYTES`].
 pub fn display_name(field: &'static str, value: &str) -> Result<(), AppError> {
     if value.trim().is_empty() {
         return Err(AppError::bad_input(
@@ -56,10 +105,10 @@ pub fn display_name(field: &'static str, value: &str) -> Result<(), AppError> {
             format!("`{field}` must not be blank"),
         ));
     }
-    max_chars(field, value, MAX_NAME_CHARS)
+    max_bytes(field, value, MAX_NAME_BYTES)
 }
 
-/// A text that must say something: not blank, at most `max` characters.
+/// A text that must say something: not blank, at most `max` bytes.
 pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
     if value.trim().is_empty() {
         return Err(AppError::bad_input(
@@ -67,7 +116,7 @@ pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<(),
             format!("`{field}` must not be blank"),
         ));
     }
-    max_chars(field, value, max)
+    max_bytes(field, value, max)
 }
 
 /// A list of at most `max` items.
@@ -220,9 +269,45 @@ mod tests {
     }
 
     #[test]
-    fn lengths_count_characters_not_bytes() {
-        assert!(max_chars("f", &"é".repeat(10), 10).is_ok());
-        assert!(max_chars("f", &"é".repeat(11), 10).is_err());
+    fn lengths_count_utf8_bytes_not_characters() {
+        assert!(max_bytes("f", &"é".repeat(5), 10).is_ok());
+        assert!(max_bytes("f", &"é".repeat(6), 10).is_err());
+        assert!(max_bytes("f", &"e".repeat(10), 10).is_ok());
+    }
+
+    #[test]
+    fn only_tab_newline_and_return_are_allowed_controls() {
+        assert!(['\t', '\n', '\r', ' ', 'é', '\u{7f}']
+            .into_iter()
+            .all(|c| !is_meaningless_control(c)));
+        assert!(['\0', '\u{1}', '\u{1b}', '\u{1f}']
+            .into_iter()
+            .all(is_meaningless_control));
+    }
+
+    #[test]
+    fn control_characters_are_found_wherever_they_are_nested() {
+        use async_graphql::Value;
+        let clean = Value::from_json(serde_json::json!({"a": ["x\ty", {"b": "line\n"}]}));
+        assert_eq!(
+            control_character_path("input", &clean.expect("a value")),
+            None
+        );
+        let nested = Value::from_json(serde_json::json!({"a": [1, {"b": "nul\u{0}"}]}));
+        assert_eq!(
+            control_character_path("input", &nested.expect("a value")).as_deref(),
+            Some("input.a[1].b")
+        );
+        let key = Value::from_json(serde_json::json!({"k\u{1}": 1}));
+        assert_eq!(
+            control_character_path("analysis", &key.expect("a value")).as_deref(),
+            Some("analysis")
+        );
+        let plain = Value::String("bell\u{7}".to_owned());
+        assert_eq!(
+            control_character_path("name", &plain).as_deref(),
+            Some("name")
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! call `loaders`/`db`.
 
 mod agents;
+pub mod answer_size;
+mod arguments;
 mod circles;
 pub mod conditions;
 mod context;
@@ -103,6 +105,8 @@ pub fn schema_builder(
         // schema sees a document; these two need the schema's field costs.
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
+        .extension(arguments::ArgumentText)
+        .extension(answer_size::AnswerSize)
         .disable_suggestions()
 }
 

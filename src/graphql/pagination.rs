@@ -64,10 +64,31 @@ where
     page
 }
 
+/// How many items a list without a size argument (a circle's members, an
+/// agent's tools, a project's personas and value path, a viewer's
+/// instructions) counts for in complexity. Nothing caps these lists; this
+/// is the largest they are expected to hold (the benchmark's circles have
+/// 20 members), and `--max-response-bytes` bounds any larger answer.
+pub const UNPAGED_LIST_ITEMS: usize = 20;
+
 /// The complexity of a connection field: its children once per node.
 pub fn connection_complexity(first: Option<i32>, child_complexity: usize) -> usize {
-    let first = usize::try_from(first.unwrap_or(DEFAULT_PAGE_SIZE)).unwrap_or(0);
-    first.max(1).saturating_mul(child_complexity)
+    list_complexity(first.unwrap_or(DEFAULT_PAGE_SIZE), child_complexity)
+}
+
+/// The complexity of a field whose answer holds up to `items` items (a
+/// page size, a limit, the length of an id list argument): its children
+/// once per item, and at least once (an out-of-range size is refused by
+/// the resolver, never executed).
+pub fn list_complexity(items: impl TryInto<usize>, child_complexity: usize) -> usize {
+    let items = items.try_into().unwrap_or(0);
+    items.max(1).saturating_mul(child_complexity)
+}
+
+/// The complexity of a list without a size argument (see
+/// [`UNPAGED_LIST_ITEMS`]).
+pub fn unpaged_complexity(child_complexity: usize) -> usize {
+    list_complexity(UNPAGED_LIST_ITEMS, child_complexity)
 }
 
 #[cfg(test)]
@@ -80,6 +101,16 @@ mod tests {
         assert_eq!(page_size(Some(100)).ok(), Some(100));
         assert!(page_size(Some(101)).is_err());
         assert!(page_size(Some(-1)).is_err());
+    }
+
+    #[test]
+    fn list_sizes_multiply_their_children() {
+        assert_eq!(connection_complexity(None, 3), 60);
+        assert_eq!(connection_complexity(Some(0), 3), 3);
+        assert_eq!(list_complexity(500, 3), 1500);
+        assert_eq!(list_complexity(-4, 3), 3);
+        assert_eq!(list_complexity(usize::MAX, 3), usize::MAX);
+        assert_eq!(unpaged_complexity(7), 140);
     }
 
     #[test]

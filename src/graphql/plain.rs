@@ -19,7 +19,11 @@ use async_graphql::{
     ContextSelectionSet, InputType, Name, OutputType, Positioned, ServerResult, Value,
 };
 
-use super::{agents::AgentStatus, circles::CircleMember};
+use super::{
+    agents::AgentStatus,
+    answer_size::{self, AnswerMeter},
+    circles::CircleMember,
+};
 use crate::db::{
     agents::{AgentSummary, ModelRow},
     circles::MemberRow,
@@ -47,9 +51,9 @@ impl OutputType for MemberList {
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         if let Some(plan) = member_plan(&ctx.item.node) {
-            return Ok(Value::List(
-                self.0.iter().map(|row| plan.write(row)).collect(),
-            ));
+            let written = Value::List(self.0.iter().map(|row| plan.write(row)).collect());
+            answer_size::charge_written(ctx.data_opt::<Arc<AnswerMeter>>(), &written);
+            return Ok(written);
         }
         let members: Vec<CircleMember> = self.0.iter().cloned().map(CircleMember::from).collect();
         members.resolve(ctx, field).await

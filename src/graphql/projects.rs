@@ -94,11 +94,13 @@ impl Project {
     }
 
     /// The project's personas, oldest first.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn personas(&self, ctx: &Context<'_>) -> Result<Vec<state::Persona>> {
         lists::personas(ctx, self.id).await
     }
 
     /// The value path, by position.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn value_path(&self, ctx: &Context<'_>) -> Result<Vec<state::ValuePathStep>> {
         lists::value_path(ctx, self.id).await
     }
@@ -152,6 +154,9 @@ impl Project {
     }
 
     /// What the discovery-intelligence agent needs before its LLM call.
+    // The signals dominate the answer: everything under it counts once per
+    // signal asked for.
+    #[graphql(complexity = "pagination::list_complexity(signals_limit, child_complexity)")]
     async fn di_context(
         &self,
         ctx: &Context<'_>,

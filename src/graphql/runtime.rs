@@ -8,6 +8,7 @@ use async_graphql::{Context, Object, Result};
 use super::{
     agents::{Agent, AgentTool, Model, Provider},
     context::ContextExt,
+    pagination,
 };
 use crate::runtime;
 
@@ -29,6 +30,7 @@ impl AgentRuntime {
     }
 
     /// The agent's active tools, by name.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn tools(&self) -> Vec<AgentTool> {
         self.0
             .config

@@ -6,7 +6,7 @@ use entity::UserId;
 
 use super::{
     context::ContextExt,
-    input::{self, MAX_PROMPT_CHARS},
+    input::{self, MAX_PROMPT_BYTES},
     pagination,
     projects::{self, ProjectConnection},
 };
@@ -26,6 +26,7 @@ pub struct Viewer {
 #[ComplexObject]
 impl Viewer {
     /// The viewer's own additions to agents' prompts, by agent name.
+    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
     async fn instructions(&self, ctx: &Context<'_>) -> Result<Vec<MyAgentInstructions>> {
         let loaders = ctx.loaders()?;
         let list = loaders.instructions_by_user.load(self.id).await?;
@@ -95,7 +96,7 @@ impl InstructionsMutation {
         instructions: String,
     ) -> Result<MyAgentInstructions> {
         let viewer = ctx.viewer()?;
-        input::max_chars("instructions", &instructions, MAX_PROMPT_CHARS)?;
+        input::max_bytes("instructions", &instructions, MAX_PROMPT_BYTES)?;
         let saved =
             db::instructions::set(&ctx.services()?.db, viewer.id, &agent_name, instructions)
                 .await?;

@@ -7,7 +7,6 @@ use std::{
 };
 
 use async_graphql::{parser::types::OperationType, Response as GqlResponse, ServerError};
-use async_graphql_axum::GraphQLResponse;
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, RawQuery, State},
@@ -17,6 +16,7 @@ use axum::{
 use serde_json::{json, Map, Value};
 
 use super::{
+    answer,
     documents::ParsedDocument,
     not_acceptable, persisted_query_not_found,
     playground::graphiql,
@@ -30,7 +30,7 @@ use crate::{
     config::IntrospectionPolicy,
     db::DataError,
     error::{AppError, ErrorCode},
-    graphql::RequestContext,
+    graphql::{answer_size::AnswerMeter, RequestContext},
     observability::{metrics::RequestOutcome, RequestCost},
 };
 
@@ -174,6 +174,8 @@ async fn execute(
     let introspection_allowed = introspection_allowed(state, viewer.is_some());
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
+    let max_response_bytes = state.config().http.max_response_bytes;
+    let meter = Arc::new(AnswerMeter::new(max_response_bytes));
     let mut operation = None;
     let prepared = document.and_then(|parsed| Ok((parsed.prepare(request)?, parsed)));
     let mut response = match prepared {
@@ -183,14 +185,16 @@ async fn execute(
                 .operation_name
                 .clone()
                 .or_else(|| parsed.operation_name.clone());
-            let mut request = request.data(RequestContext::new(viewer, state.services()));
+            let mut request = request
+                .data(RequestContext::new(viewer, state.services()))
+                .data(Arc::clone(&meter));
             if !introspection_allowed {
                 request = request.disable_introspection();
             }
             // Boxed: the schema's future is several kilobytes, and every
             // future that holds it inline would copy it when it moves.
             let execution = Box::pin(state.schema().execute(request));
-            RequestCost::scope(Arc::clone(&cost), execution).await
+            meter.bounded(RequestCost::scope(Arc::clone(&cost), execution).await)
         }
         Err(refused) => GqlResponse::from_errors(vec![refused]),
     };
@@ -214,7 +218,7 @@ async fn execute(
     }
     if executed {
         return with_media(
-            GraphQLResponse::from(response).into_response(),
+            answer::json_body(&response, max_response_bytes),
             StatusCode::OK,
             media,
         );

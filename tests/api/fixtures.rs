@@ -158,6 +158,23 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     id
 }
 
+/// Inserts one unanalyzed interview signal per text into `project`,
+/// directly (so texts the API would refuse can be stored, as older
+/// versions may have), oldest first.
+pub async fn insert_signals(app: &TestApp, project: Uuid, contents: Vec<String>) {
+    let now = Utc::now();
+    let signals = contents.into_iter().map(|content| signals::ActiveModel {
+        id: Set(Uuid::now_v7().into()),
+        project_id: Set(project.into()),
+        source: Set("interview".to_owned()),
+        authority: Set(SignalAuthority::Client),
+        content: Set(content),
+        created_at: Set(now),
+        analyzed_at: Set(None),
+    });
+    insert_all(app, signals.collect()).await;
+}
+
 /// Inserts `count` projects of `owner` shaped [`Shape::EVERY_KIND`];
 /// returns their ids, oldest first.
 pub async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) -> Vec<Uuid> {

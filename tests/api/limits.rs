@@ -91,7 +91,7 @@ test_both! {
 }
 
 test_both! {
-    async fn a_name_longer_than_100_characters_is_bad_user_input_and_writes_nothing(app: TestApp) {
+    async fn a_name_longer_than_100_bytes_is_bad_user_input_and_writes_nothing(app: TestApp) {
         let create = "mutation($name: String!) { createCircle(input: {name: $name}) { name } }";
         let response = app.post(Some(&app.admin), create, json!({ "name": "n".repeat(101) })).await;
         assert_eq!(response.error_code(), "BAD_USER_INPUT", "{}", response.body);
@@ -100,8 +100,10 @@ test_both! {
         response.assert_every_error_has_a_code();
         assert_eq!(app.count("circles").await, 0);
 
-        // Characters, not bytes: 100 two-byte characters are accepted.
-        let name = "é".repeat(100);
+        // Bytes, not characters: 51 two-byte characters are 102 bytes.
+        let too_long = app.post(Some(&app.admin), create, json!({ "name": "é".repeat(51) })).await;
+        assert_eq!(too_long.error_field(), Some("name"), "{}", too_long.body);
+        let name = "é".repeat(50);
         let data = app.admin_ok(create, json!({ "name": name })).await;
         assert_eq!(data["createCircle"]["name"], json!(name));
         assert_eq!(app.count("circles").await, 1);

@@ -7,6 +7,7 @@ mod helpers;
 
 mod abandoned;
 mod agents;
+mod answers;
 mod auth;
 mod browser;
 mod circles;

@@ -18,7 +18,8 @@ use crate::{
     error::AppError,
     graphql::{
         context::ContextExt,
-        input::{self, MAX_DESCRIPTION_CHARS, MAX_JSON_BYTES, MAX_LIST_ITEMS, MAX_PROMPT_CHARS},
+        input::{self, MAX_DESCRIPTION_BYTES, MAX_JSON_BYTES, MAX_LIST_ITEMS, MAX_PROMPT_BYTES},
+        pagination,
     },
 };
 
@@ -62,7 +63,7 @@ impl SetFoundationInput {
 }
 
 /// `undefined` leaves a field alone, `null` clears it, a text (checked
-/// against [`MAX_DESCRIPTION_CHARS`]) sets it.
+/// against [`MAX_DESCRIPTION_BYTES`]) sets it.
 fn patch_text(
     field: &'static str,
     value: MaybeUndefined<String>,
@@ -71,7 +72,7 @@ fn patch_text(
         MaybeUndefined::Undefined => Ok(None),
         MaybeUndefined::Null => Ok(Some(None)),
         MaybeUndefined::Value(text) => {
-            input::max_chars(field, &text, MAX_DESCRIPTION_CHARS)?;
+            input::max_bytes(field, &text, MAX_DESCRIPTION_BYTES)?;
             Ok(Some(Some(text)))
         }
     }
@@ -90,7 +91,7 @@ impl EvidenceMutation {
     ) -> Result<Meeting> {
         let viewer = ctx.viewer()?;
         input::display_name("title", &input.title)?;
-        input::max_chars("notes", &input.notes, MAX_PROMPT_CHARS)?;
+        input::max_bytes("notes", &input.notes, MAX_PROMPT_BYTES)?;
         input::timestamp("heldAt", &input.held_at)?;
         let new = NewMeeting {
             title: input.title,
@@ -111,7 +112,7 @@ impl EvidenceMutation {
     ) -> Result<Signal> {
         let viewer = ctx.viewer()?;
         input::display_name("source", &input.source)?;
-        input::required_text("content", &input.content, MAX_PROMPT_CHARS)?;
+        input::required_text("content", &input.content, MAX_PROMPT_BYTES)?;
         let new = NewSignal {
             source: input.source,
             authority: input.authority.into(),
@@ -128,6 +129,7 @@ impl EvidenceMutation {
     /// keep their time, so a retry is harmless). Every id must be a signal
     /// of this project: otherwise `NOT_FOUND` and nothing is marked. Does
     /// not change readiness.
+    #[graphql(complexity = "pagination::list_complexity(signal_ids.len(), child_complexity)")]
     async fn mark_signals_analyzed(
         &self,
         ctx: &Context<'_>,
@@ -164,7 +166,7 @@ impl EvidenceMutation {
         content: String,
     ) -> Result<StrategicContext> {
         let viewer = ctx.viewer()?;
-        input::required_text("content", &content, MAX_PROMPT_CHARS)?;
+        input::required_text("content", &content, MAX_PROMPT_BYTES)?;
         let db = &ctx.services()?.db;
         Ok(
             documents::set_strategic_context(db, viewer.id, project_id, content)

@@ -16,7 +16,8 @@ use crate::{
     error::AppError,
     graphql::{
         context::ContextExt,
-        input::{self, MAX_DESCRIPTION_CHARS, MAX_LIST_ITEMS},
+        input::{self, MAX_DESCRIPTION_BYTES, MAX_LIST_ITEMS},
+        pagination,
     },
 };
 
@@ -64,7 +65,7 @@ fn check_named(name: Option<&str>, description: Option<&str>) -> Result<(), AppE
         input::display_name("name", name)?;
     }
     if let Some(description) = description {
-        input::max_chars("description", description, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", description, MAX_DESCRIPTION_BYTES)?;
     }
     Ok(())
 }
@@ -188,7 +189,7 @@ impl StructureMutation {
     ) -> Result<ValuePathStep> {
         let viewer = ctx.viewer()?;
         input::display_name("label", &input.label)?;
-        input::max_chars("description", &input.description, MAX_DESCRIPTION_CHARS)?;
+        input::max_bytes("description", &input.description, MAX_DESCRIPTION_BYTES)?;
         if let Some(position) = input.position {
             input::at_least("position", position, 0)?;
         }
@@ -205,6 +206,7 @@ impl StructureMutation {
 
     /// Puts the value path in the order of `stepIds`, which must list every
     /// step of the project exactly once; returns the path in its new order.
+    #[graphql(complexity = "pagination::list_complexity(step_ids.len(), child_complexity)")]
     async fn reorder_value_path(
         &self,
         ctx: &Context<'_>,
