@@ -92,13 +92,27 @@ impl<'a> Generator<'a> {
         (10f64.powf(exponent) as usize).clamp(1, max)
     }
 
+    /// A nesting depth: mostly between 128 and 4,096 levels, where parsers
+    /// and recursive walks give out (the exact depth moves with the build's
+    /// stack frames: a debug build overflows from about 250 levels of list
+    /// values, a release build from about 1,200), else anything the body
+    /// holds.
+    fn depth(&mut self, max: usize) -> usize {
+        if self.rng.u8(..10) < 7 {
+            let exponent = 7.0 + self.rng.f64() * 5.0;
+            (2f64.powf(exponent) as usize).min(max)
+        } else {
+            self.size(max)
+        }
+    }
+
     pub fn request(&mut self) -> Request {
         // The families that push the front door and the answer size get
         // twice the weight: they are where faults hide.
-        let mut request = match self.rng.u8(..20) {
+        let mut request = match self.rng.u8(..21) {
             0..=3 => self.operation(),
             4 | 5 => self.deep_selection(),
-            6 | 7 => self.deep_value(),
+            6 | 7 | 20 => self.deep_value(),
             8 | 9 => self.fragment_flood(),
             10 => self.argument_flood(),
             11 => self.directive_flood(),
@@ -300,7 +314,7 @@ impl<'a> Generator<'a> {
             4 => serde_json::from_str("123456789012345678901234567890").unwrap_or(json!(0)),
             5 => json!("-4800-01-01T00:00:00Z"),
             6 => {
-                let depth = self.size(100);
+                let depth = self.depth(100);
                 self.deep_json(depth)
             }
             7 => json!(null),
@@ -358,7 +372,7 @@ impl<'a> Generator<'a> {
 
     /// `{ a { a { ... } } }` as deep as the body allows.
     fn deep_selection(&mut self) -> Request {
-        let depth = self.size(self.budget / 4);
+        let depth = self.depth(self.budget / 4);
         let field = ["agent", "a", "circles", "__typename"][self.rng.usize(..4)];
         let mut query = "{ ".to_owned();
         for _ in 0..depth {
@@ -374,7 +388,7 @@ impl<'a> Generator<'a> {
     /// of the places a value can be: an argument, a directive argument, a
     /// variable's default, the variables' JSON, the extensions' JSON.
     fn deep_value(&mut self) -> Request {
-        let depth = self.size(self.budget / 6);
+        let depth = self.depth(self.budget / 6);
         let list = self.rng.bool();
         let value = if list {
             format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
@@ -387,11 +401,13 @@ impl<'a> Generator<'a> {
             format!("{}1{}", "{\"a\": ".repeat(depth), "}".repeat(depth))
         };
         let field = "agent(name: \"discovery-intelligence\") { name }";
-        match self.rng.u8(..5) {
-            0 => plain(format!("{{ agent(name: {value}) {{ name }} }}")),
-            1 => plain(format!("{{ {field} @include(if: {value}) }}")),
-            2 => plain(format!("query ($v: String = {value}) {{ {field} }}")),
-            3 => Request {
+        match self.rng.u8(..9) {
+            0..=2 => plain(format!("{{ agent(name: {value}) {{ name }} }}")),
+            3 | 4 => plain(format!(
+                "{{ agent(name: \"discovery-intelligence\") @include(if: {value}) {{ name }} }}"
+            )),
+            5 | 6 => plain(format!("query ($v: String = {value}) {{ {field} }}")),
+            7 => Request {
                 query: format!("query ($v: JSON) {{ {field} }}"),
                 variables: format!("{{\"v\": {json_text}}}"),
                 operation_name: None,

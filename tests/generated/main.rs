@@ -29,8 +29,11 @@ use server::Limits;
 
 /// The seed and size of the run inside `cargo test`: about a minute of a
 /// debug build on two shared cores against a server that passes (the
-/// data takes 20 s of it).
-const SEED: u64 = 0x5EED_0001;
+/// data takes 20 s of it). Among the first seeds whose 200 cases hold,
+/// with a valid token and content type, a list and an object value
+/// nested where a debug build overflows, fragment floods of thousands of
+/// arguments and many aliases of the heavy `diContext`.
+const SEED: u64 = 46;
 const CASES: usize = 200;
 
 fn regressions() -> PathBuf {
@@ -101,3 +104,4 @@ async fn generated_for_as_long_as_asked() {
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.parse().ok()
 }
+

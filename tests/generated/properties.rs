@@ -51,7 +51,7 @@ pub struct Bounds {
     /// Server CPU per case: a request that stops at its deadline spends at
     /// most its deadline on the one task that runs it.
     pub cpu_per_case: Duration,
-    /// Resident memory: what the process took once started and warm, plus
+    /// Peak resident memory: what the process took once started and warm, plus
     /// every store at its flag's size, plus one request's transient memory
     /// (the harness sends one at a time) and one answer at its limit.
     pub rss_ceiling: u64,
@@ -111,7 +111,7 @@ pub fn check_answer(observation: &Observation, sent: &str) -> Vec<Violation> {
 }
 
 /// CPU and memory after a case.
-pub fn check_resources(bounds: &Bounds, cpu: Duration, rss: u64) -> Vec<Violation> {
+pub fn check_resources(bounds: &Bounds, cpu: Duration, peak_rss: u64) -> Vec<Violation> {
     let mut violations = Vec::new();
     if cpu > bounds.cpu_per_case {
         violations.push(Violation::new(
@@ -119,12 +119,12 @@ pub fn check_resources(bounds: &Bounds, cpu: Duration, rss: u64) -> Vec<Violatio
             format!("{cpu:?} of server CPU, bound {:?}", bounds.cpu_per_case),
         ));
     }
-    if rss > bounds.rss_ceiling {
+    if peak_rss > bounds.rss_ceiling {
         violations.push(Violation::new(
             "rss",
             format!(
-                "{} MiB resident, bound {} MiB",
-                rss >> 20,
+                "{} MiB resident at the peak, bound {} MiB",
+                peak_rss >> 20,
                 bounds.rss_ceiling >> 20
             ),
         ));

@@ -116,7 +116,7 @@ impl Armed {
             listening.as_secs_f64(),
             started.elapsed().as_secs_f64()
         );
-        let bounds = Bounds::derive(&server.limits, server.rss());
+        let bounds = Bounds::derive(&server.limits, server.peak_rss());
         let target = Target::new(&server, bounds.answer_within);
         Self {
             server,
@@ -157,7 +157,7 @@ impl Armed {
         violations.extend(properties::check_resources(
             &self.bounds,
             cpu,
-            self.server.rss(),
+            self.server.peak_rss(),
         ));
         (violations, cpu)
     }
@@ -224,7 +224,7 @@ pub async fn run(plan: &Plan, limits: &Limits) -> Report {
         } else {
             let (violations, cpu) = armed.check(&case).await;
             report.worst_cpu = report.worst_cpu.max(cpu);
-            report.peak_rss = report.peak_rss.max(armed.server.rss());
+            report.peak_rss = report.peak_rss.max(armed.server.peak_rss());
             if !violations.is_empty() {
                 keep(plan, &mut report, index, case, violations);
                 armed.restart();

@@ -141,9 +141,11 @@ impl Server {
         Duration::from_millis(ticks * MILLIS_PER_TICK)
     }
 
-    /// Resident set size now, in bytes.
-    pub fn rss(&self) -> u64 {
-        status_kib(self.pid(), "VmRSS:") * 1024
+    /// The most resident memory the process has held so far (`VmHWM`), in
+    /// bytes: a large answer freed before the harness looks (big blocks go
+    /// straight back to the system) still shows.
+    pub fn peak_rss(&self) -> u64 {
+        status_kib(self.pid(), "VmHWM:") * 1024
     }
 
     /// The last lines of the server's log, for a failure report.
