@@ -104,4 +104,3 @@ async fn generated_for_as_long_as_asked() {
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.parse().ok()
 }
-
