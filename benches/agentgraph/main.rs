@@ -12,6 +12,7 @@
 //! cargo bench --bench agentgraph -- --database-url postgres://postgres@127.0.0.1:5432/test
 //! cargo bench --bench agentgraph -- --agents 100 --circles 10 --projects 20 \
 //!     --signals 2000 --features 200 --duration 1s     # a quick run
+//! cargo bench --bench agentgraph -- --only soak        # 10 + 1 minutes, RSS every 30 s
 //! ```
 //!
 //! With PostgreSQL the tool creates its own database
@@ -25,8 +26,8 @@
 //! [`introspect`] (the diContext query, built from the schema),
 //! [`workloads`] (what one operation of each workload does), [`runner`]
 //! (the closed loop and its statistics), [`fanout`] (subscribers of one
-//! project over WebSocket, mutation to last event), [`report`] (the
-//! tables).
+//! project over WebSocket, mutation to last event), [`soak`] (minutes of
+//! load with the RSS sampled, `--only soak`), [`report`] (the tables).
 
 mod client;
 mod cpu;
@@ -37,6 +38,7 @@ mod introspect;
 mod report;
 mod runner;
 mod server;
+mod soak;
 mod workloads;
 
 use std::{sync::Arc, time::Duration};
@@ -113,6 +115,24 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     fan_out_changes: usize,
 
+    /// The soak row (`--only soak`, never in a default run): minutes of
+    /// the mixed load.
+    #[arg(long, default_value_t = 10.0)]
+    soak_minutes: f64,
+
+    /// The soak row: minutes of all-distinct documents after the mixed
+    /// load.
+    #[arg(long, default_value_t = 1.0)]
+    soak_distinct_minutes: f64,
+
+    /// The soak row: concurrent connections.
+    #[arg(long, default_value_t = 16)]
+    soak_connections: usize,
+
+    /// The soak row: how often the RSS is read (`30s`).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    soak_sample_every: Duration,
+
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -143,6 +163,14 @@ impl Args {
             !self.connections.is_empty() && !self.connections.contains(&0),
             "--connections needs positive numbers"
         );
+        anyhow::ensure!(
+            self.soak_minutes >= 0.0 && self.soak_distinct_minutes >= 0.0,
+            "--soak-minutes and --soak-distinct-minutes cannot be negative"
+        );
+        anyhow::ensure!(
+            self.soak_connections > 0 && !self.soak_sample_every.is_zero(),
+            "--soak-connections and --soak-sample-every must be positive"
+        );
         Ok(())
     }
 
@@ -152,6 +180,20 @@ impl Args {
                 .only
                 .iter()
                 .any(|name| report::FAN_OUT_ROW.contains(name.as_str()))
+    }
+
+    /// The soak row runs only when `--only` names it: it takes minutes.
+    fn wants_soak(&self) -> bool {
+        self.only.iter().any(|name| name == "soak")
+    }
+
+    fn soak_settings(&self) -> soak::Settings {
+        soak::Settings {
+            mixed: Duration::from_secs_f64(self.soak_minutes * 60.0),
+            distinct: Duration::from_secs_f64(self.soak_distinct_minutes * 60.0),
+            connections: self.soak_connections,
+            sample_every: self.soak_sample_every,
+        }
     }
 
     fn wants(&self, workload: Workload) -> bool {
@@ -242,6 +284,11 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
     } else {
         None
     };
+    let soak = if args.wants_soak() {
+        Some(soak::run(Arc::clone(&bench), args.soak_settings()).await?)
+    } else {
+        None
+    };
     servers.stop().await;
 
     let environment = Environment {
@@ -257,6 +304,9 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
         command: command_line(),
     };
     report::print(&rows, fan_out.as_ref(), &environment);
+    if let Some(soak) = &soak {
+        soak::print(soak);
+    }
     Ok(())
 }
 

@@ -446,6 +446,20 @@ impl Bench {
         }
     }
 
+    /// A document never sent before (document `n` of the process): the
+    /// parsed-document and persisted-query stores see only new text.
+    pub async fn distinct_document(&self, worker: &Worker, n: u64) -> anyhow::Result<Sample> {
+        let query = format!(
+            "query ($name: String!) {{ a{n}: agent(name: $name) {{ name model {{ modelName }} }} }}"
+        );
+        timed(worker.client.graphql(
+            &self.user_bearer,
+            &query,
+            json!({ "name": self.data.warm_agent }),
+        ))
+        .await
+    }
+
     fn random_agent(&self, worker: &mut Worker) -> &str {
         &self.data.agents[worker.rng.usize(..self.data.agents.len())]
     }
