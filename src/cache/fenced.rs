@@ -343,6 +343,11 @@ where
         let inner = Arc::clone(&self.inner);
         let task = tokio::spawn(observability::cost::charged_to_current_request(
             async move {
+                // Held across the load: however the task ends, a panic
+                // included, its keys stop pointing at it, so later misses
+                // load afresh instead of joining a dead load.
+                let flight = ClaimedFlight { inner, claimed };
+                let inner = &flight.inner;
                 let started = Instant::now();
                 let result = load.await;
                 inner.stats.record_load(started.elapsed(), result.is_ok());
@@ -350,19 +355,10 @@ where
                     hook(inner.name).await;
                 }
                 if let Ok(values) = &result {
-                    for (key, stamp) in &claimed {
+                    for (key, stamp) in &flight.claimed {
                         if let Some(value) = values.get(key) {
                             inner.store(key.clone(), value.clone(), *stamp);
                         }
-                    }
-                }
-                let mut in_flight = lock(&inner.in_flight);
-                for (key, stamp) in &claimed {
-                    if in_flight
-                        .get(key)
-                        .is_some_and(|flight| flight.stamp == *stamp)
-                    {
-                        in_flight.remove(key);
                     }
                 }
                 result.map(Arc::new)
@@ -416,6 +412,29 @@ where
     pub fn invalidate_all(&self) {
         self.inner.fence.bump_all();
         self.inner.entries.invalidate_all();
+    }
+}
+
+/// The keys one load claimed, released from the in-flight map when the
+/// load ends (or unwinds).
+struct ClaimedFlight<K: Eq + Hash, V> {
+    inner: Arc<Inner<K, V>>,
+    claimed: Vec<(K, Stamp)>,
+}
+
+impl<K: Eq + Hash, V> Drop for ClaimedFlight<K, V> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(&self.inner.in_flight);
+        for (key, stamp) in &self.claimed {
+            // A later load of the key (after an invalidation) has its own
+            // entry, under a newer stamp; it is not this load's to remove.
+            if in_flight
+                .get(key)
+                .is_some_and(|flight| flight.stamp == *stamp)
+            {
+                in_flight.remove(key);
+            }
+        }
     }
 }
 
@@ -569,6 +588,33 @@ mod tests {
             ],
             "c was joined, not reloaded"
         );
+    }
+
+    #[tokio::test]
+    async fn a_load_that_panics_fails_its_waiters_and_is_not_joined_later() {
+        let cache = cache();
+        let key = "k".to_owned();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let panicking = cache.get_or_load(&key, move || async move {
+            let _ = started_tx.send(());
+            let _ = release_rx.await;
+            panic!("a load that panics");
+        });
+        let joined = async {
+            started_rx.await.expect("the load started");
+            let joined = cache.get_or_load(&key, || async { Ok(Some(1)) });
+            release_tx.send(()).expect("release");
+            joined.await
+        };
+        let (panicked, joined) = futures::future::join(panicking, joined).await;
+        assert!(matches!(panicked, Err(AppError::Internal(_))));
+        assert!(
+            matches!(joined, Err(AppError::Internal(_))),
+            "it joined the dead load"
+        );
+        let later = cache.get_or_load(&key, || async { Ok(Some(2)) }).await;
+        assert!(matches!(later, Ok(Some(2))), "a later miss loads afresh");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod compression;
 mod demo;
 mod faults;
 mod introspection;
+mod isolation;
 mod limits;
 mod observability;
 mod persisted;
