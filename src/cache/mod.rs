@@ -24,7 +24,7 @@ mod refresh;
 mod runtime;
 
 use entity::{CircleId, ProjectId, UserId};
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use futures::FutureExt;
 
@@ -35,6 +35,7 @@ pub use refresh::spawn_agent_config_refresh;
 
 use self::runtime::RuntimeCache;
 use crate::{
+    batch::Loaded,
     config::CacheConfig,
     db::{
         self, agents::AgentConfig, circles::MemberRow, instructions::UserInstructions,
@@ -130,8 +131,9 @@ impl Caches {
     /// The agent's configuration; `None` for an unknown name.
     pub async fn agent_config(&self, name: &str) -> Result<Option<Arc<AgentConfig>>, AppError> {
         let name = name.to_owned();
-        let mut found = self.agent_configs(std::slice::from_ref(&name)).await?;
-        Ok(found.remove(&name))
+        self.agent_configs(std::slice::from_ref(&name))
+            .await?
+            .get(&name)
     }
 
     /// The configurations of the agents named in `names` (unknown names are
@@ -139,15 +141,18 @@ impl Caches {
     pub async fn agent_configs(
         &self,
         names: &[String],
-    ) -> Result<HashMap<String, Arc<AgentConfig>>, AppError> {
+    ) -> Result<Loaded<String, Arc<AgentConfig>>, AppError> {
         let db = self.db.clone();
         self.agent_configs
-            .get_or_load_many(names, move |missing| async move {
-                let configs = db::agents::load_configs(db.conn(), Some(&missing)).await?;
-                Ok(configs
-                    .into_iter()
-                    .map(|config| (config.agent.agent.name.clone(), Arc::new(config)))
-                    .collect())
+            .get_or_load_many(names, move |missing| {
+                let db = db.clone();
+                async move {
+                    let configs = db::agents::load_configs(db.conn(), Some(&missing)).await?;
+                    Ok(configs
+                        .into_iter()
+                        .map(|config| (config.agent.agent.name.clone(), Arc::new(config)))
+                        .collect())
+                }
             })
             .await
     }
@@ -158,15 +163,18 @@ impl Caches {
     pub async fn circle_members(
         &self,
         circle_ids: &[CircleId],
-    ) -> Result<HashMap<CircleId, Arc<[MemberRow]>>, AppError> {
+    ) -> Result<Loaded<CircleId, Arc<[MemberRow]>>, AppError> {
         let db = self.db.clone();
         self.circle_members
-            .get_or_load_many(circle_ids, move |missing| async move {
-                let mut found = db::circles::members_by_circle(db.conn(), &missing).await?;
-                Ok(missing
-                    .into_iter()
-                    .map(|id| (id, found.remove(&id).unwrap_or_default().into()))
-                    .collect())
+            .get_or_load_many(circle_ids, move |missing| {
+                let db = db.clone();
+                async move {
+                    let mut found = db::circles::members_by_circle(db.conn(), &missing).await?;
+                    Ok(missing
+                        .into_iter()
+                        .map(|id| (id, found.remove(&id).unwrap_or_default().into()))
+                        .collect())
+                }
             })
             .await
     }
@@ -245,24 +253,27 @@ impl Caches {
     pub async fn readiness_many(
         &self,
         project_ids: &[ProjectId],
-    ) -> Result<HashMap<ProjectId, Arc<ReadinessSnapshot>>, AppError> {
+    ) -> Result<Loaded<ProjectId, Arc<ReadinessSnapshot>>, AppError> {
         let db = self.db.clone();
         self.readiness
-            .get_or_load_many(project_ids, move |missing| async move {
-                let mut found = db::readiness::stored(db.conn(), &missing).await?;
-                let unknown: Vec<ProjectId> = missing
-                    .into_iter()
-                    .filter(|id| !found.contains_key(id))
-                    .collect();
-                if !unknown.is_empty() {
-                    let computed = db::readiness::compute(db.conn(), &unknown).await?;
-                    persist_in_background(db, computed.values().cloned().collect());
-                    found.extend(computed);
+            .get_or_load_many(project_ids, move |missing| {
+                let db = db.clone();
+                async move {
+                    let mut found = db::readiness::stored(db.conn(), &missing).await?;
+                    let unknown: Vec<ProjectId> = missing
+                        .into_iter()
+                        .filter(|id| !found.contains_key(id))
+                        .collect();
+                    if !unknown.is_empty() {
+                        let computed = db::readiness::compute(db.conn(), &unknown).await?;
+                        persist_in_background(db, computed.values().cloned().collect());
+                        found.extend(computed);
+                    }
+                    Ok(found
+                        .into_iter()
+                        .map(|(id, snapshot)| (id, Arc::new(snapshot)))
+                        .collect())
                 }
-                Ok(found
-                    .into_iter()
-                    .map(|(id, snapshot)| (id, Arc::new(snapshot)))
-                    .collect())
             })
             .await
     }

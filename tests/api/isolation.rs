@@ -4,10 +4,11 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
+use tokio::task::JoinHandle;
 
 use crate::{
     agents::create_agent,
-    helpers::{Gql, TestApp},
+    helpers::{Backend, Gql, TestApp},
     runtime::{stats, LoadGate},
     test_both,
 };
@@ -17,6 +18,26 @@ const AGENT: &str = "query($name: String!) { agent(name: $name) { name } }";
 async fn agent(app: &TestApp, name: &str) -> Gql {
     app.post(Some(&app.user), AGENT, json!({ "name": name }))
         .await
+}
+
+/// Sends a request for agent `name` and returns once it has joined the
+/// agent config load held at the gate.
+async fn join_held_agent_load(app: &Arc<TestApp>, name: &str) -> JoinHandle<Gql> {
+    let misses_before = stats(app, "agent_config").misses;
+    let joined = tokio::spawn({
+        let (app, name) = (Arc::clone(app), name.to_owned());
+        async move { agent(&app, &name).await }
+    });
+    // The miss and the join happen in one step, with no await between.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while stats(app, "agent_config").misses == misses_before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the request missed and joined the held load");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    joined
 }
 
 fn assert_internal_with_request_id(response: &Gql) {
@@ -60,20 +81,7 @@ test_both! {
             .expect("the load reached the gate in time")
             .expect("the load read the database and is held");
 
-        let misses_before = stats(&app, "agent_config").misses;
-        let joined = tokio::spawn({
-            let app = Arc::clone(&app);
-            async move { agent(&app, "fragile").await }
-        });
-        // The miss and the join happen in one step, with no await between.
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while stats(&app, "agent_config").misses == misses_before {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .expect("the second request missed and joined the held load");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let joined = join_held_agent_load(&app, "fragile").await;
         release.send(()).expect("release the held load");
 
         for waiter in [first, joined] {
@@ -86,5 +94,49 @@ test_both! {
         let later = agent(&app, "fragile").await;
         assert_eq!(later.data_ok()["agent"]["name"], "fragile", "a later request loads afresh");
         assert_eq!(agent(&app, "fragile").await.statements(), 0, "and what it loaded is cached");
+    }
+}
+
+test_both! {
+    /// A name the database refuses (on PostgreSQL, one holding a NUL byte)
+    /// fails only its own field: the agents looked up in the same batch,
+    /// and a request that joined that batch's load, get their data.
+    async fn a_key_the_database_refuses_fails_only_itself(app: TestApp, gate: LoadGate) {
+        let app = Arc::new(app);
+        for name in ["alpha", "omega"] {
+            create_agent(&app, json!({ "name": name })).await;
+        }
+        let (reached, release) = gate.arm("agent_config");
+        let batch = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move {
+                let query = "query($bad: String!) { a: agent(name: \"alpha\") { name } bad: agent(name: $bad) { name } o: agent(name: \"omega\") { name } }";
+                app.post(Some(&app.user), query, json!({ "bad": "al\u{0}pha" })).await
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), reached)
+            .await
+            .expect("the load reached the gate in time")
+            .expect("the load read the database and is held");
+        let joined = join_held_agent_load(&app, "omega").await;
+        release.send(()).expect("release the held load");
+
+        let batch = batch.await.expect("request task");
+        assert_eq!(batch.status, 200, "{}", batch.body);
+        assert_eq!(batch.body["data"]["a"]["name"], "alpha", "{}", batch.body);
+        assert_eq!(batch.body["data"]["o"]["name"], "omega", "{}", batch.body);
+        assert_eq!(batch.body["data"]["bad"], json!(null), "{}", batch.body);
+        if app.backend == Backend::Postgres {
+            assert_eq!(batch.error_code(), "BAD_USER_INPUT", "{}", batch.body);
+            assert_eq!(batch.body["errors"][0]["path"], json!(["bad"]), "{}", batch.body);
+            assert_eq!(batch.body["errors"].as_array().map(Vec::len), Some(1), "{}", batch.body);
+        } else {
+            // SQLite compares a text holding NUL like any other: no such agent.
+            assert_eq!(batch.body["errors"], json!(null), "{}", batch.body);
+        }
+        let joined = joined.await.expect("request task");
+        assert_eq!(joined.data_ok()["agent"]["name"], "omega");
+        let warm = agent(&app, "alpha").await;
+        assert_eq!(warm.statements(), 0, "the good keys were stored: {}", warm.body);
     }
 }
