@@ -7,7 +7,7 @@
 //! | agent runtime | (user, agent name) | assembled from the two above, loaded concurrently | anything that invalidates either |
 //! | readiness | project id | the `readiness` table (L2), else one aggregate for all misses of a batch | every mutation of the project's state |
 //! | circle members | circle id | one JOIN (memberships + agent summaries) for all misses of a batch | membership changes of the circle; any agent change, by mutation or found by the refresh (summaries show status and model) |
-//! | project owner | project id | every read of project rows by id (the project loader) | nothing: an owner never changes and projects are not deleted |
+//! | project owner | (viewer, project id): whether the viewer owns it | every ownership check that read the row, found or not | nothing: an owner never changes, projects are not deleted and ids are made by the server |
 //!
 //! Every cache is a [`FencedCache`] (bounded, TTL, single-flight, and a
 //! generation fence so an invalidation beats an in-flight load), except the
@@ -64,7 +64,7 @@ pub struct Caches {
     runtimes: RuntimeCache,
     readiness: FencedCache<ProjectId, Arc<ReadinessSnapshot>>,
     circle_members: FencedCache<CircleId, Arc<[MemberRow]>>,
-    project_owners: FencedCache<ProjectId, UserId>,
+    project_owners: FencedCache<(UserId, ProjectId), bool>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -179,26 +179,35 @@ impl Caches {
             .await
     }
 
-    /// The owner of project `id`, if this replica has seen it: an owner
-    /// never changes, so an ownership check costs no statement once the
-    /// project was read.
-    pub fn project_owner(&self, id: ProjectId) -> Option<UserId> {
-        self.project_owners.get(&id)
+    /// Whether `viewer` owns project `id`, if this replica checked it
+    /// before: an owner never changes, so an ownership check costs no
+    /// statement the second time.
+    ///
+    /// Keyed by viewer, and a missing project is remembered like another
+    /// user's: whether a project exists never shows to anyone but its
+    /// owner, not even in the cache counts of the cost extension (another
+    /// user's id and an unknown one are both a miss and one statement the
+    /// first time, and a hit and none after).
+    pub fn project_ownership(&self, viewer: UserId, id: ProjectId) -> Option<bool> {
+        self.project_owners.get(&(viewer, id))
     }
 
-    /// Take before reading projects whose owners [`Self::remember_project_owners`]
-    /// will keep.
+    /// Take before reading a project whose ownership
+    /// [`Self::remember_project_ownership`] will keep.
     pub fn project_owner_snapshot(&self) -> FenceSnapshot {
         self.project_owners.snapshot()
     }
 
-    /// Keeps the owners of projects read since `snapshot`.
-    pub fn remember_project_owners(
+    /// Keeps whether `viewer` owns project `id`, as read since `snapshot`.
+    pub fn remember_project_ownership(
         &self,
         snapshot: &FenceSnapshot,
-        owners: impl IntoIterator<Item = (ProjectId, UserId)>,
+        viewer: UserId,
+        id: ProjectId,
+        owned: bool,
     ) {
-        self.project_owners.store_loaded(snapshot, owners);
+        self.project_owners
+            .store_loaded(snapshot, [((viewer, id), owned)]);
     }
 
     /// The user's instructions for the agent; `None` for an unknown agent.

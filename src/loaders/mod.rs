@@ -48,7 +48,7 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: &Db, caches: &Arc<Caches>) -> Self {
         Self {
-            projects: ProjectLoaders::new(db, caches),
+            projects: ProjectLoaders::new(db),
             readiness_by_project: Batcher::isolated({
                 let caches = Arc::clone(caches);
                 move |ids| {

@@ -3,12 +3,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 use crate::{
     agents::create_agent,
     helpers::{Backend, Gql, TestApp},
+    projects::create_project,
     runtime::{stats, LoadGate},
     test_both,
 };
@@ -138,5 +140,45 @@ test_both! {
         assert_eq!(joined.data_ok()["agent"]["name"], "omega");
         let warm = agent(&app, "alpha").await;
         assert_eq!(warm.statements(), 0, "the good keys were stored: {}", warm.body);
+    }
+}
+
+/// A response as another user may compare it: status, data, errors and the
+/// cost extension without its timings (wall-clock noise, not a signal).
+fn observable(response: &Gql) -> Value {
+    let mut cost = response.body["extensions"]["cost"].clone();
+    if let Some(cost) = cost.as_object_mut() {
+        cost.remove("sqlMillis");
+        cost.remove("durationMillis");
+    }
+    json!({
+        "status": response.status,
+        "data": response.body["data"],
+        "errors": response.body["errors"],
+        "cost": cost,
+    })
+}
+
+const PROJECT_READINESS: &str =
+    "query($id: UUID!) { project(id: $id) { name readiness { score } } }";
+
+test_both! {
+    /// Another user's project id and an id nobody uses answer the same, in
+    /// data, errors, status and the cost extension, on the first read and
+    /// on later ones; even after the owner's reads warmed every cache.
+    async fn another_users_project_and_a_missing_one_look_the_same(app: TestApp) {
+        let (_, owner) = app.new_user(false);
+        let (_, stranger) = app.new_user(false);
+        let theirs = create_project(&app, &owner, "private").await;
+        for _ in 0..2 {
+            app.post(Some(&owner), PROJECT_READINESS, json!({ "id": theirs })).await.data_ok();
+        }
+        let missing = Uuid::now_v7().to_string();
+        for round in ["cold", "warm", "warm again"] {
+            let foreign = app.post(Some(&stranger), PROJECT_READINESS, json!({ "id": theirs })).await;
+            let unknown = app.post(Some(&stranger), PROJECT_READINESS, json!({ "id": missing })).await;
+            assert_eq!(foreign.body["data"]["project"], Value::Null, "{round}: {}", foreign.body);
+            assert_eq!(observable(&foreign), observable(&unknown), "{round}");
+        }
     }
 }
