@@ -54,10 +54,22 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const CLOCK_LEEWAY_SECS: u64 = 30;
 
+/// Latest `exp` accepted, counted from now: 100 years. Long-lived service
+/// tokens expire within a decade or two; an `exp` beyond this is a mistake
+/// or a forgery, and refusing it keeps every expiry a time the clock and
+/// the timers can represent.
+pub const MAX_TOKEN_HORIZON: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The claims read. `exp` and `nbf` must be whole non-negative seconds
+/// (what every mainstream issuer writes); any other value, fractional,
+/// negative, too large or not a number, makes the token malformed rather
+/// than being skipped. `iat` is not used, so it is not read.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
     exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     role: Option<String>,
 }
@@ -125,7 +137,7 @@ impl TokenKeys {
             id,
             is_admin: data.claims.role.as_deref() == Some(ADMIN_ROLE),
         };
-        let until = UNIX_EPOCH + Duration::from_secs(data.claims.exp + CLOCK_LEEWAY_SECS);
+        let until = valid_until(data.claims.exp, SystemTime::now())?;
         Ok((viewer, until))
     }
 
@@ -138,6 +150,7 @@ impl TokenKeys {
         let claims = Claims {
             sub: viewer.id.to_string(),
             exp,
+            nbf: None,
             role: viewer.is_admin.then(|| ADMIN_ROLE.to_owned()),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -158,6 +171,20 @@ impl TokenKeys {
             .map_err(|_| InvalidToken("header is not ASCII".into()))?;
         self.verify(bearer_token(value)?).map(Some)
     }
+}
+
+/// Until when a token expiring at `exp` (seconds since the epoch) is
+/// accepted, seen at `now`: `exp` plus the tolerated clock skew. An `exp`
+/// beyond [`MAX_TOKEN_HORIZON`] is refused rather than capped, so no
+/// arithmetic on it can overflow.
+fn valid_until(exp: u64, now: SystemTime) -> Result<SystemTime, InvalidToken> {
+    let horizon = now
+        .checked_add(MAX_TOKEN_HORIZON)
+        .ok_or_else(|| InvalidToken("the clock is beyond any token horizon".into()))?;
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(exp.saturating_add(CLOCK_LEEWAY_SECS)))
+        .filter(|until| *until <= horizon)
+        .ok_or_else(|| InvalidToken(format!("exp {exp} is beyond the accepted horizon")))
 }
 
 /// The token of an `Authorization` value (`Bearer <token>`, scheme in any
@@ -207,6 +234,103 @@ mod tests {
         assert!(keys.verify(&token(now + 600)).is_err(), "nbf 10 min ahead");
         assert!(keys.verify(&token(now + 10)).is_ok(), "within the leeway");
         assert!(keys.verify(&token(now - 10)).is_ok());
+    }
+
+    /// JSON values for a numeric claim: edges of every numeric type,
+    /// fractions, non-numbers and random integers and floats.
+    fn claim_values(now: u64) -> Vec<serde_json::Value> {
+        use serde_json::json;
+        let mut values = vec![
+            json!(0),
+            json!(-1),
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(10_000_000_000_000_000_000_u64),
+            json!(now),
+            json!(now + 3600),
+            json!(now - 3600),
+            json!(now + 3600 * 24 * 365 * 99),
+            json!(now + 3600 * 24 * 365 * 101),
+            json!(now as f64 + 0.5),
+            json!(1e300),
+            json!(-1e300),
+            json!(f64::MIN_POSITIVE),
+            json!("1"),
+            json!(null),
+            json!(true),
+            json!([now]),
+        ];
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..200 {
+            values.push(json!(rng.u64(..)));
+            values.push(json!(rng.i64(..)));
+            values.push(json!(rng.f64() * 10f64.powi(rng.i32(0..40))));
+            values.push(json!(now + rng.u64(..200 * 365 * 24 * 3600)));
+        }
+        values
+    }
+
+    /// What `verify` must decide for these claim values, seen at `now`.
+    fn acceptable(exp: &serde_json::Value, nbf: Option<&serde_json::Value>, now: u64) -> bool {
+        let horizon = now + MAX_TOKEN_HORIZON.as_secs();
+        let exp_ok = exp
+            .as_u64()
+            .map(|exp| exp.saturating_add(CLOCK_LEEWAY_SECS))
+            .is_some_and(|until| (now..=horizon).contains(&until));
+        // A null `nbf` is an absent one.
+        let nbf_ok = nbf.filter(|nbf| !nbf.is_null()).is_none_or(|nbf| {
+            nbf.as_u64()
+                .is_some_and(|nbf| nbf <= now + CLOCK_LEEWAY_SECS)
+        });
+        exp_ok && nbf_ok
+    }
+
+    #[test]
+    fn every_numeric_claim_is_accepted_or_refused_without_a_panic() {
+        let keys = keys("claims");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let sign = |claims: &serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &keys.encoding)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let sub = Uuid::now_v7().to_string();
+        for value in claim_values(now) {
+            let as_exp = serde_json::json!({ "sub": sub, "exp": value, "iat": value });
+            let verdict = keys.verify_until(&sign(&as_exp));
+            // A few seconds of slack around `now`: the check reads the clock.
+            if value.as_u64().is_none_or(|v| v.abs_diff(now) > 5) {
+                assert_eq!(
+                    verdict.is_ok(),
+                    acceptable(&value, None, now),
+                    "exp {value}"
+                );
+            }
+            if let Ok((_, until)) = verdict {
+                assert!(
+                    until <= SystemTime::now() + MAX_TOKEN_HORIZON,
+                    "exp {value}"
+                );
+            }
+            let as_nbf = serde_json::json!({ "sub": sub, "exp": now + 3600, "nbf": value });
+            let verdict = keys.verify(&sign(&as_nbf));
+            if value.as_u64().is_none_or(|v| v.abs_diff(now) > 5) {
+                let expected = acceptable(&serde_json::json!(now + 3600), Some(&value), now);
+                assert_eq!(verdict.is_ok(), expected, "nbf {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_expiry_beyond_the_horizon_is_refused_not_capped() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let within = 1_800_000_000 + MAX_TOKEN_HORIZON.as_secs() - CLOCK_LEEWAY_SECS;
+        assert!(valid_until(within, now).is_ok());
+        assert!(valid_until(within + 1, now).is_err());
+        assert!(valid_until(10_000_000_000_000_000_000, now).is_err());
+        assert!(valid_until(u64::MAX, now).is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! - [`runtime`] assembles what starting an agent needs (pure).
 //! - [`db`] owns every SQL statement, grouped by domain, and the one write
 //!   path ([`db::Db::write`]); it reports [`db::DataError`]s.
+//! - [`batch`] narrows a batch load's failure down to the keys at fault.
 //! - [`error`] is the one list of public error codes.
 //! - [`config`] holds every setting with its flag, env var and default.
 //! - [`observability`] sets up tracing and counts each request's cost.
@@ -26,11 +27,12 @@
 //!
 //! Dependencies point down and never back: `app` -> `http` -> `graphql` ->
 //! `loaders`/`cache` -> `db` -> `entity` (which defines the typed ids), with
-//! `observability`, `config`, `error`, `readiness` and `invalidation` below
+//! `observability`, `config`, `error`, `batch`, `readiness` and `invalidation` below
 //! them all.
 
 pub mod app;
 pub mod auth;
+pub mod batch;
 pub mod cache;
 pub mod config;
 pub mod db;

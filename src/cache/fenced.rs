@@ -16,7 +16,9 @@
 //!
 //! Single flight: concurrent misses of one key with the same stamp share one
 //! load. A miss that comes after an invalidation has a newer stamp and does
-//! not join a load started before it.
+//! not join a load started before it. A key that makes a load fail fails
+//! only itself ([`batch`](crate::batch)): the other keys of the load, and
+//! the requests that joined it for them, get their values.
 
 use std::{
     collections::HashMap,
@@ -33,7 +35,11 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use moka::{notification::RemovalCause, sync::Cache};
 
 use crate::observability::{CacheStats, StatsSnapshot};
-use crate::{error::AppError, observability};
+use crate::{
+    batch::{self, Loaded},
+    error::AppError,
+    observability,
+};
 
 /// A cache's name, counters and number of entries.
 pub type CacheReport = (&'static str, StatsSnapshot, u64);
@@ -119,7 +125,7 @@ struct Stamped<V> {
 }
 
 type LoadResult<V> = Result<Option<V>, AppError>;
-type BatchResult<K, V> = Result<Arc<HashMap<K, V>>, AppError>;
+type BatchResult<K, V> = Result<Arc<Loaded<K, V>>, AppError>;
 type SharedBatch<K, V> = Shared<BoxFuture<'static, BatchResult<K, V>>>;
 
 /// A load in progress for one key: the batch it is part of (a single-key
@@ -246,61 +252,71 @@ where
         Fut: Future<Output = LoadResult<V>> + Send + 'static,
     {
         let wanted = key.clone();
-        let mut found = self
-            .get_or_load_many(std::slice::from_ref(key), move |_| {
-                let loading = load();
-                async move {
-                    let value = loading.await?;
-                    Ok(value.map(|value| (wanted, value)).into_iter().collect())
-                }
-            })
-            .await?;
-        Ok(found.remove(key))
+        self.load_misses(std::slice::from_ref(key), move |_| {
+            batch::load_one(wanted, load())
+        })
+        .await?
+        .get(key)
     }
 
     /// The cached values of `keys`; the misses are loaded with one call of
     /// `load` (keys already being loaded under their current stamp by
     /// another request are waited for, not loaded again). Keys `load` does
-    /// not return are absent from the answer and not stored.
+    /// not return are absent from the answer and not stored. When `load`
+    /// fails because of its keys' data, it is called again on parts of the
+    /// batch, and only the keys at fault fail.
     pub async fn get_or_load_many<F, Fut>(
         &self,
         keys: &[K],
         load: F,
-    ) -> Result<HashMap<K, V>, AppError>
+    ) -> Result<Loaded<K, V>, AppError>
     where
-        F: FnOnce(Vec<K>) -> Fut,
+        F: Fn(Vec<K>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
     {
-        let mut found = HashMap::with_capacity(keys.len());
+        self.load_misses(keys, move |missing| batch::load_isolated(missing, load))
+            .await
+    }
+
+    /// The cached values of `keys`, the misses loaded by the future `start`
+    /// makes for them (or joined, when in flight).
+    async fn load_misses<S, Fut>(&self, keys: &[K], start: S) -> Result<Loaded<K, V>, AppError>
+    where
+        S: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<Loaded<K, V>, AppError>> + Send + 'static,
+    {
+        let mut loaded = Loaded::default();
         let mut missing = Vec::new();
         for key in keys {
             match self.get(key) {
                 Some(value) => {
-                    found.insert(key.clone(), value);
+                    loaded.found.insert(key.clone(), value);
                 }
                 None => missing.push(key.clone()),
             }
         }
         if missing.is_empty() {
-            return Ok(found);
+            return Ok(loaded);
         }
-        let batches = self.join_or_start(missing.clone(), load);
+        let batches = self.join_or_start(missing.clone(), start);
         for batch in futures::future::try_join_all(batches).await? {
             for key in &missing {
-                if let Some(value) = batch.get(key) {
-                    found.insert(key.clone(), value.clone());
+                if let Some(value) = batch.found.get(key) {
+                    loaded.found.insert(key.clone(), value.clone());
+                } else if let Some(error) = batch.failed.get(key) {
+                    loaded.failed.insert(key.clone(), error.clone());
                 }
             }
         }
-        Ok(found)
+        Ok(loaded)
     }
 
     /// The batches that answer `missing`: loads in flight under the current
     /// stamp are joined; the rest are claimed and loaded together.
-    fn join_or_start<F, Fut>(&self, missing: Vec<K>, load: F) -> Vec<SharedBatch<K, V>>
+    fn join_or_start<S, Fut>(&self, missing: Vec<K>, start: S) -> Vec<SharedBatch<K, V>>
     where
-        F: FnOnce(Vec<K>) -> Fut,
-        Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
+        S: FnOnce(Vec<K>) -> Fut,
+        Fut: Future<Output = Result<Loaded<K, V>, AppError>> + Send + 'static,
     {
         let mut in_flight = lock(&self.inner.in_flight);
         let mut batches: Vec<SharedBatch<K, V>> = Vec::new();
@@ -316,7 +332,7 @@ where
         }
         if !claimed.is_empty() {
             let keys = claimed.iter().map(|(key, _)| key.clone()).collect();
-            let batch = self.start_batch(claimed.clone(), load(keys));
+            let batch = self.start_batch(claimed.clone(), start(keys));
             for (key, stamp) in claimed {
                 in_flight.insert(
                     key,
@@ -338,31 +354,27 @@ where
     /// started it.
     fn start_batch<Fut>(&self, claimed: Vec<(K, Stamp)>, load: Fut) -> SharedBatch<K, V>
     where
-        Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
+        Fut: Future<Output = Result<Loaded<K, V>, AppError>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         let task = tokio::spawn(observability::cost::charged_to_current_request(
             async move {
+                // Held across the load: however the task ends, a panic
+                // included, its keys stop pointing at it, so later misses
+                // load afresh instead of joining a dead load.
+                let flight = ClaimedFlight { inner, claimed };
+                let inner = &flight.inner;
                 let started = Instant::now();
                 let result = load.await;
                 inner.stats.record_load(started.elapsed(), result.is_ok());
                 if let Some(hook) = &inner.after_load {
                     hook(inner.name).await;
                 }
-                if let Ok(values) = &result {
-                    for (key, stamp) in &claimed {
-                        if let Some(value) = values.get(key) {
+                if let Ok(loaded) = &result {
+                    for (key, stamp) in &flight.claimed {
+                        if let Some(value) = loaded.found.get(key) {
                             inner.store(key.clone(), value.clone(), *stamp);
                         }
-                    }
-                }
-                let mut in_flight = lock(&inner.in_flight);
-                for (key, stamp) in &claimed {
-                    if in_flight
-                        .get(key)
-                        .is_some_and(|flight| flight.stamp == *stamp)
-                    {
-                        in_flight.remove(key);
                     }
                 }
                 result.map(Arc::new)
@@ -416,6 +428,29 @@ where
     pub fn invalidate_all(&self) {
         self.inner.fence.bump_all();
         self.inner.entries.invalidate_all();
+    }
+}
+
+/// The keys one load claimed, released from the in-flight map when the
+/// load ends (or unwinds).
+struct ClaimedFlight<K: Eq + Hash, V> {
+    inner: Arc<Inner<K, V>>,
+    claimed: Vec<(K, Stamp)>,
+}
+
+impl<K: Eq + Hash, V> Drop for ClaimedFlight<K, V> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(&self.inner.in_flight);
+        for (key, stamp) in &self.claimed {
+            // A later load of the key (after an invalidation) has its own
+            // entry, under a newer stamp; it is not this load's to remove.
+            if in_flight
+                .get(key)
+                .is_some_and(|flight| flight.stamp == *stamp)
+            {
+                in_flight.remove(key);
+            }
+        }
     }
 }
 
@@ -532,14 +567,16 @@ mod tests {
         let cache = cache();
         let calls = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
         let load = |calls: Arc<Mutex<Vec<Vec<String>>>>| {
-            move |keys: Vec<String>| async move {
+            move |keys: Vec<String>| {
                 lock(&calls).push(keys.clone());
-                tokio::task::yield_now().await;
-                Ok(keys
-                    .into_iter()
-                    .filter(|k| k != "none")
-                    .map(|k| (k, 1))
-                    .collect())
+                async move {
+                    tokio::task::yield_now().await;
+                    Ok(keys
+                        .into_iter()
+                        .filter(|k| k != "none")
+                        .map(|k| (k, 1))
+                        .collect())
+                }
             }
         };
         cache
@@ -553,13 +590,13 @@ mod tests {
             cache.get_or_load_many(&other, load(Arc::clone(&calls))),
         )
         .await;
-        let first = first.expect("first");
+        let first = first.expect("first").found;
         assert_eq!(first.get("a"), Some(&0), "a hit is not reloaded");
         assert_eq!(
             (first.get("b"), first.get("c"), first.get("none")),
             (Some(&1), Some(&1), None)
         );
-        assert_eq!(second.expect("second").len(), 2);
+        assert_eq!(second.expect("second").found.len(), 2);
         let calls = lock(&calls).clone();
         assert_eq!(
             calls,
@@ -569,6 +606,63 @@ mod tests {
             ],
             "c was joined, not reloaded"
         );
+    }
+
+    #[tokio::test]
+    async fn a_load_that_panics_fails_its_waiters_and_is_not_joined_later() {
+        let cache = cache();
+        let key = "k".to_owned();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let panicking = cache.get_or_load(&key, move || async move {
+            let _ = started_tx.send(());
+            let _ = release_rx.await;
+            panic!("a load that panics");
+        });
+        let joined = async {
+            started_rx.await.expect("the load started");
+            let joined = cache.get_or_load(&key, || async { Ok(Some(1)) });
+            release_tx.send(()).expect("release");
+            joined.await
+        };
+        let (panicked, joined) = futures::future::join(panicking, joined).await;
+        assert!(matches!(panicked, Err(AppError::Internal(_))));
+        assert!(
+            matches!(joined, Err(AppError::Internal(_))),
+            "it joined the dead load"
+        );
+        let later = cache.get_or_load(&key, || async { Ok(Some(2)) }).await;
+        assert!(matches!(later, Ok(Some(2))), "a later miss loads afresh");
+    }
+
+    #[tokio::test]
+    async fn a_key_a_load_refuses_fails_alone_for_every_request_that_joined() {
+        let cache = cache();
+        let load = |keys: Vec<String>| async move {
+            tokio::task::yield_now().await;
+            if keys.iter().any(|k| k.contains('\0')) {
+                return Err(AppError::bad_input("name", "refused"));
+            }
+            Ok(keys.into_iter().map(|k| (k, 1)).collect())
+        };
+        let bad = "b\0d".to_owned();
+        let keys: Vec<String> = ["a".to_owned(), bad.clone(), "c".to_owned()].to_vec();
+        let joining: Vec<String> = ["a".to_owned(), "c".to_owned()].to_vec();
+        let (first, joined) = futures::future::join(
+            cache.get_or_load_many(&keys, load),
+            cache.get_or_load_many(&joining, load),
+        )
+        .await;
+        let first = first.expect("the batch as a whole is answered");
+        assert!(matches!(
+            first.get(&bad),
+            Err(AppError::BadUserInput { .. })
+        ));
+        assert_eq!(first.get(&"a".to_owned()).ok(), Some(Some(1)));
+        assert_eq!(first.get(&"c".to_owned()).ok(), Some(Some(1)));
+        let joined = joined.expect("the request that joined is answered");
+        assert_eq!(joined.found.len(), 2, "{joined:?}");
+        assert_eq!(cache.get(&"a".to_owned()), Some(1), "good keys are stored");
     }
 
     #[test]

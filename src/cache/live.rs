@@ -119,7 +119,7 @@ impl LiveReadiness {
             .caches
             .readiness_many(&[project_id])
             .await?
-            .remove(&project_id)
+            .get(&project_id)?
             .ok_or_else(|| {
                 AppError::internal(anyhow::anyhow!("no readiness for project {project_id}"))
             })?;
@@ -161,8 +161,9 @@ impl LiveReadiness {
                 return Err(error);
             }
         };
-        let watched = self.lock();
-        for (project_id, snapshot) in snapshots {
+        let mut watched = self.lock();
+        watched.dirty.extend(snapshots.failed.into_keys());
+        for (project_id, snapshot) in snapshots.found {
             if let Some(channel) = watched.channels.get(&project_id) {
                 channel.send_if_modified(|latest| {
                     let same = latest.as_ref().is_some_and(|l| Arc::ptr_eq(l, &snapshot));

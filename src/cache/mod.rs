@@ -7,7 +7,7 @@
 //! | agent runtime | (user, agent name) | assembled from the two above, loaded concurrently | anything that invalidates either |
 //! | readiness | project id | the `readiness` table (L2), else one aggregate for all misses of a batch | every mutation of the project's state |
 //! | circle members | circle id | one JOIN (memberships + agent summaries) for all misses of a batch | membership changes of the circle; any agent change, by mutation or found by the refresh (summaries show status and model) |
-//! | project owner | project id | every read of project rows by id (the project loader) | nothing: an owner never changes and projects are not deleted |
+//! | project owner | (viewer, project id): whether the viewer owns it | every ownership check that read the row, found or not | nothing: an owner never changes, projects are not deleted and ids are made by the server |
 //!
 //! Every cache is a [`FencedCache`] (bounded, TTL, single-flight, and a
 //! generation fence so an invalidation beats an in-flight load), except the
@@ -24,7 +24,7 @@ mod refresh;
 mod runtime;
 
 use entity::{CircleId, ProjectId, UserId};
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use futures::FutureExt;
 
@@ -35,6 +35,7 @@ pub use refresh::spawn_agent_config_refresh;
 
 use self::runtime::RuntimeCache;
 use crate::{
+    batch::Loaded,
     config::CacheConfig,
     db::{
         self, agents::AgentConfig, circles::MemberRow, instructions::UserInstructions,
@@ -63,7 +64,7 @@ pub struct Caches {
     runtimes: RuntimeCache,
     readiness: FencedCache<ProjectId, Arc<ReadinessSnapshot>>,
     circle_members: FencedCache<CircleId, Arc<[MemberRow]>>,
-    project_owners: FencedCache<ProjectId, UserId>,
+    project_owners: FencedCache<(UserId, ProjectId), bool>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -130,8 +131,9 @@ impl Caches {
     /// The agent's configuration; `None` for an unknown name.
     pub async fn agent_config(&self, name: &str) -> Result<Option<Arc<AgentConfig>>, AppError> {
         let name = name.to_owned();
-        let mut found = self.agent_configs(std::slice::from_ref(&name)).await?;
-        Ok(found.remove(&name))
+        self.agent_configs(std::slice::from_ref(&name))
+            .await?
+            .get(&name)
     }
 
     /// The configurations of the agents named in `names` (unknown names are
@@ -139,15 +141,18 @@ impl Caches {
     pub async fn agent_configs(
         &self,
         names: &[String],
-    ) -> Result<HashMap<String, Arc<AgentConfig>>, AppError> {
+    ) -> Result<Loaded<String, Arc<AgentConfig>>, AppError> {
         let db = self.db.clone();
         self.agent_configs
-            .get_or_load_many(names, move |missing| async move {
-                let configs = db::agents::load_configs(db.conn(), Some(&missing)).await?;
-                Ok(configs
-                    .into_iter()
-                    .map(|config| (config.agent.agent.name.clone(), Arc::new(config)))
-                    .collect())
+            .get_or_load_many(names, move |missing| {
+                let db = db.clone();
+                async move {
+                    let configs = db::agents::load_configs(db.conn(), Some(&missing)).await?;
+                    Ok(configs
+                        .into_iter()
+                        .map(|config| (config.agent.agent.name.clone(), Arc::new(config)))
+                        .collect())
+                }
             })
             .await
     }
@@ -158,39 +163,51 @@ impl Caches {
     pub async fn circle_members(
         &self,
         circle_ids: &[CircleId],
-    ) -> Result<HashMap<CircleId, Arc<[MemberRow]>>, AppError> {
+    ) -> Result<Loaded<CircleId, Arc<[MemberRow]>>, AppError> {
         let db = self.db.clone();
         self.circle_members
-            .get_or_load_many(circle_ids, move |missing| async move {
-                let mut found = db::circles::members_by_circle(db.conn(), &missing).await?;
-                Ok(missing
-                    .into_iter()
-                    .map(|id| (id, found.remove(&id).unwrap_or_default().into()))
-                    .collect())
+            .get_or_load_many(circle_ids, move |missing| {
+                let db = db.clone();
+                async move {
+                    let mut found = db::circles::members_by_circle(db.conn(), &missing).await?;
+                    Ok(missing
+                        .into_iter()
+                        .map(|id| (id, found.remove(&id).unwrap_or_default().into()))
+                        .collect())
+                }
             })
             .await
     }
 
-    /// The owner of project `id`, if this replica has seen it: an owner
-    /// never changes, so an ownership check costs no statement once the
-    /// project was read.
-    pub fn project_owner(&self, id: ProjectId) -> Option<UserId> {
-        self.project_owners.get(&id)
+    /// Whether `viewer` owns project `id`, if this replica checked it
+    /// before: an owner never changes, so an ownership check costs no
+    /// statement the second time.
+    ///
+    /// Keyed by viewer, and a missing project is remembered like another
+    /// user's: whether a project exists never shows to anyone but its
+    /// owner, not even in the cache counts of the cost extension (another
+    /// user's id and an unknown one are both a miss and one statement the
+    /// first time, and a hit and none after).
+    pub fn project_ownership(&self, viewer: UserId, id: ProjectId) -> Option<bool> {
+        self.project_owners.get(&(viewer, id))
     }
 
-    /// Take before reading projects whose owners [`Self::remember_project_owners`]
-    /// will keep.
+    /// Take before reading a project whose ownership
+    /// [`Self::remember_project_ownership`] will keep.
     pub fn project_owner_snapshot(&self) -> FenceSnapshot {
         self.project_owners.snapshot()
     }
 
-    /// Keeps the owners of projects read since `snapshot`.
-    pub fn remember_project_owners(
+    /// Keeps whether `viewer` owns project `id`, as read since `snapshot`.
+    pub fn remember_project_ownership(
         &self,
         snapshot: &FenceSnapshot,
-        owners: impl IntoIterator<Item = (ProjectId, UserId)>,
+        viewer: UserId,
+        id: ProjectId,
+        owned: bool,
     ) {
-        self.project_owners.store_loaded(snapshot, owners);
+        self.project_owners
+            .store_loaded(snapshot, [((viewer, id), owned)]);
     }
 
     /// The user's instructions for the agent; `None` for an unknown agent.
@@ -245,24 +262,27 @@ impl Caches {
     pub async fn readiness_many(
         &self,
         project_ids: &[ProjectId],
-    ) -> Result<HashMap<ProjectId, Arc<ReadinessSnapshot>>, AppError> {
+    ) -> Result<Loaded<ProjectId, Arc<ReadinessSnapshot>>, AppError> {
         let db = self.db.clone();
         self.readiness
-            .get_or_load_many(project_ids, move |missing| async move {
-                let mut found = db::readiness::stored(db.conn(), &missing).await?;
-                let unknown: Vec<ProjectId> = missing
-                    .into_iter()
-                    .filter(|id| !found.contains_key(id))
-                    .collect();
-                if !unknown.is_empty() {
-                    let computed = db::readiness::compute(db.conn(), &unknown).await?;
-                    persist_in_background(db, computed.values().cloned().collect());
-                    found.extend(computed);
+            .get_or_load_many(project_ids, move |missing| {
+                let db = db.clone();
+                async move {
+                    let mut found = db::readiness::stored(db.conn(), &missing).await?;
+                    let unknown: Vec<ProjectId> = missing
+                        .into_iter()
+                        .filter(|id| !found.contains_key(id))
+                        .collect();
+                    if !unknown.is_empty() {
+                        let computed = db::readiness::compute(db.conn(), &unknown).await?;
+                        persist_in_background(db, computed.values().cloned().collect());
+                        found.extend(computed);
+                    }
+                    Ok(found
+                        .into_iter()
+                        .map(|(id, snapshot)| (id, Arc::new(snapshot)))
+                        .collect())
                 }
-                Ok(found
-                    .into_iter()
-                    .map(|(id, snapshot)| (id, Arc::new(snapshot)))
-                    .collect())
             })
             .await
     }

@@ -44,14 +44,20 @@ impl From<projects::Model> for Project {
 }
 
 impl Project {
-    /// The viewer's project `id`, if it exists and is the viewer's.
+    /// The viewer's project `id`, if it exists and is the viewer's. Another
+    /// user's id and an unknown one cost the same, first and later (see
+    /// [`Caches::project_ownership`](crate::cache::Caches::project_ownership)).
     pub(crate) async fn owned_by_viewer(ctx: &Context<'_>, id: ProjectId) -> Result<Option<Self>> {
         let viewer = ctx.viewer()?;
-        if let Some(owner) = ctx.services()?.caches.project_owner(id) {
-            return Ok((owner == viewer.id).then_some(Self { id, row: None }));
+        let caches = &ctx.services()?.caches;
+        if let Some(owned) = caches.project_ownership(viewer.id, id) {
+            return Ok(owned.then_some(Self { id, row: None }));
         }
+        let snapshot = caches.project_owner_snapshot();
         let row = ctx.loaders()?.projects.by_id.load(id).await?;
-        Ok(row.filter(|row| row.owner_id == viewer.id).map(Self::from))
+        let owned = row.filter(|row| row.owner_id == viewer.id);
+        caches.remember_project_ownership(&snapshot, viewer.id, id, owned.is_some());
+        Ok(owned.map(Self::from))
     }
 
     async fn row(&self, ctx: &Context<'_>) -> Result<projects::Model> {

@@ -1,5 +1,6 @@
 //! [`Batcher`]: collects the keys requested in one executor pass and loads
-//! them with one call, without a timer and without leaving the task.
+//! them with one call, without a timer and without leaving the task. A
+//! key that makes the call fail fails only itself ([`batch`]).
 
 use std::{
     collections::HashMap,
@@ -10,12 +11,15 @@ use std::{
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use crate::error::AppError;
+use crate::{
+    batch::{self, Loaded},
+    error::AppError,
+};
 
-type BatchResult<K, V> = Result<Arc<HashMap<K, V>>, AppError>;
+type BatchResult<K, V> = Result<Arc<Loaded<K, V>>, AppError>;
 type BatchFuture<K, V> = Shared<BoxFuture<'static, BatchResult<K, V>>>;
 type Fetch<K, V> =
-    Arc<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, AppError>> + Send + Sync>;
+    Arc<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<Loaded<K, V>, AppError>> + Send + Sync>;
 
 /// Batches lookups of `V` by `K` within one request, and remembers every
 /// answer for the rest of the request.
@@ -42,11 +46,27 @@ where
     V: Clone + Send + Sync + 'static,
 {
     /// `fetch` gets a batch of distinct keys and returns the values it found;
-    /// a key missing from its answer loads as `None`.
+    /// a key missing from its answer loads as `None`. A batch that fails
+    /// because of its keys' data is split until the keys at fault stand
+    /// alone ([`batch::load_isolated`]).
     pub fn new<F, Fut>(fetch: F) -> Self
     where
         F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<HashMap<K, V>, AppError>> + Send + 'static,
+    {
+        let fetch = Arc::new(fetch);
+        Self::isolated(move |keys| {
+            let fetch = Arc::clone(&fetch);
+            async move { batch::load_isolated(keys, |keys| fetch(keys)).await }
+        })
+    }
+
+    /// Like [`Self::new`], for a `fetch` that isolates failing keys itself
+    /// (a cache, whose loads other requests join).
+    pub fn isolated<F, Fut>(fetch: F) -> Self
+    where
+        F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Loaded<K, V>, AppError>> + Send + 'static,
     {
         Self {
             state: Arc::new(Mutex::new(State {
@@ -65,7 +85,7 @@ where
             // is sent: the first waiter to poll the batch closes it.
             tokio::task::yield_now().await;
         }
-        Ok(batch.await?.get(&key).cloned())
+        batch.await?.get(&key)
     }
 
     /// The batch that answers `key`, and whether the key was just added to
@@ -156,6 +176,23 @@ mod tests {
         assert_eq!(lock(&batches)[0].len(), 50);
         assert_eq!(results[0].as_ref().ok(), Some(&Some(2)));
         assert_eq!(results[9].as_ref().ok(), Some(&None), "10 is not found");
+    }
+
+    #[tokio::test]
+    async fn a_key_the_fetch_refuses_fails_alone() {
+        let batcher = Batcher::new(|keys: Vec<u32>| async move {
+            if keys.contains(&13) {
+                return Err(AppError::bad_input("name", "refused"));
+            }
+            Ok(keys.into_iter().map(|k| (k, k * 2)).collect())
+        });
+        let results = futures::future::join_all((1..=20).map(|k| batcher.load(k))).await;
+        for (key, result) in (1..=20).zip(&results) {
+            match key {
+                13 => assert!(matches!(result, Err(AppError::BadUserInput { .. }))),
+                _ => assert_eq!(result.as_ref().ok(), Some(&Some(key * 2)), "key {key}"),
+            }
+        }
     }
 
     #[tokio::test]

@@ -48,8 +48,8 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: &Db, caches: &Arc<Caches>) -> Self {
         Self {
-            projects: ProjectLoaders::new(db, caches),
-            readiness_by_project: Batcher::new({
+            projects: ProjectLoaders::new(db),
+            readiness_by_project: Batcher::isolated({
                 let caches = Arc::clone(caches);
                 move |ids| {
                     let caches = Arc::clone(&caches);
@@ -70,14 +70,14 @@ impl Loaders {
                     async move { Ok(db::instructions::by_user(db.conn(), &ids).await?) }
                 }
             }),
-            members_by_circle: Batcher::new({
+            members_by_circle: Batcher::isolated({
                 let caches = Arc::clone(caches);
                 move |ids| {
                     let caches = Arc::clone(&caches);
                     async move { caches.circle_members(&ids).await }
                 }
             }),
-            agent_configs: Batcher::new({
+            agent_configs: Batcher::isolated({
                 let caches = Arc::clone(caches);
                 move |names| {
                     let caches = Arc::clone(&caches);

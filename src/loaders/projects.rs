@@ -7,7 +7,7 @@
 //! project owner cache, or a row from [`ProjectLoaders::by_id`]).
 
 use entity::ProjectId;
-use std::{collections::HashMap, future::Future, hash::Hash, sync::Arc};
+use std::{collections::HashMap, future::Future, hash::Hash};
 
 use entity::{
     di_analyses, features, foundations, meetings, personas, projects, signals, strategic_contexts,
@@ -16,7 +16,6 @@ use entity::{
 use sea_orm::DbErr;
 
 use super::Batcher;
-use crate::cache::Caches;
 use crate::db::{
     discovery::{self, Unanalyzed, UnanalyzedKey},
     projects::{
@@ -29,8 +28,7 @@ use crate::db::{
 /// One request's loaders of project state.
 pub struct ProjectLoaders {
     /// A project's row, by id, whoever owns it: check the owner before
-    /// showing it. Every read remembers the owners in the project owner
-    /// cache.
+    /// showing it.
     pub by_id: Batcher<ProjectId, projects::Model>,
     /// A page of a project's features.
     pub features: Batcher<FeaturePageKey, Vec<features::Model>>,
@@ -53,23 +51,10 @@ pub struct ProjectLoaders {
 }
 
 impl ProjectLoaders {
-    pub fn new(db: &Db, caches: &Arc<Caches>) -> Self {
+    pub fn new(db: &Db) -> Self {
         Self {
-            by_id: Batcher::new({
-                let db = db.clone();
-                let caches = Arc::clone(caches);
-                move |ids| {
-                    let (db, caches) = (db.clone(), Arc::clone(&caches));
-                    async move {
-                        let snapshot = caches.project_owner_snapshot();
-                        let rows = projects_db::by_id(db.conn(), &ids).await?;
-                        caches.remember_project_owners(
-                            &snapshot,
-                            rows.values().map(|row| (row.id, row.owner_id)),
-                        );
-                        Ok(rows)
-                    }
-                }
+            by_id: loader(db, |db, ids| async move {
+                projects_db::by_id(db.conn(), &ids).await
             }),
             features: loader(db, |db, keys| async move {
                 pages::load_pages::<features::Entity>(db.conn(), keys).await

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{
     helpers::{TestApp, SECRET},
     test_both,
+    ws::WsClient,
 };
 
 const CREATE_CIRCLE: &str = "mutation { createCircle(input: {name: \"Core\"}) { id } }";
@@ -143,6 +144,34 @@ test_both! {
             let token = signed(SECRET, &claims(within_leeway));
             app.post(Some(&token), "{ viewer { id } }", json!({})).await.data_ok();
         }
+    }
+}
+
+test_both! {
+    /// An `exp` too large for the clock (10^19, u64::MAX) or beyond the
+    /// accepted horizon is refused like any bad token: 401 over HTTP, a
+    /// 4403 close over WebSocket.
+    async fn a_signed_token_expiring_beyond_any_horizon_is_refused_over_http_and_websocket(app: TestApp) {
+        let years = |n: i64| epoch_plus(n * 365 * 24 * 3600);
+        let exps = [
+            json!(10_000_000_000_000_000_000_u64),
+            json!(u64::MAX),
+            json!(years(101)),
+            json!(1e19),
+            json!(-1),
+        ];
+        for exp in exps {
+            let claims = json!({ "sub": Uuid::now_v7().to_string(), "exp": exp, "role": "admin" });
+            let header = signed(SECRET, &claims);
+            let response = app.post(Some(&header), "{ viewer { id } }", json!({})).await;
+            assert_eq!(response.status, 401, "exp {exp}: {}", response.body);
+            assert_eq!(response.error_message(), "invalid or expired token", "exp {exp}");
+
+            let mut socket = WsClient::connect(&app, json!({ "authorization": header })).await;
+            assert_eq!(socket.closed().await.0, 4403, "exp {exp}");
+        }
+        let decades = signed(SECRET, &json!({ "sub": Uuid::now_v7().to_string(), "exp": years(99) }));
+        app.post(Some(&decades), "{ viewer { id } }", json!({})).await.data_ok();
     }
 }
 

@@ -17,6 +17,7 @@ mod demo;
 mod durability;
 mod faults;
 mod introspection;
+mod isolation;
 mod limits;
 mod observability;
 mod persisted;

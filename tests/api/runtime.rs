@@ -46,7 +46,7 @@ async fn arrange_agent(app: &TestApp, name: &str) {
         .await;
 }
 
-fn stats(app: &TestApp, cache: &str) -> StatsSnapshot {
+pub fn stats(app: &TestApp, cache: &str) -> StatsSnapshot {
     app.state
         .services()
         .caches
@@ -132,8 +132,14 @@ pub struct LoadGate {
     armed: Arc<Mutex<Option<ArmedGate>>>,
 }
 
-/// The cache to hold, where to report arrival, and what releases it.
-type ArmedGate = (&'static str, oneshot::Sender<()>, oneshot::Receiver<()>);
+/// The cache to hold, where to report arrival, what releases it, and
+/// whether the load then panics.
+type ArmedGate = (
+    &'static str,
+    oneshot::Sender<()>,
+    oneshot::Receiver<()>,
+    bool,
+);
 
 impl LoadGate {
     pub fn hooks(&self) -> Hooks {
@@ -141,13 +147,14 @@ impl LoadGate {
         let hook: AfterLoadHook = Arc::new(move |cache| {
             let mut slot = armed.lock().expect("gate lock");
             let taken = match slot.as_ref() {
-                Some((target, _, _)) if *target == cache => slot.take(),
+                Some((target, _, _, _)) if *target == cache => slot.take(),
                 _ => None,
             };
             async move {
-                if let Some((_, reached, release)) = taken {
+                if let Some((_, reached, release, panics)) = taken {
                     let _ = reached.send(());
                     let _ = release.await;
+                    assert!(!panics, "the held load panics, as the gate was armed to");
                 }
             }
             .boxed()
@@ -160,9 +167,26 @@ impl LoadGate {
 
     /// Arms the gate for `cache`; returns (reached, release).
     pub fn arm(&self, cache: &'static str) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+        self.arm_with(cache, false)
+    }
+
+    /// Arms the gate for `cache` so that the held load panics once
+    /// released; returns (reached, release).
+    pub fn arm_to_panic(
+        &self,
+        cache: &'static str,
+    ) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+        self.arm_with(cache, true)
+    }
+
+    fn arm_with(
+        &self,
+        cache: &'static str,
+        panics: bool,
+    ) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
         let (reached_tx, reached_rx) = oneshot::channel();
         let (release_tx, release_rx) = oneshot::channel();
-        *self.armed.lock().expect("gate lock") = Some((cache, reached_tx, release_rx));
+        *self.armed.lock().expect("gate lock") = Some((cache, reached_tx, release_rx, panics));
         (reached_rx, release_tx)
     }
 }

@@ -1,0 +1,184 @@
+//! Faults that stay local (SPEC 10): a load that panics or a key that makes
+//! a statement fail harms only the request and the key it belongs to.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::{
+    agents::create_agent,
+    helpers::{Backend, Gql, TestApp},
+    projects::create_project,
+    runtime::{stats, LoadGate},
+    test_both,
+};
+
+const AGENT: &str = "query($name: String!) { agent(name: $name) { name } }";
+
+async fn agent(app: &TestApp, name: &str) -> Gql {
+    app.post(Some(&app.user), AGENT, json!({ "name": name }))
+        .await
+}
+
+/// Sends a request for agent `name` and returns once it has joined the
+/// agent config load held at the gate.
+async fn join_held_agent_load(app: &Arc<TestApp>, name: &str) -> JoinHandle<Gql> {
+    let misses_before = stats(app, "agent_config").misses;
+    let joined = tokio::spawn({
+        let (app, name) = (Arc::clone(app), name.to_owned());
+        async move { agent(&app, &name).await }
+    });
+    // The miss and the join happen in one step, with no await between.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while stats(app, "agent_config").misses == misses_before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the request missed and joined the held load");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    joined
+}
+
+fn assert_internal_with_request_id(response: &Gql) {
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(
+        response.body["data"]["agent"],
+        json!(null),
+        "{}",
+        response.body
+    );
+    assert_eq!(
+        response.error_code(),
+        "INTERNAL_SERVER_ERROR",
+        "{}",
+        response.body
+    );
+    let request_id = response.body["errors"][0]["extensions"]["requestId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no requestId in {}", response.body));
+    assert!(
+        response.error_message().contains(request_id),
+        "{}",
+        response.body
+    );
+}
+
+test_both! {
+    /// The request whose load panicked and the request that joined that
+    /// load both get an internal error; the next request loads afresh
+    /// instead of joining the dead load.
+    async fn a_cache_load_that_panics_fails_its_waiters_and_releases_its_key(app: TestApp, gate: LoadGate) {
+        let app = Arc::new(app);
+        create_agent(&app, json!({ "name": "fragile" })).await;
+        let (reached, release) = gate.arm_to_panic("agent_config");
+        let first = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move { agent(&app, "fragile").await }
+        });
+        tokio::time::timeout(Duration::from_secs(10), reached)
+            .await
+            .expect("the load reached the gate in time")
+            .expect("the load read the database and is held");
+
+        let joined = join_held_agent_load(&app, "fragile").await;
+        release.send(()).expect("release the held load");
+
+        for waiter in [first, joined] {
+            let response = tokio::time::timeout(Duration::from_secs(10), waiter)
+                .await
+                .expect("a waiter of a panicked load is answered, not left hanging")
+                .expect("request task");
+            assert_internal_with_request_id(&response);
+        }
+        let later = agent(&app, "fragile").await;
+        assert_eq!(later.data_ok()["agent"]["name"], "fragile", "a later request loads afresh");
+        assert_eq!(agent(&app, "fragile").await.statements(), 0, "and what it loaded is cached");
+    }
+}
+
+test_both! {
+    /// A name the database refuses (on PostgreSQL, one holding a NUL byte)
+    /// fails only its own field: the agents looked up in the same batch,
+    /// and a request that joined that batch's load, get their data.
+    async fn a_key_the_database_refuses_fails_only_itself(app: TestApp, gate: LoadGate) {
+        let app = Arc::new(app);
+        for name in ["alpha", "omega"] {
+            create_agent(&app, json!({ "name": name })).await;
+        }
+        let (reached, release) = gate.arm("agent_config");
+        let batch = tokio::spawn({
+            let app = Arc::clone(&app);
+            async move {
+                let query = "query($bad: String!) { a: agent(name: \"alpha\") { name } bad: agent(name: $bad) { name } o: agent(name: \"omega\") { name } }";
+                app.post(Some(&app.user), query, json!({ "bad": "al\u{0}pha" })).await
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), reached)
+            .await
+            .expect("the load reached the gate in time")
+            .expect("the load read the database and is held");
+        let joined = join_held_agent_load(&app, "omega").await;
+        release.send(()).expect("release the held load");
+
+        let batch = batch.await.expect("request task");
+        assert_eq!(batch.status, 200, "{}", batch.body);
+        assert_eq!(batch.body["data"]["a"]["name"], "alpha", "{}", batch.body);
+        assert_eq!(batch.body["data"]["o"]["name"], "omega", "{}", batch.body);
+        assert_eq!(batch.body["data"]["bad"], json!(null), "{}", batch.body);
+        if app.backend == Backend::Postgres {
+            assert_eq!(batch.error_code(), "BAD_USER_INPUT", "{}", batch.body);
+            assert_eq!(batch.body["errors"][0]["path"], json!(["bad"]), "{}", batch.body);
+            assert_eq!(batch.body["errors"].as_array().map(Vec::len), Some(1), "{}", batch.body);
+        } else {
+            // SQLite compares a text holding NUL like any other: no such agent.
+            assert_eq!(batch.body["errors"], json!(null), "{}", batch.body);
+        }
+        let joined = joined.await.expect("request task");
+        assert_eq!(joined.data_ok()["agent"]["name"], "omega");
+        let warm = agent(&app, "alpha").await;
+        assert_eq!(warm.statements(), 0, "the good keys were stored: {}", warm.body);
+    }
+}
+
+/// A response as another user may compare it: status, data, errors and the
+/// cost extension without its timings (wall-clock noise, not a signal).
+fn observable(response: &Gql) -> Value {
+    let mut cost = response.body["extensions"]["cost"].clone();
+    if let Some(cost) = cost.as_object_mut() {
+        cost.remove("sqlMillis");
+        cost.remove("durationMillis");
+    }
+    json!({
+        "status": response.status,
+        "data": response.body["data"],
+        "errors": response.body["errors"],
+        "cost": cost,
+    })
+}
+
+const PROJECT_READINESS: &str =
+    "query($id: UUID!) { project(id: $id) { name readiness { score } } }";
+
+test_both! {
+    /// Another user's project id and an id nobody uses answer the same, in
+    /// data, errors, status and the cost extension, on the first read and
+    /// on later ones; even after the owner's reads warmed every cache.
+    async fn another_users_project_and_a_missing_one_look_the_same(app: TestApp) {
+        let (_, owner) = app.new_user(false);
+        let (_, stranger) = app.new_user(false);
+        let theirs = create_project(&app, &owner, "private").await;
+        for _ in 0..2 {
+            app.post(Some(&owner), PROJECT_READINESS, json!({ "id": theirs })).await.data_ok();
+        }
+        let missing = Uuid::now_v7().to_string();
+        for round in ["cold", "warm", "warm again"] {
+            let foreign = app.post(Some(&stranger), PROJECT_READINESS, json!({ "id": theirs })).await;
+            let unknown = app.post(Some(&stranger), PROJECT_READINESS, json!({ "id": missing })).await;
+            assert_eq!(foreign.body["data"]["project"], Value::Null, "{round}: {}", foreign.body);
+            assert_eq!(observable(&foreign), observable(&unknown), "{round}");
+        }
+    }
+}
