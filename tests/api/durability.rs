@@ -524,7 +524,8 @@ test_both! {
             json!({ "p": project, "a": { "summary": "a\u{0}b" } }),
         ).await;
         assert_eq!(analysis.error_code(), "BAD_USER_INPUT", "{}", analysis.body);
-        assert_eq!(analysis.error_field(), Some("analysis"));
+        // Sent in a variable: named by the variable's path to the text.
+        assert_eq!(analysis.error_field(), Some("a.summary"));
         assert_eq!(app.count("di_analyses").await, 0);
 
         for held_at in ["-4800-01-01T00:00:00Z", "+10000-01-01T00:00:00Z"] {
