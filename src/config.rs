@@ -521,6 +521,17 @@ pub struct QueryLimits {
         global = true
     )]
     pub max_arguments: usize,
+
+    /// Longest single token (a string, number or name) written in a
+    /// document, in bytes; counted before it is parsed. Long text belongs
+    /// in variables, which the input rules bound per argument.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_MAX_LITERAL_BYTES",
+        default_value_t = 256 * 1024,
+        global = true
+    )]
+    pub max_literal_bytes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -165,7 +165,10 @@ impl Config {
         let limits = &self.limits;
         positive("--max-depth", limits.max_depth as u64)?;
         positive("--max-complexity", limits.max_complexity as u64)?;
-        positive("--max-fields", limits.max_fields as u64)
+        positive("--max-fields", limits.max_fields as u64)?;
+        positive("--max-tokens", limits.max_tokens as u64)?;
+        positive("--max-nesting", limits.max_nesting as u64)?;
+        positive("--max-literal-bytes", limits.max_literal_bytes as u64)
     }
 
     fn validate_caches(&self) -> Result<(), InvalidConfig> {

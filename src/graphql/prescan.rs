@@ -7,9 +7,9 @@
 //! that the expanded-size limits in [`super::limits`] cannot see until the
 //! document is parsed. The scan bounds all of that first: bracket nesting
 //! of every kind (selections, arguments, list and object values), tokens,
-//! arguments (or variable definitions) in one parenthesised list, and
+//! arguments (or variable definitions) in one parenthesised list,
 //! directives written at one location (fields, fragments and operations
-//! alike).
+//! alike), and the length of every literal (and name).
 //!
 //! The scan tokenizes as GraphQL does (strings with their escapes, block
 //! strings, comments, punctuators, names, numbers). Where it could
@@ -34,6 +34,8 @@ pub struct ScanLimits {
     pub arguments: usize,
     /// Most directives written at one location.
     pub directives: usize,
+    /// Longest token (string, number, name), in bytes.
+    pub literal_bytes: usize,
 }
 
 impl ScanLimits {
@@ -51,6 +53,7 @@ impl ScanLimits {
             nesting: limits.max_nesting,
             arguments: limits.max_arguments,
             directives: limits.max_directives,
+            literal_bytes: limits.max_literal_bytes,
         }
     }
 
@@ -117,9 +120,15 @@ pub fn scan(text: &str, limits: &ScanLimits) -> Result<Scanned, LimitExceeded> {
     let mut tokens = 0usize;
     let mut directives = Directives::Outside;
     let mut run = 0usize;
-    while let Some(token) = scanner.next_token() {
+    while let Some((token, span)) = scanner.next_spanned() {
         tokens += 1;
         limits.admit_tokens(tokens)?;
+        if span.len() > limits.literal_bytes {
+            return Err(LimitExceeded::new(format!(
+                "a value or name in the document is longer than {} bytes; send long text in variables",
+                limits.literal_bytes
+            )));
+        }
         match token {
             Token::Open(closer) => {
                 if open.len() >= limits.nesting {
@@ -329,6 +338,7 @@ mod tests {
         nesting: 4,
         arguments: 3,
         directives: 2,
+        literal_bytes: 40,
     };
 
     fn refused(text: &str) -> String {
@@ -350,6 +360,20 @@ mod tests {
         assert_eq!(tokens("query Q($v: Int = -1.5e3) { ...F }"), 14);
         assert_eq!(tokens("\u{feff}{ a }"), 3);
         assert!(refused(&"{ a }".repeat(34)).contains("100 tokens"));
+    }
+
+    #[test]
+    fn no_token_is_longer_than_the_literal_limit() {
+        let at_limit = format!("{{ a(x: \"{}\") }}", "x".repeat(38));
+        assert_eq!(tokens(&at_limit), 8);
+        for long in [
+            format!("{{ a(x: \"{}\") }}", "x".repeat(39)),
+            format!("{{ a(x: \"\"\"{}\"\"\") }}", "x".repeat(40)),
+            format!("{{ a(x: {}) }}", "9".repeat(41)),
+            format!("{{ {} }}", "n".repeat(41)),
+        ] {
+            assert!(refused(&long).contains("longer than 40 bytes"), "{long}");
+        }
     }
 
     #[test]

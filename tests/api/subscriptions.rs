@@ -16,8 +16,10 @@ use crate::{
     ws::{Heard, WsClient},
 };
 
-/// Every event must arrive within this long of the mutation's response.
-const DEADLINE: Duration = Duration::from_secs(1);
+/// Every event must arrive within this long of the mutation's response: a
+/// bound that says "it arrives", generous enough for a loaded two-core
+/// machine. How fast it arrives is measured by the benchmark's fan-out row.
+const DEADLINE: Duration = Duration::from_secs(5);
 
 /// Adds a persona (a readiness input) to `project` through HTTP.
 async fn add_persona(app: &TestApp, auth: &str, project: &str) {
