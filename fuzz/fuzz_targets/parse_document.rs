@@ -1,4 +1,4 @@
-//! Any text, through what the HTTP layer does with a document before the
+//! Any text, with or without a token, through what the HTTP layer does with a document before the
 //! schema sees it (`ParsedDocuments::parse`: pre-scan, parse, limits),
 //! with the server's default limits and the parsed-document store on.
 //! Properties: no panic, no stack overflow, no time-out.
@@ -14,6 +14,10 @@ static DOCUMENTS: LazyLock<ParsedDocuments> = LazyLock::new(|| {
     ParsedDocuments::new(config.http.document_cache_bytes, config.limits)
 });
 
-fuzz_target!(|text: &str| {
-    let _ = DOCUMENTS.parse(text).map(|parsed| parsed.checked());
+// With and without a token: an anonymous request has the smaller budget.
+fuzz_target!(|input: (bool, &str)| {
+    let (authenticated, text) = input;
+    let _ = DOCUMENTS
+        .parse(text, authenticated)
+        .map(|parsed| parsed.checked());
 });

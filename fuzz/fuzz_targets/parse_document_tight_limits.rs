@@ -21,11 +21,25 @@ static DOCUMENTS: LazyLock<ParsedDocuments> = LazyLock::new(|| {
         "3",
         "--max-directives",
         "1",
+        "--max-tokens",
+        "60",
+        "--max-anonymous-tokens",
+        "20",
+        "--max-nesting",
+        "4",
+        "--max-arguments",
+        "2",
+        "--max-literal-bytes",
+        "64",
     ])
     .expect("the limits parse");
     ParsedDocuments::new(0, config.limits)
 });
 
-fuzz_target!(|text: &str| {
-    let _ = DOCUMENTS.parse(text).map(|parsed| parsed.checked());
+// With and without a token: an anonymous request has the smaller budget.
+fuzz_target!(|input: (bool, &str)| {
+    let (authenticated, text) = input;
+    let _ = DOCUMENTS
+        .parse(text, authenticated)
+        .map(|parsed| parsed.checked());
 });
