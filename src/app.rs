@@ -30,13 +30,18 @@ use tower_http::{
 
 use crate::{
     auth::{TokenKeys, Viewer},
-    cache::{self, AfterLoadHook, Caches, LiveReadiness},
+    cache::{agent_config, AfterLoadHook, Caches},
+    changes::{
+        self,
+        postgres::{Listener, ListenerSettings},
+        ChangeBus,
+    },
     config::Config,
     db::{AfterCommitHook, BeforeCommitHook, Db},
     error::AppError,
     graphql::{self, Services},
     http::{self, AppState, StateParts},
-    invalidation::postgres::{Listener, ListenerSettings},
+    live::LiveReadiness,
     seed::{self, DEMO_USER_ID},
 };
 
@@ -46,7 +51,7 @@ pub struct Hooks {
     /// Runs inside every cache load, after the database read and before the
     /// store.
     pub after_load: Option<AfterLoadHook>,
-    /// Runs after every commit, before its invalidations are delivered.
+    /// Runs after every commit, before its changes are delivered.
     pub after_commit: Option<AfterCommitHook>,
     /// Runs just before every `COMMIT` is sent.
     pub before_commit: Option<BeforeCommitHook>,
@@ -82,7 +87,13 @@ impl Application {
             Some(secret) => TokenKeys::new(secret.expose().as_bytes())?,
             None => TokenKeys::random(),
         };
-        let mut db = Db::connect(config.database_url.as_str(), &config.db).await?;
+        let (change_sender, change_receiver) = changes::channel();
+        let mut db = Db::connect(
+            config.database_url.as_str(),
+            &config.db,
+            change_sender.clone(),
+        )
+        .await?;
         if let Some(hook) = hooks.after_commit {
             db.set_after_commit_hook(hook);
         }
@@ -101,31 +112,41 @@ impl Application {
             };
             token_keys.issue(demo_admin, Duration::from_secs(24 * 3600))
         });
-        let caches = Caches::new(db.clone(), &config.caches, hooks.after_load);
-        let agents = caches.refresh_agent_configs().await?;
-        tracing::info!(agents, "agent config cache preloaded");
-        let refresh = cache::spawn_agent_config_refresh(
-            Arc::clone(&caches),
-            config.caches.agent_cache_refresh,
+        // The application owns the bus: the caches and the live hub
+        // subscribe; the database only holds the sending end.
+        let caches = Caches::new(&db, &config.caches, hooks.after_load);
+        let (live, pushing) =
+            LiveReadiness::start(caches.readiness.clone(), config.live.subscription_coalesce);
+        let bus = Arc::new(ChangeBus::new(
+            &change_sender,
+            vec![Arc::clone(&caches) as _, Arc::clone(&live) as _],
+        ));
+        let delivering = change_receiver.deliver_to(Arc::clone(&bus));
+        let preloaded = caches.agent_configs.refresh().await?;
+        bus.deliver(&preloaded.changes);
+        tracing::info!(agents = preloaded.loaded, "agent config cache preloaded");
+        let refresh = agent_config::spawn_refresh(
+            caches.agent_configs.clone(),
+            Arc::clone(&bus),
+            config.caches.agent_config.agent_cache_refresh,
         );
-        let mut background = vec![refresh, crate::observability::metrics::spawn_upkeep()];
+        let mut background = vec![
+            delivering,
+            pushing,
+            refresh,
+            crate::observability::metrics::spawn_upkeep(),
+        ];
         let listener = if config.is_postgres() {
             let settings = ListenerSettings {
                 database_url: config.database_url.as_str().to_owned(),
-                heartbeat: config.caches.listener_heartbeat,
+                heartbeat: config.listener_heartbeat,
             };
-            let (task, health) = Listener::start(settings, db.bus().clone()).await?;
+            let (task, health) = Listener::start(settings, Arc::clone(&bus)).await?;
             background.push(task);
             Some(health)
         } else {
             None
         };
-        let (live, pushing) = LiveReadiness::start(
-            Arc::clone(&caches),
-            db.bus(),
-            config.live.subscription_coalesce,
-        );
-        background.push(pushing);
         let services = Services { db, caches, live };
         // No schema extension: with one, async-graphql wraps every field's
         // resolution in the extension chain.
@@ -143,6 +164,7 @@ impl Application {
             token_keys,
             background,
             listener,
+            changes: bus,
             playground,
             persisted_queries,
             documents,

@@ -5,6 +5,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cache::CacheConfig;
+
 mod validate;
 
 pub use validate::InvalidConfig;
@@ -118,8 +120,15 @@ pub struct Config {
     #[command(flatten)]
     pub limits: QueryLimits,
 
+    /// Every cache's capacity and lifetime (see the cache table).
     #[command(flatten)]
     pub caches: CacheConfig,
+
+    /// PostgreSQL only: silence on the listener for other replicas' changes after which its
+    /// connection is tested (a dead one makes the replica flush its caches
+    /// and reconnect).
+    #[arg(long, env = "AGENTGRAPH_LISTENER_HEARTBEAT", default_value = "5s", value_parser = duration, global = true)]
+    pub listener_heartbeat: Duration,
 
     #[command(flatten)]
     pub live: LiveConfig,
@@ -271,101 +280,8 @@ pub struct HttpConfig {
     pub document_cache_bytes: u64,
 }
 
-/// Cache sizes (entries) and lifetimes; the README's cache table explains
-/// each cache.
-#[derive(Clone, Debug, Args)]
-pub struct CacheConfig {
-    /// Agent configurations (agent + model + provider + tools) kept.
-    #[arg(
-        long,
-        env = "AGENTGRAPH_AGENT_CACHE_CAPACITY",
-        default_value_t = 10_000,
-        global = true
-    )]
-    pub agent_cache_capacity: u64,
-
-    /// How long an agent configuration lives without a refresh.
-    #[arg(long, env = "AGENTGRAPH_AGENT_CACHE_TTL", default_value = "600s", value_parser = duration, global = true)]
-    pub agent_cache_ttl: Duration,
-
-    /// How often every agent configuration is reloaded in the background.
-    #[arg(long, env = "AGENTGRAPH_AGENT_CACHE_REFRESH", default_value = "120s", value_parser = duration, global = true)]
-    pub agent_cache_refresh: Duration,
-
-    /// (user, agent) instruction entries kept.
-    #[arg(
-        long,
-        env = "AGENTGRAPH_INSTRUCTIONS_CACHE_CAPACITY",
-        default_value_t = 100_000,
-        global = true
-    )]
-    pub instructions_cache_capacity: u64,
-
-    /// How long a user's instructions stay cached.
-    #[arg(long, env = "AGENTGRAPH_INSTRUCTIONS_CACHE_TTL", default_value = "120s", value_parser = duration, global = true)]
-    pub instructions_cache_ttl: Duration,
-
-    /// Assembled (user, agent) runtimes kept.
-    #[arg(
-        long,
-        env = "AGENTGRAPH_RUNTIME_CACHE_CAPACITY",
-        default_value_t = 100_000,
-        global = true
-    )]
-    pub runtime_cache_capacity: u64,
-
-    /// How long an assembled runtime stays cached.
-    #[arg(long, env = "AGENTGRAPH_RUNTIME_CACHE_TTL", default_value = "120s", value_parser = duration, global = true)]
-    pub runtime_cache_ttl: Duration,
-
-    /// Project readiness snapshots kept in memory.
-    #[arg(
-        long,
-        env = "AGENTGRAPH_READINESS_CACHE_CAPACITY",
-        default_value_t = 50_000,
-        global = true
-    )]
-    pub readiness_cache_capacity: u64,
-
-    /// PostgreSQL only: silence on the invalidation listener after which its
-    /// connection is tested (a dead one makes the replica flush its caches
-    /// and reconnect).
-    #[arg(long, env = "AGENTGRAPH_LISTENER_HEARTBEAT", default_value = "5s", value_parser = duration, global = true)]
-    pub listener_heartbeat: Duration,
-
-    /// How long a readiness snapshot stays in memory.
-    #[arg(long, env = "AGENTGRAPH_READINESS_CACHE_TTL", default_value = "300s", value_parser = duration, global = true)]
-    pub readiness_cache_ttl: Duration,
-
-    /// Circles whose member lists (with agent summaries) are kept.
-    #[arg(
-        long,
-        env = "AGENTGRAPH_CIRCLE_MEMBERS_CACHE_CAPACITY",
-        default_value_t = 10_000,
-        global = true
-    )]
-    pub circle_members_cache_capacity: u64,
-
-    /// How long a circle's member list stays cached.
-    #[arg(long, env = "AGENTGRAPH_CIRCLE_MEMBERS_CACHE_TTL", default_value = "300s", value_parser = duration, global = true)]
-    pub circle_members_cache_ttl: Duration,
-
-    /// Project owners kept (a project's owner never changes).
-    #[arg(
-        long,
-        env = "AGENTGRAPH_PROJECT_OWNER_CACHE_CAPACITY",
-        default_value_t = 100_000,
-        global = true
-    )]
-    pub project_owner_cache_capacity: u64,
-
-    /// How long a project's owner stays cached.
-    #[arg(long, env = "AGENTGRAPH_PROJECT_OWNER_CACHE_TTL", default_value = "3600s", value_parser = duration, global = true)]
-    pub project_owner_cache_ttl: Duration,
-}
-
 /// Parses `600s`, `2m`, `250ms`.
-fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
+pub(crate) fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(text)
 }
 

@@ -11,11 +11,14 @@
 //! - [`auth`] turns the bearer JWT into a [`auth::Viewer`].
 //! - [`graphql`] assembles the schema; one module per domain, thin resolvers.
 //! - [`loaders`] batch relation lookups per request into single queries.
-//! - [`cache`] holds the shared caches (agent config, instructions,
-//!   runtime) and keeps them correct under concurrent invalidation, and the
-//!   live readiness that subscriptions follow.
-//! - [`invalidation`] carries "what changed" from committed transactions to
-//!   the caches and the live readiness.
+//! - [`live`] pushes the readiness of followed projects to subscriptions,
+//!   through the readiness cache.
+//! - [`cache`] lists the shared caches, one module each (agent config, user
+//!   instructions, agent runtime, readiness, circle members, project
+//!   owner), and the fence that keeps them correct under concurrent changes.
+//! - [`changes`] names what a committed write changed in the data, and
+//!   carries it to the caches and the live readiness of this replica and of
+//!   every other one.
 //! - [`runtime`] assembles what starting an agent needs (pure).
 //! - [`db`] owns every SQL statement, grouped by domain, and the one write
 //!   path ([`db::Db::write`]); it reports [`db::DataError`]s.
@@ -26,20 +29,22 @@
 //! - [`seed`] loads the demo data set.
 //!
 //! Dependencies point down and never back: `app` -> `http` -> `graphql` ->
-//! `loaders`/`cache` -> `db` -> `entity` (which defines the typed ids), with
-//! `observability`, `config`, `error`, `batch`, `readiness` and `invalidation` below
-//! them all.
+//! `live` -> `loaders`/`cache` -> `db` -> `entity` (which defines the typed
+//! ids), with `observability`, `config`, `error`, `batch`, `readiness` and
+//! `changes` below them all (`config` gathers each part's flags, the
+//! caches' among them).
 
 pub mod app;
 pub mod auth;
 pub mod batch;
 pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
-pub mod invalidation;
+pub mod live;
 pub mod loaders;
 pub mod observability;
 pub mod readiness;

@@ -2,7 +2,8 @@
 
 use agentgraph::{
     app::{self, Application},
-    config::{Cli, Command},
+    changes,
+    config::{Cli, Command, Config},
     db::Db,
     graphql, observability,
 };
@@ -24,14 +25,14 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             observability::init_tracing(config.log_format);
-            let db = Db::connect(config.database_url.as_str(), &config.db).await?;
+            let db = connect_without_caches(&config).await?;
             db.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::SeedDemo => {
             observability::init_tracing(config.log_format);
-            let db = Db::connect(config.database_url.as_str(), &config.db).await?;
+            let db = connect_without_caches(&config).await?;
             db.migrate().await?;
             let report = app::load_demo_data(&db).await?;
             tracing::info!(?report, "demo data set loaded");
@@ -59,4 +60,11 @@ async fn serve(config: agentgraph::config::Config) -> anyhow::Result<()> {
     }
     app::serve(listener, application.state, app::shutdown_signal()).await?;
     Ok(())
+}
+
+/// The database for a one-off command: this process keeps no caches, so
+/// its committed changes reach only other replicas (by `NOTIFY`).
+async fn connect_without_caches(config: &Config) -> anyhow::Result<Db> {
+    let (changes, _no_bus) = changes::channel();
+    Ok(Db::connect(config.database_url.as_str(), &config.db, changes).await?)
 }

@@ -9,10 +9,10 @@ use std::{
 
 use agentgraph::{
     auth::{TokenKeys, Viewer},
+    changes::Change,
     config::DbConfig,
     db,
     http::AppState,
-    invalidation::Invalidation,
 };
 use anyhow::Context as _;
 use entity::projects;
@@ -33,12 +33,12 @@ use crate::{
 
 /// How `agentRuntime cold` makes each request cold; printed with the results.
 pub const COLD_RUNTIME_METHOD: &str = "a fresh user per request (instructions cold) and a random \
-     agent whose config is invalidated in-process (Invalidation::Agent) just before the request";
+     agent whose config is invalidated in-process (Change::Agent) just before the request";
 
 /// How `circles nested (cold)` makes each request cold; printed with the
 /// results.
 pub const COLD_CIRCLES_METHOD: &str = "every cache emptied in-process \
-     (Invalidation::Everything) just before the request; with several connections, a request \
+     (Change::Everything) just before the request; with several connections, a request \
      may find entries another one refilled in between";
 
 const TRIVIAL: &str = "{ __typename }";
@@ -269,7 +269,7 @@ impl Bench {
             Workload::RuntimeCold => self.runtime_cold(worker).await,
             Workload::AgentWarm => self.agent(worker).await,
             Workload::CirclesCold => {
-                self.invalidate(Invalidation::Everything);
+                self.invalidate(Change::Everything);
                 self.circles(worker).await
             }
             Workload::CirclesWarm => self.circles(worker).await,
@@ -314,7 +314,7 @@ impl Bench {
     async fn runtime_cold(&self, worker: &mut Worker) -> anyhow::Result<Sample> {
         let agent = self.random_agent(worker).to_owned();
         let fresh_user = bearer(&self.keys, Uuid::now_v7());
-        self.invalidate(Invalidation::Agent {
+        self.invalidate(Change::Agent {
             name: agent.clone(),
         });
         self.runtime(worker, &fresh_user, &agent).await
@@ -357,7 +357,7 @@ impl Bench {
             .exec(&self.db)
             .await
             .context("bumping the big project's state_version")?;
-        self.invalidate(Invalidation::Readiness {
+        self.invalidate(Change::ProjectState {
             project_id: id.into(),
         });
         timed(
@@ -465,8 +465,8 @@ impl Bench {
     }
 
     /// What a committed mutation would deliver, delivered in-process.
-    fn invalidate(&self, event: Invalidation) {
-        self.state.services().db.bus().deliver(&[event]);
+    fn invalidate(&self, change: Change) {
+        self.state.changes().deliver(&[change]);
     }
 }
 

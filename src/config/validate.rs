@@ -172,45 +172,14 @@ impl Config {
     }
 
     fn validate_caches(&self) -> Result<(), InvalidConfig> {
-        let caches = &self.caches;
-        positive_duration("--agent-cache-refresh", caches.agent_cache_refresh)?;
-        positive_duration("--listener-heartbeat", caches.listener_heartbeat)?;
-        let capacities = [
-            ("--agent-cache-capacity", caches.agent_cache_capacity),
-            (
-                "--instructions-cache-capacity",
-                caches.instructions_cache_capacity,
-            ),
-            ("--runtime-cache-capacity", caches.runtime_cache_capacity),
-            (
-                "--readiness-cache-capacity",
-                caches.readiness_cache_capacity,
-            ),
-            (
-                "--circle-members-cache-capacity",
-                caches.circle_members_cache_capacity,
-            ),
-            (
-                "--project-owner-cache-capacity",
-                caches.project_owner_cache_capacity,
-            ),
-        ];
-        for (flag, capacity) in capacities {
-            positive(flag, capacity)?;
-        }
-        let lifetimes = [
-            ("--agent-cache-ttl", caches.agent_cache_ttl),
-            ("--instructions-cache-ttl", caches.instructions_cache_ttl),
-            ("--runtime-cache-ttl", caches.runtime_cache_ttl),
-            ("--readiness-cache-ttl", caches.readiness_cache_ttl),
-            (
-                "--circle-members-cache-ttl",
-                caches.circle_members_cache_ttl,
-            ),
-            ("--project-owner-cache-ttl", caches.project_owner_cache_ttl),
-        ];
-        for (flag, lifetime) in lifetimes {
-            positive_duration(flag, lifetime)?;
+        positive_duration(
+            "--agent-cache-refresh",
+            self.caches.agent_config.agent_cache_refresh,
+        )?;
+        positive_duration("--listener-heartbeat", self.listener_heartbeat)?;
+        for (cache, sizing) in self.caches.sizes() {
+            positive(cache.capacity_flag, sizing.capacity)?;
+            positive_duration(cache.ttl_flag, sizing.ttl)?;
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use sea_orm::{
 
 use super::{joined_row_present, select_prefixed, Db, WriteTxn};
 use super::{DataError, Entity, Taken};
-use crate::invalidation::Invalidation;
+use crate::changes::Change;
 
 /// An agent with its model and that model's provider, as one JOIN returns them.
 #[derive(Clone, Debug, PartialEq)]
@@ -317,7 +317,7 @@ pub async fn create_agent(db: &Db, new: NewAgent) -> Result<AgentRow, DataError>
             .insert(txn)
             .await
             .map_err(|e| DataError::on_unique_violation(e, Taken::AgentName(name.clone())))?;
-            txn.invalidate(Invalidation::Agent { name: name.clone() });
+            txn.record(Change::Agent { name: name.clone() });
             let row = reread_agent(txn, &name).await?;
             Ok(row)
         }
@@ -363,7 +363,7 @@ pub async fn update_agent(db: &Db, name: &str, patch: AgentPatch) -> Result<Agen
             }
             agent.updated_at = Set(Utc::now());
             agent.update(txn).await?;
-            txn.invalidate(Invalidation::Agent {
+            txn.record(Change::Agent {
                 name: name.to_owned(),
             });
             let row = reread_agent(txn, name).await?;
@@ -486,9 +486,9 @@ async fn find_tool(
 }
 
 /// A tool change is a change of the agent's configuration: bump
-/// `updated_at` and invalidate the agent.
+/// `updated_at` and record the agent as changed.
 async fn touch_agent(txn: &WriteTxn, agent: agents::Model) -> Result<(), DbErr> {
-    txn.invalidate(Invalidation::Agent {
+    txn.record(Change::Agent {
         name: agent.name.clone(),
     });
     let mut agent: agents::ActiveModel = agent.into();

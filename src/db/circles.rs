@@ -3,8 +3,8 @@
 //! Members are read with a summary of their agent, the agent's model and
 //! the model's provider in one JOIN for any number of circles
 //! ([`members_by_circle`]), which is what keeps the nested circles query at
-//! two statements. Membership changes invalidate the circle's cached
-//! member list.
+//! two statements. Membership changes are recorded as a [`Change::Membership`] of the
+//! circle.
 
 use entity::{CircleId, CircleMemberId};
 use futures::FutureExt;
@@ -22,7 +22,7 @@ use super::{
     Db, WriteTxn,
 };
 use super::{DataError, Entity, Taken};
-use crate::invalidation::Invalidation;
+use crate::changes::Change;
 
 /// A membership with a summary of the member agent (and its model and
 /// provider).
@@ -113,7 +113,7 @@ fn member_rows() -> sea_orm::Select<circle_members::Entity> {
 
 /// The circle's cached member list is out of date once this commits.
 fn members_changed(txn: &WriteTxn, circle_id: CircleId) {
-    txn.invalidate(Invalidation::CircleMembers { circle_id });
+    txn.record(Change::Membership { circle_id });
 }
 
 #[tracing::instrument(skip(db))]

@@ -15,7 +15,7 @@ use sea_orm::{
 
 use super::DataError;
 use super::{agents::agent_by_name, Db};
-use crate::invalidation::Invalidation;
+use crate::changes::Change;
 
 /// A user's instructions for one agent, as the runtime needs them: `None`
 /// text when the user has none.
@@ -117,7 +117,7 @@ pub async fn set(
             )
             .exec_without_returning(txn)
             .await?;
-            txn.invalidate(Invalidation::Instructions {
+            txn.record(Change::Instructions {
                 user_id,
                 agent: agent.name.clone(),
             });
@@ -146,7 +146,7 @@ pub async fn clear(db: &Db, user_id: UserId, agent_name: &str) -> Result<(), Dat
                 .filter(instructions::Column::AgentId.eq(agent.id))
                 .exec(txn)
                 .await?;
-            txn.invalidate(Invalidation::Instructions {
+            txn.record(Change::Instructions {
                 user_id,
                 agent: agent.name,
             });

@@ -29,9 +29,9 @@ use sea_orm::{
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{
+    changes::{postgres, Change, ChangeSender},
     config::DbConfig,
     error::DbFailure,
-    invalidation::{postgres, Invalidation, InvalidationBus},
     observability,
 };
 
@@ -43,10 +43,9 @@ pub struct Db {
     /// upgrades a read lock with SQLITE_BUSY at once (no busy wait). Writers
     /// of this process queue here instead; SQLite means one process.
     sqlite_write_gate: Option<Arc<Mutex<()>>>,
-    /// Where committed transactions deliver their invalidations.
-    bus: InvalidationBus,
-    /// Test seam: runs between a commit and the delivery of its
-    /// invalidations.
+    /// Where committed transactions send what they changed.
+    changes: ChangeSender,
+    /// Test seam: runs between a commit and the delivery of its changes.
     after_commit: Option<AfterCommitHook>,
     /// Test seam: runs just before `COMMIT` is sent.
     before_commit: Option<BeforeCommitHook>,
@@ -55,8 +54,8 @@ pub struct Db {
     writes_failing: Arc<AtomicBool>,
 }
 
-/// Called after a write transaction committed and before its invalidations
-/// are delivered; tests use it to abandon a request at exactly that point.
+/// Called after a write transaction committed and before its changes are
+/// delivered; tests use it to abandon a request at exactly that point.
 pub type AfterCommitHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Called with the transaction just before `COMMIT` is sent; tests use it to
@@ -74,9 +73,14 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// Opens the pool with the configured limits and charges every statement
-    /// to the current request's cost.
+    /// to the current request's cost. Committed writes send what they
+    /// changed to `changes`.
     #[tracing::instrument(skip_all)]
-    pub async fn connect(url: &str, config: &DbConfig) -> Result<Self, DbErr> {
+    pub async fn connect(
+        url: &str,
+        config: &DbConfig,
+        changes: ChangeSender,
+    ) -> Result<Self, DbErr> {
         let mut conn = pool::connect(url, config).await?;
         conn.set_metric_callback(|info| {
             observability::cost::record_statement(info.elapsed, info.failed)
@@ -86,7 +90,7 @@ impl Db {
         Ok(Self {
             conn,
             sqlite_write_gate,
-            bus: InvalidationBus::default(),
+            changes,
             after_commit: None,
             before_commit: None,
             writes_failing: Arc::default(),
@@ -105,11 +109,6 @@ impl Db {
 
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
-    }
-
-    /// The bus this handle's transactions deliver invalidations to.
-    pub fn bus(&self) -> &InvalidationBus {
-        &self.bus
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -169,12 +168,12 @@ impl Db {
     }
 
     /// Runs `body` in a write transaction: the one way anything is written.
-    /// `body` records what it changes with [`WriteTxn::invalidate`]. When it
-    /// succeeds the transaction commits and the invalidations are applied,
+    /// `body` records what it changes with [`WriteTxn::record`]. When it
+    /// succeeds the transaction commits and the changes are delivered,
     /// here and on every other replica, as one unit that cancellation cannot
     /// split (see [`WriteTxn::commit`]). When it fails, or the caller goes
     /// away before the commit, the transaction rolls back and nothing is
-    /// written or invalidated.
+    /// written or delivered.
     ///
     /// `body` owns what it uses (the future may only borrow the
     /// transaction): `db.write(|txn| async move { ... }.boxed())`.
@@ -199,8 +198,8 @@ impl Db {
         let writer_gated = writer.is_some();
         let txn = WriteTxn {
             txn: self.conn.begin().await?,
-            invalidations: std::sync::Mutex::new(Vec::new()),
-            bus: self.bus.clone(),
+            changes: std::sync::Mutex::new(Vec::new()),
+            sender: self.changes.clone(),
             after_commit: self.after_commit.clone(),
             before_commit: self.before_commit.clone(),
             writes_failing: Arc::clone(&self.writes_failing),
@@ -219,11 +218,12 @@ impl Db {
     }
 }
 
-/// An open write transaction, and what it will invalidate on commit.
+/// An open write transaction, and what it will deliver as changed on
+/// commit.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
-    invalidations: std::sync::Mutex<Vec<Invalidation>>,
-    bus: InvalidationBus,
+    changes: std::sync::Mutex<Vec<Change>>,
+    sender: ChangeSender,
     after_commit: Option<AfterCommitHook>,
     before_commit: Option<BeforeCommitHook>,
     writes_failing: Arc<AtomicBool>,
@@ -232,43 +232,43 @@ pub struct WriteTxn {
 }
 
 impl WriteTxn {
-    /// Records that committing this transaction changes what `event`
+    /// Records that committing this transaction changes what `change`
     /// describes. Delivered only after a successful commit.
-    pub fn invalidate(&self, event: Invalidation) {
-        let mut events = self
-            .invalidations
+    pub fn record(&self, change: Change) {
+        let mut changes = self
+            .changes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !events.contains(&event) {
-            events.push(event);
+        if !changes.contains(&change) {
+            changes.push(change);
         }
     }
 
-    /// Commits, then delivers the recorded invalidations to this process's
-    /// caches. On PostgreSQL they are also sent to every other replica, by a
+    /// Commits, then delivers the recorded changes to this process's bus.
+    /// On PostgreSQL they are also sent to every other replica, by a
     /// `NOTIFY` inside the transaction (so only a commit delivers it).
     ///
     /// Commit and delivery run in a task of their own: a caller dropped
     /// while they run (client gone, deadline passed) cannot split them, so
     /// a committed change is never left cached as it was before. A `COMMIT`
     /// that fails may still have committed (the connection broke after
-    /// sending it), so its invalidations are delivered here anyway: an
+    /// sending it), so its changes are delivered here anyway: an
     /// entry dropped for nothing costs one reload, a stale one is wrong.
     async fn commit(self) -> Result<(), DbErr> {
-        let events = self
-            .invalidations
+        let changes = self
+            .changes
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (txn, bus, before_commit, after_commit, writes_failing, writer) = (
+        let (txn, sender, before_commit, after_commit, writes_failing, writer) = (
             self.txn,
-            self.bus,
+            self.sender,
             self.before_commit,
             self.after_commit,
             self.writes_failing,
             self._writer,
         );
         let committing = observability::cost::charged_to_current_request(async move {
-            postgres::notify(&txn, bus.origin(), &events).await?;
+            postgres::notify(&txn, sender.origin(), &changes).await?;
             if let Some(hook) = before_commit {
                 hook(&txn).await;
             }
@@ -278,14 +278,14 @@ impl WriteTxn {
                 Ok(()) => writes_failing.store(false, Ordering::Release),
                 Err(error) => {
                     note_failure(&writes_failing, error);
-                    bus.deliver(&events);
+                    sender.send(changes).await;
                     return committed;
                 }
             }
             if let Some(hook) = after_commit {
                 hook().await;
             }
-            bus.deliver(&events);
+            sender.send(changes).await;
             Ok(())
         });
         tokio::spawn(committing)

@@ -36,7 +36,7 @@ use sea_orm::{
 };
 
 use super::{DataError, Db, Entity, WriteTxn};
-use crate::invalidation::Invalidation;
+use crate::changes::Change;
 
 /// The project if it exists and belongs to `owner_id`.
 #[tracing::instrument(skip(conn))]
@@ -162,7 +162,7 @@ pub async fn rename_project(
 /// Records, inside the changing transaction, that the project's state
 /// changed: its `state_version` moves on (so no readiness snapshot of the old
 /// state is valid any more, on any replica), its persisted readiness
-/// snapshot is deleted, and its cached readiness is invalidated on commit.
+/// snapshot is deleted, and the change is delivered on commit.
 /// Every mutation of a project's state must call this.
 pub async fn state_changed(txn: &WriteTxn, project_id: ProjectId) -> Result<(), DbErr> {
     projects::Entity::update_many()
@@ -177,6 +177,6 @@ pub async fn state_changed(txn: &WriteTxn, project_id: ProjectId) -> Result<(), 
     readiness::Entity::delete_by_id(project_id)
         .exec(txn)
         .await?;
-    txn.invalidate(Invalidation::Readiness { project_id });
+    txn.record(Change::ProjectState { project_id });
     Ok(())
 }

@@ -6,11 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_graphql::Context;
 
 use crate::{
-    auth::Viewer,
-    cache::{Caches, LiveReadiness},
-    db::Db,
-    error::AppError,
-    loaders::Loaders,
+    auth::Viewer, cache::Caches, db::Db, error::AppError, live::LiveReadiness, loaders::Loaders,
 };
 
 /// Process-wide dependencies of the resolvers, shared by all requests.

@@ -1,5 +1,5 @@
 //! Subscriptions: readiness pushed as it changes, from the live readiness
-//! hub ([`LiveReadiness`](crate::cache::LiveReadiness)).
+//! hub ([`LiveReadiness`](crate::live::LiveReadiness)).
 
 use entity::ProjectId;
 

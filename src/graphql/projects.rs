@@ -13,7 +13,7 @@ use super::{
     input, pagination,
     readiness::{self, ProjectCounts, Readiness},
 };
-use crate::{db, error::AppError};
+use crate::{cache::project_owner::Ownership, db, error::AppError};
 
 mod evidence;
 mod lists;
@@ -46,18 +46,21 @@ impl From<projects::Model> for Project {
 impl Project {
     /// The viewer's project `id`, if it exists and is the viewer's. Another
     /// user's id and an unknown one cost the same, first and later (see
-    /// [`Caches::project_ownership`](crate::cache::Caches::project_ownership)).
+    /// [`project_owner`](crate::cache::project_owner)).
     pub(crate) async fn owned_by_viewer(ctx: &Context<'_>, id: ProjectId) -> Result<Option<Self>> {
         let viewer = ctx.viewer()?;
-        let caches = &ctx.services()?.caches;
-        if let Some(owned) = caches.project_ownership(viewer.id, id) {
-            return Ok(owned.then_some(Self { id, row: None }));
-        }
-        let snapshot = caches.project_owner_snapshot();
-        let row = ctx.loaders()?.projects.by_id.load(id).await?;
-        let owned = row.filter(|row| row.owner_id == viewer.id);
-        caches.remember_project_ownership(&snapshot, viewer.id, id, owned.is_some());
-        Ok(owned.map(Self::from))
+        let loaders = ctx.loaders()?;
+        let ownership = ctx
+            .services()?
+            .caches
+            .project_owners
+            .check(viewer.id, id, || loaders.projects.by_id.load(id))
+            .await?;
+        Ok(match ownership {
+            Ownership::Owned(Some(row)) => Some(Self::from(row)),
+            Ownership::Owned(None) => Some(Self { id, row: None }),
+            Ownership::NotOwned => None,
+        })
     }
 
     async fn row(&self, ctx: &Context<'_>) -> Result<projects::Model> {

@@ -70,7 +70,8 @@ impl RuntimeQuery {
         let runtime = ctx
             .services()?
             .caches
-            .agent_runtime(viewer.id, &agent_name)
+            .runtimes
+            .get(viewer.id, &agent_name)
             .await?;
         Ok(runtime.map(AgentRuntime))
     }

@@ -16,9 +16,9 @@ use super::{ParsedDocuments, PersistedQueries, Playground};
 use crate::{
     app::RequestHook,
     auth::TokenKeys,
+    changes::{postgres::ListenerHealth, ChangeBus},
     config::Config,
     graphql::{AppSchema, Services},
-    invalidation::postgres::ListenerHealth,
     observability::metrics::OperationLabels,
 };
 
@@ -28,11 +28,14 @@ pub struct StateParts {
     pub schema: AppSchema,
     pub services: Services,
     pub token_keys: TokenKeys,
-    /// Background tasks (cache refresh, invalidation listener, metrics
-    /// upkeep), stopped when serving stops.
+    /// Background tasks (change delivery, live readiness, cache refresh,
+    /// the listener for other replicas' changes, metrics upkeep), stopped
+    /// when serving stops or the state is dropped.
     pub background: Vec<JoinHandle<()>>,
     /// On PostgreSQL: the health of the invalidation listener.
     pub listener: Option<Arc<ListenerHealth>>,
+    /// Where this process's committed changes are delivered.
+    pub changes: Arc<ChangeBus>,
     pub playground: Playground,
     pub persisted_queries: PersistedQueries,
     pub documents: ParsedDocuments,
@@ -52,10 +55,11 @@ struct StateInner {
     /// Raised on SIGTERM/Ctrl-C so `/readyz` turns 503 while in-flight
     /// requests finish.
     shutting_down: AtomicBool,
-    /// Background tasks, stopped when serving stops.
+    /// Background tasks, stopped when serving stops or this is dropped.
     background: Vec<JoinHandle<()>>,
     /// On PostgreSQL: the health of the invalidation listener.
     listener: Option<Arc<ListenerHealth>>,
+    changes: Arc<ChangeBus>,
     /// The operation names that label request metrics (bounded).
     operation_labels: OperationLabels,
     /// The GraphiQL page (with the dev token in dev mode) and its assets.
@@ -84,6 +88,7 @@ impl AppState {
             shutting_down: AtomicBool::new(false),
             background: parts.background,
             listener: parts.listener,
+            changes: parts.changes,
             operation_labels: OperationLabels::default(),
             playground: parts.playground,
             websockets: Arc::new(Semaphore::new(parts.config.live.max_websocket_connections)),
@@ -104,6 +109,11 @@ impl AppState {
 
     pub fn schema(&self) -> &AppSchema {
         &self.0.schema
+    }
+
+    /// The bus this process's caches and live readiness hear changes on.
+    pub fn changes(&self) -> &ChangeBus {
+        &self.0.changes
     }
 
     pub fn services(&self) -> &Services {
@@ -178,8 +188,22 @@ impl AppState {
     }
 
     pub(crate) fn stop_background_tasks(&self) {
-        for task in &self.0.background {
+        self.0.stop_background_tasks();
+    }
+}
+
+impl StateInner {
+    fn stop_background_tasks(&self) {
+        for task in &self.background {
             task.abort();
         }
+    }
+}
+
+/// The application owns its background tasks: they hold its caches and
+/// bus, and go with it.
+impl Drop for StateInner {
+    fn drop(&mut self) {
+        self.stop_background_tasks();
     }
 }

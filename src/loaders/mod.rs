@@ -53,7 +53,7 @@ impl Loaders {
                 let caches = Arc::clone(caches);
                 move |ids| {
                     let caches = Arc::clone(&caches);
-                    async move { caches.readiness_many(&ids).await }
+                    async move { caches.readiness.get_many(&ids).await }
                 }
             }),
             tools_by_agent: Batcher::new({
@@ -74,14 +74,14 @@ impl Loaders {
                 let caches = Arc::clone(caches);
                 move |ids| {
                     let caches = Arc::clone(&caches);
-                    async move { caches.circle_members(&ids).await }
+                    async move { caches.circle_members.get_many(&ids).await }
                 }
             }),
             agent_configs: Batcher::isolated({
                 let caches = Arc::clone(caches);
                 move |names| {
                     let caches = Arc::clone(&caches);
-                    async move { caches.agent_configs(&names).await }
+                    async move { caches.agent_configs.get_many(&names).await }
                 }
             }),
         }

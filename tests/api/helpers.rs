@@ -153,7 +153,10 @@ impl TestApp {
         let (config, state, address, shutdown, served, dev_token) =
             start_server(&url, flags, hooks).await;
         let db_config = config.db;
-        let db = Db::connect(&url, &db_config)
+        // Outside the application: its writes reach the application like
+        // another replica's (by NOTIFY, on PostgreSQL), never directly.
+        let (changes, _no_bus) = agentgraph::changes::channel();
+        let db = Db::connect(&url, &db_config, changes)
             .await
             .expect("test connection");
         let keys = TokenKeys::new(SECRET.as_bytes()).expect("the test secret is long enough");

@@ -121,7 +121,7 @@ test_both! {
         let batch = tokio::spawn({
             let app = Arc::clone(&app);
             let names = names.clone();
-            async move { app.state.services().caches.agent_configs(&names).await }
+            async move { app.state.services().caches.agent_configs.get_many(&names).await }
         });
         tokio::time::timeout(Duration::from_secs(10), reached)
             .await

@@ -121,6 +121,10 @@ test_both! {
             let entries = format!("agentgraph_cache_entries{{cache=\"{cache}\"}}");
             assert!(sample(&after, &entries).is_some(), "{cache} missing from /metrics");
         }
+        // The names come from the cache table: each cache reports under its own.
+        let reported: Vec<&str> = app.state.services().caches.stats().iter().map(|(name, _, _)| *name).collect();
+        let described: Vec<&str> = agentgraph::cache::TABLE.iter().map(|info| info.name).collect();
+        assert_eq!(reported, described);
     }
 }
 

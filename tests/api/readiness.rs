@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agentgraph::invalidation::Invalidation;
+use agentgraph::changes::Change;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -128,7 +128,7 @@ test_both! {
             }
             created = n;
             // Memory empty: the page, the persisted snapshots, one aggregate.
-            app.state.services().db.bus().deliver(&[Invalidation::Everything]);
+            app.state.changes().deliver(&[Change::Everything]);
             let cold = app.post(Some(&auth), query, json!({ "n": n })).await;
             assert_eq!(cold.body["data"]["projects"]["nodes"].as_array().map(Vec::len), Some(n));
             assert!(cold.statements() <= 3, "cold, {n} projects: {} statements", cold.statements());
@@ -145,7 +145,7 @@ test_both! {
                 assert!(started.elapsed() < Duration::from_secs(5), "snapshots were persisted");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            app.state.services().db.bus().deliver(&[Invalidation::Everything]);
+            app.state.changes().deliver(&[Change::Everything]);
             let from_table = app.post(Some(&auth), query, json!({ "n": n })).await;
             assert_eq!(from_table.statements(), 2, "page + persisted snapshots, no aggregate");
         }

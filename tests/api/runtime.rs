@@ -7,10 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use agentgraph::{
-    app::Hooks,
-    cache::{AfterLoadHook, StatsSnapshot},
-};
+use agentgraph::{app::Hooks, cache::AfterLoadHook, observability::StatsSnapshot};
 use futures::FutureExt;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};

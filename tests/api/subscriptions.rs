@@ -186,14 +186,14 @@ test_both! {
         let mut client = WsClient::open(&app, Some(&app.user)).await;
         client.subscribe("1", &project).await;
         let before = client.readiness("1").await;
-        let loads = app.state.services().caches.readiness_stats().loads;
+        let loads = app.state.services().caches.readiness.stats().loads;
         for _ in 0..5 {
             add_persona(&app, &app.user, &project).await;
         }
         let latest = client.readiness("1").await;
         assert_ne!(latest["computedAt"], before["computedAt"]);
         assert!(client.stays_silent_for(Duration::from_millis(600)).await, "one event for the burst");
-        assert_eq!(app.state.services().caches.readiness_stats().loads - loads, 1);
+        assert_eq!(app.state.services().caches.readiness.stats().loads - loads, 1);
         // The event carries the state after the last change.
         let read = app
             .post(Some(&app.user), "query($id: UUID!) { project(id: $id) { readiness { computedAt } } }", json!({ "id": project }))
@@ -244,7 +244,7 @@ test_both! {
         }
         let caches = &app.state.services().caches;
         for change in 1..=3 {
-            let before = caches.readiness_stats().loads;
+            let before = caches.readiness.stats().loads;
             add_persona(&app, &app.user, &project).await;
             let sent = Instant::now();
             for client in &mut clients {
@@ -255,7 +255,7 @@ test_both! {
             }
             let last = sent.elapsed();
             assert!(last < DEADLINE, "change {change}: the last event after {last:?}");
-            let loads = caches.readiness_stats().loads - before;
+            let loads = caches.readiness.stats().loads - before;
             assert_eq!(loads, 1, "change {change}: one readiness computation for 1,000 subscribers");
         }
     }
@@ -300,7 +300,7 @@ async fn a_mutation_on_one_replica_reaches_subscribers_on_another_within_a_secon
     ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
 )]
 async fn a_replica_whose_listener_reconnects_pushes_a_fresh_value() {
-    use agentgraph::invalidation::postgres::application_name;
+    use agentgraph::changes::postgres::application_name;
     use sea_orm::{ConnectionTrait, Statement};
 
     let (a, b) = TestApp::spawn_two_replicas().await;
@@ -309,7 +309,7 @@ async fn a_replica_whose_listener_reconnects_pushes_a_fresh_value() {
     client.subscribe("1", &project).await;
     let before = client.readiness("1").await;
 
-    let b_listener = application_name(b.state.services().db.bus().origin());
+    let b_listener = application_name(b.state.changes().origin());
     a.db.conn()
         .execute(Statement::from_string(
             sea_orm::DbBackend::Postgres,

@@ -1,6 +1,6 @@
-//! Invalidation between replicas over PostgreSQL `LISTEN`/`NOTIFY`.
+//! Changes between replicas over PostgreSQL `LISTEN`/`NOTIFY`.
 //!
-//! Sending: a write transaction that recorded invalidations runs
+//! Sending: a write transaction that recorded changes runs
 //! `SELECT pg_notify('agentgraph_invalidation', payload)` just before
 //! `COMMIT`; PostgreSQL delivers it to every listener when (and only if) the
 //! transaction commits.
@@ -8,7 +8,7 @@
 //! Receiving: each replica keeps one dedicated connection outside the pool
 //! (it must be a direct or session-mode connection: a transaction-mode
 //! pooler does not keep `LISTEN` state) and applies what it hears through
-//! its bus, with the same fence as local invalidations. A replica cannot
+//! its bus, with the same fence as local changes. A replica cannot
 //! know what it missed while its listener was down, so whenever the
 //! connection is lost (an error, or no answer to a heartbeat) it flushes
 //! every cache, reconnects with backoff, and counts the event.
@@ -33,9 +33,10 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::{Invalidation, InvalidationBus};
+use super::{Change, ChangeBus};
 
 /// The channel every replica listens on.
+/// (Its name predates the word "change"; replicas of every release share it.)
 pub const CHANNEL: &str = "agentgraph_invalidation";
 
 /// PostgreSQL refuses payloads from 8000 bytes on; past this, send
@@ -45,14 +46,14 @@ const MAX_PAYLOAD: usize = 7_900;
 #[derive(Debug, Serialize, Deserialize)]
 struct Payload {
     origin: Uuid,
-    events: Vec<Invalidation>,
+    events: Vec<Change>,
 }
 
 /// Issues the `NOTIFY` for `events` inside the transaction `txn`.
 pub async fn notify(
     txn: &impl ConnectionTrait,
     origin: Uuid,
-    events: &[Invalidation],
+    events: &[Change],
 ) -> Result<(), DbErr> {
     if events.is_empty() || txn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
@@ -61,13 +62,13 @@ pub async fn notify(
         origin,
         events: events.to_vec(),
     })
-    .map_err(|e| DbErr::Custom(format!("encoding invalidations: {e}")))?;
+    .map_err(|e| DbErr::Custom(format!("encoding changes: {e}")))?;
     if payload.len() > MAX_PAYLOAD {
         payload = serde_json::to_string(&Payload {
             origin,
-            events: vec![Invalidation::Everything],
+            events: vec![Change::Everything],
         })
-        .map_err(|e| DbErr::Custom(format!("encoding invalidations: {e}")))?;
+        .map_err(|e| DbErr::Custom(format!("encoding changes: {e}")))?;
     }
     txn.execute(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -110,7 +111,7 @@ pub struct ListenerSettings {
     pub heartbeat: Duration,
 }
 
-/// The background task that applies other replicas' invalidations.
+/// The background task that delivers other replicas' changes.
 pub struct Listener;
 
 impl Listener {
@@ -118,7 +119,7 @@ impl Listener {
     /// serving), then spawns the receive loop.
     pub async fn start(
         settings: ListenerSettings,
-        bus: InvalidationBus,
+        bus: Arc<ChangeBus>,
     ) -> Result<(JoinHandle<()>, Arc<ListenerHealth>), sea_orm::sqlx::Error> {
         let health = Arc::new(ListenerHealth::default());
         let listener = connect(&settings.database_url, bus.origin()).await?;
@@ -150,7 +151,7 @@ async fn connect(url: &str, origin: Uuid) -> Result<PgListener, sea_orm::sqlx::E
 async fn run(
     mut listener: PgListener,
     settings: ListenerSettings,
-    bus: InvalidationBus,
+    bus: Arc<ChangeBus>,
     health: Arc<ListenerHealth>,
 ) {
     loop {
@@ -160,10 +161,10 @@ async fn run(
         tracing::warn!(
             "invalidation listener lost its connection; flushing caches and reconnecting"
         );
-        bus.deliver(&[Invalidation::Everything]);
+        bus.deliver(&[Change::Everything]);
         listener = reconnect(&settings.database_url, bus.origin()).await;
         // Anything committed between the loss and now was missed.
-        bus.deliver(&[Invalidation::Everything]);
+        bus.deliver(&[Change::Everything]);
         health.connected.store(true, Ordering::SeqCst);
         tracing::info!("invalidation listener reconnected");
     }
@@ -174,7 +175,7 @@ async fn run(
 async fn receive_until_lost(
     listener: &mut PgListener,
     settings: &ListenerSettings,
-    bus: &InvalidationBus,
+    bus: &ChangeBus,
     health: &ListenerHealth,
 ) {
     loop {
@@ -192,7 +193,7 @@ async fn receive_until_lost(
     }
 }
 
-fn apply(payload: &str, bus: &InvalidationBus, health: &ListenerHealth) {
+fn apply(payload: &str, bus: &ChangeBus, health: &ListenerHealth) {
     match serde_json::from_str::<Payload>(payload) {
         Ok(payload) if payload.origin == bus.origin() => {}
         Ok(payload) => {
@@ -201,8 +202,8 @@ fn apply(payload: &str, bus: &InvalidationBus, health: &ListenerHealth) {
         }
         Err(error) => {
             // Unknown format (a newer replica?): be safe.
-            tracing::warn!(%error, "unreadable invalidation; flushing caches");
-            bus.deliver(&[Invalidation::Everything]);
+            tracing::warn!(%error, "unreadable change notification; flushing caches");
+            bus.deliver(&[Change::Everything]);
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! One `watch` channel per followed project holds the latest snapshot, so a
 //! follower that reads slowly skips to the newest value and nothing queues
-//! up behind it. The hub listens to the invalidation bus (this replica's
+//! up behind it. The hub listens to the change bus (this replica's
 //! commits, and other replicas' through the listener): delivery only marks
 //! the project dirty and wakes the coalescing task, which waits one window,
 //! then recomputes every dirty project in one batch through the readiness
@@ -26,11 +26,11 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::Caches;
 use crate::{
+    cache::readiness::ReadinessCache,
+    changes::{Change, Subscriber},
     db::readiness::ReadinessSnapshot,
     error::AppError,
-    invalidation::{Invalidation, InvalidationBus, Subscriber},
 };
 
 /// The latest snapshot of one project; `None` until the first push.
@@ -44,7 +44,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The followed projects and their latest readiness. Shared by all
 /// subscriptions of the process.
 pub struct LiveReadiness {
-    caches: Arc<Caches>,
+    readiness: ReadinessCache,
     watched: Mutex<Watched>,
     /// Wakes the coalescing task; shared with it, so that the task can wait
     /// without keeping the hub alive.
@@ -69,22 +69,17 @@ impl std::fmt::Debug for LiveReadiness {
 }
 
 impl LiveReadiness {
-    /// Creates the hub, subscribes it to `bus` and starts its coalescing
-    /// task, which pushes at most once per `window`.
-    pub fn start(
-        caches: Arc<Caches>,
-        bus: &InvalidationBus,
-        window: Duration,
-    ) -> (Arc<Self>, JoinHandle<()>) {
+    /// Creates the hub over the readiness cache and starts its coalescing
+    /// task, which pushes at most once per `window`. Subscribe the hub to
+    /// the change bus.
+    pub fn start(readiness: ReadinessCache, window: Duration) -> (Arc<Self>, JoinHandle<()>) {
         let hub = Arc::new(Self {
-            caches,
+            readiness,
             watched: Mutex::default(),
             wake: Arc::new(Notify::new()),
             active: AtomicU64::new(0),
             events: AtomicU64::new(0),
         });
-        let subscriber: Arc<dyn Subscriber> = hub.clone();
-        bus.subscribe(Arc::downgrade(&subscriber));
         let task = tokio::spawn(coalesce(
             Arc::downgrade(&hub),
             Arc::clone(&hub.wake),
@@ -116,8 +111,8 @@ impl LiveReadiness {
             last: None,
         };
         let current = self
-            .caches
-            .readiness_many(&[project_id])
+            .readiness
+            .get_many(&[project_id])
             .await?
             .get(&project_id)?
             .ok_or_else(|| {
@@ -154,7 +149,7 @@ impl LiveReadiness {
         if dirty.is_empty() {
             return Ok(());
         }
-        let snapshots = match self.caches.readiness_many(&dirty).await {
+        let snapshots = match self.readiness.get_many(&dirty).await {
             Ok(snapshots) => snapshots,
             Err(error) => {
                 self.lock().dirty.extend(dirty);
@@ -201,21 +196,23 @@ impl Drop for LiveReadiness {
 
 impl Subscriber for LiveReadiness {
     /// Runs right after a commit: marks and wakes, never waits.
-    fn apply(&self, event: &Invalidation) {
+    fn apply(&self, change: &Change) {
         let mut watched = self.lock();
-        match event {
-            Invalidation::Readiness { project_id } => {
+        match change {
+            Change::ProjectState { project_id } => {
                 if !watched.channels.contains_key(project_id) {
                     return;
                 }
                 watched.dirty.insert(*project_id);
             }
             // Changes may have been missed: every follower gets a fresh value.
-            Invalidation::Everything => {
+            Change::Everything => {
                 let all: Vec<ProjectId> = watched.channels.keys().copied().collect();
                 watched.dirty.extend(all);
             }
-            _ => return,
+            Change::Agent { .. } | Change::Membership { .. } | Change::Instructions { .. } => {
+                return
+            }
         }
         drop(watched);
         self.wake.notify_one();
