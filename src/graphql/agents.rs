@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    Context, Enum, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+    Context, Enum, InputObject, Json, MaybeUndefined, Object, SimpleObject,
 };
 use chrono::{DateTime, Utc};
 use entity::{agent_tools, agents};
@@ -13,7 +13,7 @@ use entity::{AgentId, ModelId, ProviderId, ToolId};
 use super::{
     context::ContextExt,
     input::{self, MAX_DESCRIPTION_BYTES, MAX_PROMPT_BYTES, MAX_SKILLS},
-    pagination,
+    pagination, Result,
 };
 use crate::{
     db::{

@@ -3,10 +3,10 @@
 
 use entity::ProjectId;
 
-use async_graphql::{Context, Result, Subscription};
+use async_graphql::{Context, Subscription};
 use futures::{stream, Stream, StreamExt};
 
-use super::{context::ContextExt, projects::Project, readiness::Readiness};
+use super::{context::ContextExt, projects::Project, readiness::Readiness, Result};
 use crate::error::AppError;
 
 #[derive(Default)]

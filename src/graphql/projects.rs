@@ -2,7 +2,7 @@
 //! user's project is `NOT_FOUND` (or null for `project(id)`), never
 //! revealed.
 
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::projects;
 use entity::ProjectId;
@@ -12,6 +12,7 @@ use super::{
     discovery::DiContext,
     input, pagination,
     readiness::{self, ProjectCounts, Readiness},
+    Result,
 };
 use crate::{db, error::AppError};
 
