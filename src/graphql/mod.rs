@@ -37,9 +37,9 @@ pub use live::SubscriptionRoot;
 use crate::{config::QueryLimits, error::AppError};
 
 /// What every resolver returns. Its error is an [`AppError`], classified
-/// here in the GraphQL layer (a [`DataError`](crate::db::DataError) by
+/// by the time a resolver returns (a [`DataError`](crate::db::DataError) by
 /// `data_errors`, a database error by `AppError`'s own `From`), so the HTTP
-/// layer publishes errors without knowing any type below this one.
+/// layer publishes errors without knowing any data-layer type.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 #[derive(Default, MergedObject)]
