@@ -145,7 +145,7 @@ impl Agent {
 /// texts nor the tools).
 async fn config_of(ctx: &Context<'_>, name: &str) -> Result<Arc<AgentConfig>> {
     let config = ctx.loaders()?.agent_configs.load(name.to_owned()).await?;
-    Ok(config.ok_or(AppError::NotFound("agent"))?)
+    config.ok_or(AppError::NotFound("agent"))
 }
 
 /// An AI agent: its prompts, model and tools.

@@ -66,7 +66,7 @@ impl Project {
             return Ok(row.clone());
         }
         let row = ctx.loaders()?.projects.by_id.load(self.id).await?;
-        row.ok_or_else(|| AppError::NotFound("project").into())
+        row.ok_or(AppError::NotFound("project"))
     }
 }
 
@@ -170,7 +170,7 @@ impl Project {
         #[graphql(default = 100, desc = "Most unanalyzed signals to return (0 to 500).")]
         signals_limit: i32,
     ) -> Result<DiContext> {
-        Ok(DiContext::load(ctx, self.id, signals_limit).await?)
+        DiContext::load(ctx, self.id, signals_limit).await
     }
 
     /// The counts readiness is computed from (same snapshot, no extra cost).
