@@ -1,10 +1,16 @@
-//! The one error type resolvers and data access return, and the table of
-//! public error codes a client can rely on.
+//! The one error type resolvers return (and the loaders and caches they
+//! call), and the table of public error codes a client can rely on.
 //!
-//! Internal detail (database messages, SQL, Rust types) never reaches a
-//! client: [`http`](crate::http) rewrites every GraphQL error into its public
-//! shape via [`AppError::public_message`] and [`ErrorCode`], logging the
-//! detail of internal errors under the request id.
+//! The data layer speaks in the data's terms: `db` returns
+//! [`DataError`](crate::db::DataError) or SeaORM's [`DbErr`]. Both become
+//! an `AppError` before a resolver returns (`graphql::data_errors` names
+//! the argument at fault; `From<DbErr>` here classifies database failures
+//! with [`DbFailure`]), so an error has one road to a client:
+//! [`http`](crate::http) rewrites every GraphQL error into its public shape
+//! via [`AppError::public_message`] and [`ErrorCode`], logging the detail
+//! of internal errors under the request id. An error that arrives there
+//! without an `AppError` (nobody classified it) is published as an
+//! internal one: its text is logged, never sent.
 
 use std::sync::Arc;
 

@@ -21,7 +21,9 @@
 //!   every other one.
 //! - [`runtime`] assembles what starting an agent needs (pure).
 //! - [`db`] owns every SQL statement, grouped by domain, and the one write
-//!   path ([`db::Db::write`]); it reports [`db::DataError`]s.
+//!   path ([`db::Db::write`]); it reports [`db::DataError`]s, which
+//!   `graphql` turns into [`error::AppError`]s: the one error type `http`
+//!   publishes.
 //! - [`batch`] narrows a batch load's failure down to the keys at fault.
 //! - [`error`] is the one list of public error codes.
 //! - [`config`] holds every setting with its flag, env var and default.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    Context, Enum, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+    Context, Enum, InputObject, Json, MaybeUndefined, Object, SimpleObject,
 };
 use chrono::{DateTime, Utc};
 use entity::{agent_tools, agents};
@@ -13,7 +13,7 @@ use entity::{AgentId, ModelId, ProviderId, ToolId};
 use super::{
     context::ContextExt,
     input::{self, MAX_DESCRIPTION_BYTES, MAX_PROMPT_BYTES, MAX_SKILLS},
-    pagination,
+    pagination, Result,
 };
 use crate::{
     db::{
@@ -145,7 +145,7 @@ impl Agent {
 /// texts nor the tools).
 async fn config_of(ctx: &Context<'_>, name: &str) -> Result<Arc<AgentConfig>> {
     let config = ctx.loaders()?.agent_configs.load(name.to_owned()).await?;
-    Ok(config.ok_or(AppError::NotFound("agent"))?)
+    config.ok_or(AppError::NotFound("agent"))
 }
 
 /// An AI agent: its prompts, model and tools.

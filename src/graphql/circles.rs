@@ -2,7 +2,7 @@
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    ComplexObject, Context, InputObject, Object, Result, SimpleObject,
+    ComplexObject, Context, InputObject, Object, SimpleObject,
 };
 use chrono::{DateTime, Utc};
 use entity::circles;
@@ -15,6 +15,7 @@ use super::{
     input::{self, MAX_DESCRIPTION_BYTES},
     pagination,
     plain::MemberList,
+    Result,
 };
 use crate::{
     db::{self, circles::MemberPatch, circles::MemberRow},

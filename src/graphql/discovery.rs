@@ -4,7 +4,7 @@
 use entity::ProjectId;
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
 use chrono::Utc;
 use entity::{di_analyses, foundations, signals};
 
@@ -12,6 +12,7 @@ use super::{
     context::ContextExt,
     projects::{DiAnalysis, Foundation, Signal},
     readiness::{self, ProjectCounts, Readiness},
+    Result,
 };
 use crate::{
     db::{

@@ -3,10 +3,10 @@
 
 use entity::ProjectId;
 
-use async_graphql::{Context, Result, Subscription};
+use async_graphql::{Context, Subscription};
 use futures::{stream, Stream, StreamExt};
 
-use super::{context::ContextExt, projects::Project, readiness::Readiness};
+use super::{context::ContextExt, projects::Project, readiness::Readiness, Result};
 use crate::error::AppError;
 
 #[derive(Default)]
@@ -25,7 +25,7 @@ impl SubscriptionRoot {
         project_id: ProjectId,
     ) -> Result<impl Stream<Item = Readiness>> {
         if Project::owned_by_viewer(ctx, project_id).await?.is_none() {
-            return Err(AppError::NotFound("project").into());
+            return Err(AppError::NotFound("project"));
         }
         let (current, follower) = ctx.services()?.live.follow(project_id).await?;
         let later = stream::unfold(follower, |mut follower| async move {

@@ -34,7 +34,13 @@ use context::ContextExt;
 pub use context::{RequestContext, Services};
 pub use live::SubscriptionRoot;
 
-use crate::config::QueryLimits;
+use crate::{config::QueryLimits, error::AppError};
+
+/// What every resolver returns. Its error is an [`AppError`], classified
+/// by the time a resolver returns (a [`DataError`](crate::db::DataError) by
+/// `data_errors`, a database error by `AppError`'s own `From`), so the HTTP
+/// layer publishes errors without knowing any data-layer type.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 #[derive(Default, MergedObject)]
 #[graphql(name = "Query")]

@@ -2,7 +2,7 @@
 //! user's project is `NOT_FOUND` (or null for `project(id)`), never
 //! revealed.
 
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::projects;
 use entity::ProjectId;
@@ -12,6 +12,7 @@ use super::{
     discovery::DiContext,
     input, pagination,
     readiness::{self, ProjectCounts, Readiness},
+    Result,
 };
 use crate::{cache::project_owner::Ownership, db, error::AppError};
 
@@ -68,7 +69,7 @@ impl Project {
             return Ok(row.clone());
         }
         let row = ctx.loaders()?.projects.by_id.load(self.id).await?;
-        row.ok_or_else(|| AppError::NotFound("project").into())
+        row.ok_or(AppError::NotFound("project"))
     }
 }
 
@@ -172,7 +173,7 @@ impl Project {
         #[graphql(default = 100, desc = "Most unanalyzed signals to return (0 to 500).")]
         signals_limit: i32,
     ) -> Result<DiContext> {
-        Ok(DiContext::load(ctx, self.id, signals_limit).await?)
+        DiContext::load(ctx, self.id, signals_limit).await
     }
 
     /// The counts readiness is computed from (same snapshot, no extra cost).

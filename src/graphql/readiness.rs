@@ -3,10 +3,10 @@
 use entity::ProjectId;
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::ContextExt;
+use super::{context::ContextExt, Result};
 use crate::{
     db::readiness::ReadinessSnapshot,
     error::AppError,

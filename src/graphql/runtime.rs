@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Object};
 
 use super::{
     agents::{Agent, AgentTool, Model, Provider},
     context::ContextExt,
-    pagination,
+    pagination, Result,
 };
 use crate::runtime;
 

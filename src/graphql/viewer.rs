@@ -1,6 +1,6 @@
 //! `viewer`: who the token says is asking, and their own instructions.
 
-use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::UserId;
 
@@ -9,6 +9,7 @@ use super::{
     input::{self, MAX_PROMPT_BYTES},
     pagination,
     projects::{self, ProjectConnection},
+    Result,
 };
 use crate::{db, db::instructions::NamedInstructions};
 

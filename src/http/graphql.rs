@@ -28,7 +28,6 @@ use super::{
 use crate::{
     auth::{InvalidToken, Viewer},
     config::IntrospectionPolicy,
-    db::DataError,
     error::{AppError, ErrorCode},
     graphql::{answer_size::AnswerMeter, RequestContext},
     observability::{metrics::RequestOutcome, RequestCost},
@@ -261,12 +260,7 @@ pub(super) fn publish_errors(response: &mut GqlResponse, request_id: &str) {
         response.errors.truncate(MAX_ERRORS + 1);
     }
     for error in &mut response.errors {
-        let app_error = error.source::<AppError>().cloned().or_else(|| {
-            // A data error a resolver passed on as it was: the GraphQL
-            // layer's mapping gives it its public shape.
-            error.source::<DataError>().cloned().map(AppError::from)
-        });
-        let (code, field) = match app_error {
+        let (code, field) = match classify(error) {
             Some(app_error) => {
                 match &app_error {
                     AppError::Internal(detail) => {
@@ -311,6 +305,24 @@ pub(super) fn publish_errors(response: &mut GqlResponse, request_id: &str) {
             extensions.unset("field");
         }
     }
+}
+
+/// The application's verdict on `error`, or `None` for an error
+/// async-graphql raised itself (those carry no source). A resolver's error
+/// carries the [`AppError`] it returned; any other source is one nobody
+/// classified, a bug whatever its text says: it becomes an internal error,
+/// its text kept for the log and its extensions dropped, so none of it is
+/// sent.
+fn classify(error: &mut ServerError) -> Option<AppError> {
+    error.source.as_ref()?;
+    if let Some(app_error) = error.source::<AppError>() {
+        return Some(app_error.clone());
+    }
+    error.extensions = None;
+    Some(AppError::internal(anyhow::anyhow!(
+        "an error no layer classified: {}",
+        error.message
+    )))
 }
 
 fn cost_value(cost: &RequestCost, elapsed: Duration) -> async_graphql::Value {
@@ -403,6 +415,109 @@ mod tests {
             .expect("the defaults parse")
             .limits;
         ParsedDocuments::new(0, limits).parse(&request.query, true)
+    }
+
+    /// Log lines written while a test runs, to read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl tracing_subscriber::fmt::MakeWriter<'_> for Captured {
+        type Writer = Self;
+
+        fn make_writer(&self) -> Self {
+            self.clone()
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            let bytes = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    }
+
+    /// `response` published under `request_id`, and what was logged meanwhile.
+    fn publish_logged(response: &mut GqlResponse, request_id: &str) -> String {
+        let log = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || publish_errors(response, request_id));
+        log.text()
+    }
+
+    fn code_of(error: &ServerError) -> Option<&async_graphql::Value> {
+        error.extensions.as_ref().and_then(|e| e.get("code"))
+    }
+
+    #[test]
+    fn a_database_error_nobody_classified_is_internal_and_its_text_stays_in_the_log() {
+        use async_graphql::ErrorExtensions;
+
+        let secret = "relation \"ledger_7f3a9c\" does not exist";
+        let unclassified =
+            async_graphql::Error::new_with_source(sea_orm::DbErr::Custom(secret.to_owned()))
+                .extend_with(|_, extensions| extensions.set("detail", secret))
+                .into_server_error(async_graphql::Pos { line: 1, column: 3 });
+        let mut response = GqlResponse::from_errors(vec![unclassified]);
+
+        let log = publish_logged(&mut response, "req-5e1d");
+
+        let error = &response.errors[0];
+        assert_eq!(
+            code_of(error),
+            Some(&async_graphql::Value::from("INTERNAL_SERVER_ERROR"))
+        );
+        assert_eq!(error.message, "internal server error (request id req-5e1d)");
+        let request_id = error.extensions.as_ref().and_then(|e| e.get("requestId"));
+        assert_eq!(request_id, Some(&async_graphql::Value::from("req-5e1d")));
+        let sent = serde_json::to_string(&response).expect("a response serializes");
+        assert!(!sent.contains("ledger_7f3a9c"), "{sent}");
+        // The operator finds the text under the id the client was given.
+        let line = log
+            .lines()
+            .find(|line| line.contains("ledger_7f3a9c"))
+            .unwrap_or_else(|| panic!("the text is logged: {log}"));
+        assert!(line.contains("ERROR"), "{line}");
+        assert!(line.contains("req-5e1d"), "{line}");
+    }
+
+    #[test]
+    fn errors_async_graphql_raises_itself_stay_the_clients_input() {
+        let coercion = async_graphql::InputValueError::<i32>::expected_type("x".into())
+            .into_server_error(async_graphql::Pos { line: 1, column: 9 });
+        let validation = ServerError::new("Unknown field \"nope\" on type \"Query\".", None);
+        let messages = [coercion.message.clone(), validation.message.clone()];
+        let mut response = GqlResponse::from_errors(vec![coercion, validation]);
+
+        publish_errors(&mut response, "req-1");
+
+        for (error, message) in response.errors.iter().zip(messages) {
+            assert_eq!(
+                code_of(error),
+                Some(&async_graphql::Value::from("BAD_USER_INPUT"))
+            );
+            assert_eq!(error.message, message);
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod compression;
 mod connections;
 mod demo;
 mod durability;
+mod errors;
 mod faults;
 mod introspection;
 mod isolation;

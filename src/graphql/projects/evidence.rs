@@ -4,7 +4,7 @@
 //! `markSignalsAnalyzed` and `storeDiAnalysis` (which change no readiness
 //! input) invalidate the project's readiness.
 
-use async_graphql::{Context, InputObject, Json, MaybeUndefined, Object, Result};
+use async_graphql::{Context, InputObject, Json, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use entity::{ProjectId, SignalId};
 
@@ -19,7 +19,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         input::{self, MAX_DESCRIPTION_BYTES, MAX_JSON_BYTES, MAX_LIST_ITEMS, MAX_PROMPT_BYTES},
-        pagination,
+        pagination, Result,
     },
 };
 

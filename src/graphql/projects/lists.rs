@@ -6,7 +6,7 @@
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    Context, Result,
+    Context,
 };
 use entity::{FeatureId, ProjectId, SignalId, UserId};
 
@@ -20,7 +20,7 @@ use crate::{
         projects::{meetings::MeetingCursor, pages::PageKey, signals::SignalFilter},
     },
     error::AppError,
-    graphql::{context::ContextExt, pagination},
+    graphql::{context::ContextExt, pagination, Result},
 };
 
 pub type ProjectConnection = Connection<OpaqueCursor<ProjectId>, Project>;

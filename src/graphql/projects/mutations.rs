@@ -3,7 +3,7 @@
 //! written. Each is one transaction that also invalidates the project's
 //! readiness.
 
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object};
 use entity::{FeatureId, PersonaId, ProjectId, StepId};
 
 use super::state::{Feature, Persona, ValuePathStep};
@@ -17,7 +17,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         input::{self, MAX_DESCRIPTION_BYTES, MAX_LIST_ITEMS},
-        pagination,
+        pagination, Result,
     },
 };
 
