@@ -72,7 +72,10 @@ fn agent_row_select<S: QuerySelect>(select: S) -> S {
 }
 
 /// An agent without its long texts (description, prompts, skills) and
-/// tools, with its model and provider: what a list of many agents shows.
+/// tools, with its model and provider: what a list of many agents shows,
+/// and what the API reads an agent's in-memory fields from whatever it
+/// was read as. A column added here is added to both readers below (the
+/// compiler asks for them) and to [`agent_summary_select`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentSummary {
     pub id: AgentId,
@@ -142,6 +145,22 @@ impl AgentSummary {
             updated_at: row.try_get_by_index(at + 6)?,
             model,
         })
+    }
+}
+
+impl From<&AgentRow> for AgentSummary {
+    fn from(row: &AgentRow) -> Self {
+        let agent = &row.agent;
+        Self {
+            id: agent.id,
+            name: agent.name.clone(),
+            status: agent.status,
+            temperature: agent.temperature,
+            max_tokens: agent.max_tokens,
+            created_at: agent.created_at,
+            updated_at: agent.updated_at,
+            model: row.model.clone(),
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use entity::{AgentId, ModelId, ProviderId, ToolId};
 use super::{
     context::ContextExt,
     input::{self, MAX_DESCRIPTION_BYTES, MAX_PROMPT_BYTES, MAX_SKILLS},
-    pagination, Result,
+    pagination,
+    plain::{plain_leaves, plain_object},
+    Result,
 };
 use crate::{
     db::{
@@ -32,64 +34,49 @@ pub enum AgentStatus {
     Archived,
 }
 
-/// An agent as the API shows it. Shares what it was built from instead of copying it: an agent config
-/// from the cache (everything, tools included), a full row (lists and
-/// mutations), or a summary (circle member lists, which leave out the long
-/// texts). A field the source lacks is fetched when asked for, in one
-/// statement per batch: the texts from the agent config cache, the tools
-/// through the tools loader.
+/// An agent as the API shows it: its summary (what every source has, and
+/// what its plain fields read) and, when it was built with them, its long
+/// texts and tools. Built from an agent config from the cache (everything,
+/// tools included), a full row (lists and mutations), or a summary (circle
+/// member lists, which leave out the long texts). What the source lacks is
+/// fetched when asked for, in one statement per batch: the texts from the
+/// agent config cache, the tools through the tools loader.
 #[derive(Clone, Debug)]
-pub struct Agent(AgentSource);
+pub struct Agent {
+    summary: Arc<AgentSummary>,
+    /// `None` for a summary.
+    full: Option<Full>,
+}
 
 #[derive(Clone, Debug)]
-enum AgentSource {
+enum Full {
     Config(Arc<AgentConfig>),
-    Row(Arc<AgentRow>),
-    Summary(Arc<AgentSummary>),
+    Row(Arc<agents::Model>),
 }
 
 impl From<AgentRow> for Agent {
     fn from(row: AgentRow) -> Self {
-        Self(AgentSource::Row(Arc::new(row)))
+        Self {
+            summary: Arc::new(AgentSummary::from(&row)),
+            full: Some(Full::Row(Arc::new(row.agent))),
+        }
     }
 }
 
 impl From<Arc<AgentConfig>> for Agent {
     fn from(config: Arc<AgentConfig>) -> Self {
-        Self(AgentSource::Config(config))
+        Self {
+            summary: Arc::new(AgentSummary::from(&config.agent)),
+            full: Some(Full::Config(config)),
+        }
     }
 }
 
 impl From<Arc<AgentSummary>> for Agent {
     fn from(summary: Arc<AgentSummary>) -> Self {
-        Self(AgentSource::Summary(summary))
-    }
-}
-
-/// The fields every source has.
-struct Common<'a> {
-    id: AgentId,
-    name: &'a str,
-    status: agents::AgentStatus,
-    temperature: Option<f64>,
-    max_tokens: Option<i32>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    model: Option<&'a Arc<ModelRow>>,
-}
-
-impl<'a> Common<'a> {
-    fn of_row(row: &'a AgentRow) -> Self {
-        let agent = &row.agent;
         Self {
-            id: agent.id,
-            name: &agent.name,
-            status: agent.status,
-            temperature: agent.temperature,
-            max_tokens: agent.max_tokens,
-            created_at: agent.created_at,
-            updated_at: agent.updated_at,
-            model: row.model.as_ref(),
+            summary,
+            full: None,
         }
     }
 }
@@ -112,30 +99,11 @@ impl std::ops::Deref for FullRow<'_> {
 }
 
 impl Agent {
-    fn common(&self) -> Common<'_> {
-        match &self.0 {
-            AgentSource::Config(config) => Common::of_row(&config.agent),
-            AgentSource::Row(row) => Common::of_row(row),
-            AgentSource::Summary(summary) => Common {
-                id: summary.id,
-                name: &summary.name,
-                status: summary.status,
-                temperature: summary.temperature,
-                max_tokens: summary.max_tokens,
-                created_at: summary.created_at,
-                updated_at: summary.updated_at,
-                model: summary.model.as_ref(),
-            },
-        }
-    }
-
     async fn full_row(&self, ctx: &Context<'_>) -> Result<FullRow<'_>> {
-        match &self.0 {
-            AgentSource::Config(config) => Ok(FullRow::Here(&config.agent.agent)),
-            AgentSource::Row(row) => Ok(FullRow::Here(&row.agent)),
-            AgentSource::Summary(summary) => {
-                Ok(FullRow::Loaded(config_of(ctx, &summary.name).await?))
-            }
+        match &self.full {
+            Some(Full::Config(config)) => Ok(FullRow::Here(&config.agent.agent)),
+            Some(Full::Row(agent)) => Ok(FullRow::Here(agent)),
+            None => Ok(FullRow::Loaded(config_of(ctx, &self.summary.name).await?)),
         }
     }
 }
@@ -148,84 +116,70 @@ async fn config_of(ctx: &Context<'_>, name: &str) -> Result<Arc<AgentConfig>> {
     config.ok_or(AppError::NotFound("agent"))
 }
 
-/// An AI agent: its prompts, model and tools.
-#[Object]
-impl Agent {
-    async fn id(&self) -> AgentId {
-        self.common().id
-    }
+plain_leaves!(AgentStatus, AgentId, ModelId, ProviderId);
 
-    /// Unique, immutable key of the agent.
-    async fn name(&self) -> &str {
-        self.common().name
-    }
+plain_object! {
+    /// An AI agent: its prompts, model and tools.
+    #[Object]
+    impl Agent (view: &AgentSummary = |agent| &agent.summary) {
+        plain id: AgentId = |a| a.id;
 
-    async fn description(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(self.full_row(ctx).await?.description.clone())
-    }
+        /// Unique, immutable key of the agent.
+        plain name: &str = |a| &a.name;
 
-    async fn system_prompt(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(self.full_row(ctx).await?.system_prompt.clone())
-    }
+        async fn description(&self, ctx: &Context<'_>) -> Result<String> {
+            Ok(self.full_row(ctx).await?.description.clone())
+        }
 
-    async fn base_prompt(&self, ctx: &Context<'_>) -> Result<String> {
-        Ok(self.full_row(ctx).await?.base_prompt.clone())
-    }
+        async fn system_prompt(&self, ctx: &Context<'_>) -> Result<String> {
+            Ok(self.full_row(ctx).await?.system_prompt.clone())
+        }
 
-    async fn skill_names(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(self.full_row(ctx).await?.skill_names.0.clone())
-    }
+        async fn base_prompt(&self, ctx: &Context<'_>) -> Result<String> {
+            Ok(self.full_row(ctx).await?.base_prompt.clone())
+        }
 
-    async fn status(&self) -> AgentStatus {
-        self.common().status.into()
-    }
+        async fn skill_names(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+            Ok(self.full_row(ctx).await?.skill_names.0.clone())
+        }
 
-    async fn temperature(&self) -> Option<f64> {
-        self.common().temperature
-    }
+        plain status: AgentStatus = |a| a.status.into();
+        plain temperature: Option<f64> = |a| a.temperature;
+        plain max_tokens: Option<i32> = |a| a.max_tokens;
+        plain created_at: DateTime<Utc> = |a| a.created_at;
+        plain updated_at: DateTime<Utc> = |a| a.updated_at;
 
-    async fn max_tokens(&self) -> Option<i32> {
-        self.common().max_tokens
-    }
+        /// The model the agent runs on, with its provider.
+        plain model: Option<Model> = |a| a.model.clone().map(Model);
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.common().created_at
-    }
-
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.common().updated_at
-    }
-
-    /// The model the agent runs on, with its provider.
-    async fn model(&self) -> Option<Model> {
-        self.common().model.cloned().map(Model)
-    }
-
-    /// The agent's tools by name; `activeOnly` leaves out inactive ones.
-    #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
-    async fn tools(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = false)] active_only: bool,
-    ) -> Result<Vec<AgentTool>> {
-        let shown = |tool: &&agent_tools::Model| tool.is_active || !active_only;
-        let tools: Vec<agent_tools::Model> = match &self.0 {
-            AgentSource::Config(config) => config.tools.iter().filter(shown).cloned().collect(),
-            AgentSource::Row(row) => {
-                let tools = ctx.loaders()?.tools_by_agent.load(row.agent.id).await?;
-                tools
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(shown)
-                    .cloned()
-                    .collect()
-            }
-            AgentSource::Summary(summary) => {
-                let config = config_of(ctx, &summary.name).await?;
-                config.tools.iter().filter(shown).cloned().collect()
-            }
-        };
-        Ok(tools.into_iter().map(AgentTool::from).collect())
+        /// The agent's tools by name; `activeOnly` leaves out inactive ones.
+        #[graphql(complexity = "pagination::unpaged_complexity(child_complexity)")]
+        async fn tools(
+            &self,
+            ctx: &Context<'_>,
+            #[graphql(default = false)] active_only: bool,
+        ) -> Result<Vec<AgentTool>> {
+            let shown = |tool: &&agent_tools::Model| tool.is_active || !active_only;
+            let tools: Vec<agent_tools::Model> = match &self.full {
+                Some(Full::Config(config)) => {
+                    config.tools.iter().filter(shown).cloned().collect()
+                }
+                Some(Full::Row(_)) => {
+                    let tools = ctx.loaders()?.tools_by_agent.load(self.summary.id).await?;
+                    tools
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(shown)
+                        .cloned()
+                        .collect()
+                }
+                None => {
+                    let config = config_of(ctx, &self.summary.name).await?;
+                    config.tools.iter().filter(shown).cloned().collect()
+                }
+            };
+            Ok(tools.into_iter().map(AgentTool::from).collect())
+        }
     }
 }
 
@@ -233,23 +187,14 @@ impl Agent {
 #[derive(Clone, Debug)]
 pub struct Model(pub Arc<ModelRow>);
 
-/// A model served by a provider.
-#[Object]
-impl Model {
-    async fn id(&self) -> ModelId {
-        self.0.model.id
-    }
-
-    async fn model_name(&self) -> &str {
-        &self.0.model.model_name
-    }
-
-    async fn model_alias(&self) -> Option<&str> {
-        self.0.model.model_alias.as_deref()
-    }
-
-    async fn provider(&self) -> Provider {
-        Provider(Arc::clone(&self.0))
+plain_object! {
+    /// A model served by a provider.
+    #[Object]
+    impl Model (view: &Arc<ModelRow> = |model| &model.0) {
+        plain id: ModelId = |m| m.model.id;
+        plain model_name: &str = |m| &m.model.model_name;
+        plain model_alias: Option<&str> = |m| m.model.model_alias.as_deref();
+        plain provider: Provider = |m| Provider(Arc::clone(m));
     }
 }
 
@@ -257,19 +202,13 @@ impl Model {
 #[derive(Clone, Debug)]
 pub struct Provider(pub Arc<ModelRow>);
 
-/// An LLM vendor or endpoint.
-#[Object]
-impl Provider {
-    async fn id(&self) -> ProviderId {
-        self.0.provider.id
-    }
-
-    async fn name(&self) -> &str {
-        &self.0.provider.name
-    }
-
-    async fn api_type(&self) -> &str {
-        &self.0.provider.api_type
+plain_object! {
+    /// An LLM vendor or endpoint.
+    #[Object]
+    impl Provider (view: &ModelRow = |provider| &provider.0) {
+        plain id: ProviderId = |p| p.provider.id;
+        plain name: &str = |p| &p.provider.name;
+        plain api_type: &str = |p| &p.provider.api_type;
     }
 }
 

@@ -1,20 +1,24 @@
-//! Circles of agents in the API.
+//! Circles of agents in the API, and their member lists (the largest
+//! answer the API gives, written without per-field futures when it can be).
 
 use async_graphql::{
     connection::{Connection, OpaqueCursor},
-    ComplexObject, Context, InputObject, Object, SimpleObject,
+    parser::types::Field,
+    registry::Registry,
+    ComplexObject, Context, ContextSelectionSet, InputObject, Object, OutputType, Positioned,
+    ServerResult, SimpleObject, Value,
 };
 use chrono::{DateTime, Utc};
 use entity::circles;
 use entity::{CircleId, CircleMemberId};
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use super::{
     agents::Agent,
     context::ContextExt,
     input::{self, MAX_DESCRIPTION_BYTES},
     pagination,
-    plain::MemberList,
+    plain::{self, plain_leaves, plain_object},
     Result,
 };
 use crate::{
@@ -53,27 +57,59 @@ impl Circle {
     }
 }
 
-/// An agent's membership in a circle.
-#[derive(Clone, Debug, SimpleObject)]
-pub struct CircleMember {
-    pub id: CircleMemberId,
-    pub circle_id: CircleId,
-    pub role: String,
-    pub is_active: bool,
-    pub joined_at: DateTime<Utc>,
-    pub agent: Agent,
+/// A circle's members, as `[CircleMember!]!`: written directly when the
+/// selection is plain fields only (see `plain`), else member by member
+/// through the general path.
+pub struct MemberList(pub Arc<[MemberRow]>);
+
+impl OutputType for MemberList {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<CircleMember> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<CircleMember> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<CircleMember> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        if let Some(written) = plain::write_list::<CircleMember, _>(ctx, self.0.iter()) {
+            return Ok(written);
+        }
+        let members: Vec<CircleMember> = self.0.iter().cloned().map(CircleMember::from).collect();
+        members.resolve(ctx, field).await
+    }
 }
+
+/// A membership as read with its agent's summary.
+#[derive(Clone, Debug)]
+pub struct CircleMember(MemberRow);
 
 impl From<MemberRow> for CircleMember {
     fn from(row: MemberRow) -> Self {
-        Self {
-            id: row.member.id,
-            circle_id: row.member.circle_id,
-            role: row.member.role,
-            is_active: row.member.is_active,
-            joined_at: row.member.joined_at,
-            agent: row.agent.into(),
-        }
+        Self(row)
+    }
+}
+
+plain_leaves!(CircleId, CircleMemberId);
+
+plain_object! {
+    /// An agent's membership in a circle.
+    #[Object]
+    impl CircleMember (view: &MemberRow = |member| &member.0) {
+        plain id: CircleMemberId = |m| m.member.id;
+        plain circle_id: CircleId = |m| m.member.circle_id;
+        plain role: &str = |m| &m.member.role;
+        plain is_active: bool = |m| m.member.is_active;
+        plain joined_at: DateTime<Utc> = |m| m.member.joined_at;
+        plain agent: Agent = |m| Agent::from(Arc::clone(&m.agent));
     }
 }
 
@@ -197,3 +233,6 @@ impl CircleMutation {
         Ok(row.into())
     }
 }
+
+#[cfg(test)]
+mod tests;
