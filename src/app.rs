@@ -30,14 +30,14 @@ use tower_http::{
 
 use crate::{
     auth::{TokenKeys, Viewer},
-    cache::{agent_config, AfterLoadHook, Caches},
+    cache::{agent_config, Caches},
     changes::{
         self,
         postgres::{Listener, ListenerSettings},
         ChangeBus,
     },
     config::Config,
-    db::{AfterCommitHook, BeforeCommitHook, Db},
+    db::Db,
     error::AppError,
     graphql::{self, Services},
     http::{self, AppState, StateParts},
@@ -45,23 +45,40 @@ use crate::{
     seed::{self, DEMO_USER_ID},
 };
 
-/// Test seams; production uses the default (none).
-#[derive(Clone, Default)]
-pub struct Hooks {
-    /// Runs inside every cache load, after the database read and before the
-    /// store.
-    pub after_load: Option<AfterLoadHook>,
-    /// Runs after every commit, before its changes are delivered.
-    pub after_commit: Option<AfterCommitHook>,
-    /// Runs just before every `COMMIT` is sent.
-    pub before_commit: Option<BeforeCommitHook>,
-    /// Runs in every request's handling, before its handler, with its
-    /// headers.
-    pub in_handler: Option<RequestHook>,
-}
+#[cfg(feature = "test-support")]
+pub use seams::{Hooks, RequestHook};
+#[cfg(not(feature = "test-support"))]
+pub(crate) use seams::{Hooks, RequestHook};
 
-/// See [`Hooks::in_handler`].
-pub type RequestHook = Arc<dyn Fn(&axum::http::HeaderMap) + Send + Sync>;
+/// The test seams. Only the `test-support` feature (the tests and the
+/// benchmark) can install them; production runs with none.
+#[cfg_attr(not(feature = "test-support"), allow(unreachable_pub, dead_code))]
+mod seams {
+    use std::sync::Arc;
+
+    use crate::{
+        cache::AfterLoadHook,
+        db::{AfterCommitHook, BeforeCommitHook},
+    };
+
+    /// Test seams; the default is none.
+    #[derive(Clone, Default)]
+    pub struct Hooks {
+        /// Runs inside every cache load, after the database read and before
+        /// the store.
+        pub after_load: Option<AfterLoadHook>,
+        /// Runs after every commit, before its changes are delivered.
+        pub after_commit: Option<AfterCommitHook>,
+        /// Runs just before every `COMMIT` is sent.
+        pub before_commit: Option<BeforeCommitHook>,
+        /// Runs in every request's handling, before its handler, with its
+        /// headers.
+        pub in_handler: Option<RequestHook>,
+    }
+
+    /// See [`Hooks::in_handler`].
+    pub type RequestHook = Arc<dyn Fn(&axum::http::HeaderMap) + Send + Sync>;
+}
 
 /// A built application: state ready to serve.
 pub struct Application {
@@ -74,11 +91,16 @@ impl Application {
     /// Connects, migrates, loads the demo data into an empty database (unless
     /// disabled) and assembles the schema.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with(config, Hooks::default()).await
+        Self::assemble(config, Hooks::default()).await
     }
 
     /// [`Self::build`] with test hooks installed.
+    #[cfg(feature = "test-support")]
     pub async fn build_with(config: Config, hooks: Hooks) -> anyhow::Result<Self> {
+        Self::assemble(config, hooks).await
+    }
+
+    async fn assemble(config: Config, hooks: Hooks) -> anyhow::Result<Self> {
         // First: a setting it cannot run with, or a weak secret, stops the
         // server before it touches anything.
         config.validate()?;

@@ -55,7 +55,10 @@ impl<K: Eq + Hash, V> Loaded<K, V> {
 /// Loads `keys` with `fetch` (one call per batch), narrowing a failure
 /// caused by the keys' data down to the keys at fault. Keys `fetch` does
 /// not return have no value.
-pub async fn load_isolated<K, V, F, Fut>(keys: Vec<K>, fetch: F) -> Result<Loaded<K, V>, AppError>
+pub(crate) async fn load_isolated<K, V, F, Fut>(
+    keys: Vec<K>,
+    fetch: F,
+) -> Result<Loaded<K, V>, AppError>
 where
     K: Clone + Eq + Hash,
     F: Fn(Vec<K>) -> Fut,
@@ -87,7 +90,7 @@ where
 
 /// [`load_isolated`] for one key, loaded by `fetch`: its value, nothing,
 /// or its own error when the data was at fault.
-pub async fn load_one<K, V, Fut>(key: K, fetch: Fut) -> Result<Loaded<K, V>, AppError>
+pub(crate) async fn load_one<K, V, Fut>(key: K, fetch: Fut) -> Result<Loaded<K, V>, AppError>
 where
     K: Eq + Hash,
     Fut: Future<Output = Result<Option<V>, AppError>>,

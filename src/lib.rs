@@ -38,7 +38,7 @@
 
 pub mod app;
 pub mod auth;
-pub mod batch;
+pub(crate) mod batch;
 pub mod cache;
 pub mod changes;
 pub mod config;
@@ -46,9 +46,9 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
-pub mod live;
-pub mod loaders;
+pub(crate) mod live;
+pub(crate) mod loaders;
 pub mod observability;
-pub mod readiness;
-pub mod runtime;
+pub(crate) mod readiness;
+pub(crate) mod runtime;
 pub mod seed;

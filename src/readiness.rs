@@ -49,6 +49,8 @@ pub enum ReadinessStatus {
 
 /// What keeps a project from being ready, in the fixed order they are
 /// reported.
+/// The names are the API's (SPEC 5) and the persisted snapshots'.
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Blocker {
@@ -82,7 +84,7 @@ pub struct Readiness {
 }
 
 /// Scores a project from its counts.
-pub fn score(inputs: &ReadinessInputs) -> Readiness {
+pub(crate) fn score(inputs: &ReadinessInputs) -> Readiness {
     let dimensions = Dimensions {
         value_path: 20.0 * capped(inputs.value_path_steps, 5),
         problem: 20.0 * capped(inputs.foundation_fields, 5),

@@ -31,13 +31,13 @@ impl AgentRuntime {
 }
 
 /// Separates the parts of the effective prompt.
-pub const PROMPT_SEPARATOR: &str = "\n\n";
+pub(crate) const PROMPT_SEPARATOR: &str = "\n\n";
 
 /// The prompt an agent starts with: the base prompt (shared by a family of
 /// agents), then the agent's system prompt, then the user's own
 /// instructions, separated by a blank line. Blank parts are left out, so
 /// there are never empty paragraphs; each part is kept as written.
-pub fn effective_system_prompt(base: &str, system: &str, user: Option<&str>) -> String {
+pub(crate) fn effective_system_prompt(base: &str, system: &str, user: Option<&str>) -> String {
     [Some(base), Some(system), user]
         .into_iter()
         .flatten()

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 /// What one request cost the server, from `extensions.cost`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Cost {
+pub(crate) struct Cost {
     pub statements: u64,
     /// Time the server spent in those statements, in microseconds.
     pub sql_micros: u64,
@@ -37,7 +37,7 @@ impl Cost {
         }
     }
 
-    pub fn add(self, other: Self) -> Self {
+    pub(crate) fn add(self, other: Self) -> Self {
         Self {
             statements: self.statements + other.statements,
             sql_micros: self.sql_micros + other.sql_micros,
@@ -49,21 +49,21 @@ impl Cost {
 
 /// A GraphQL answer without errors.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub data: Value,
     pub cost: Cost,
 }
 
 /// One connection's worth of client.
 #[derive(Clone, Debug)]
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     graphql_url: String,
 }
 
 impl Client {
     /// A client with its own connection pool: one worker, one connection.
-    pub fn new(graphql_url: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(graphql_url: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -78,7 +78,7 @@ impl Client {
 
     /// POSTs `query` as `bearer` (a full `Bearer ...` value). Fails on a
     /// non-200 status or a GraphQL error, naming its code and message.
-    pub async fn graphql(
+    pub(crate) async fn graphql(
         &self,
         bearer: &str,
         query: &str,
@@ -110,7 +110,7 @@ impl Client {
     }
 
     /// GETs a plain URL (the floor handler) and reads the whole body.
-    pub async fn get(&self, url: &str) -> anyhow::Result<()> {
+    pub(crate) async fn get(&self, url: &str) -> anyhow::Result<()> {
         let response = self.http.get(url).send().await.context("GET")?;
         anyhow::ensure!(response.status().is_success(), "HTTP {}", response.status());
         response.bytes().await.context("reading the body")?;

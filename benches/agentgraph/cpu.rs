@@ -17,7 +17,7 @@ const SQLITE_WORKER_THREADS: &str = "sqlx-sqlite-wor";
 
 /// What the bench names the threads of its own SQLite connections, so they
 /// are not taken for the server's.
-pub const BENCH_SQLITE_THREADS: &str = "bench-sqlite";
+pub(crate) const BENCH_SQLITE_THREADS: &str = "bench-sqlite";
 
 /// `/proc` counts CPU time in clock ticks of USER_HZ, assumed to be 100 (10
 /// ms a tick), what Linux uses on every common architecture: asking
@@ -28,7 +28,7 @@ const MILLIS_PER_TICK: u64 = 10;
 /// Reads the CPU time of the server's threads and, on PostgreSQL, of the
 /// `postgres` processes.
 #[derive(Clone, Copy, Debug)]
-pub struct Probe {
+pub(crate) struct Probe {
     postgres: bool,
 }
 
@@ -36,25 +36,25 @@ pub struct Probe {
 /// thread or process that ends within the window takes only its own time
 /// with it, instead of making the total go backwards.
 #[derive(Debug)]
-pub struct Reading {
+pub(crate) struct Reading {
     server: Option<HashMap<u32, u64>>,
     postgres: Option<HashMap<u32, u64>>,
 }
 
 /// CPU time spent between two readings.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CpuUse {
+pub(crate) struct CpuUse {
     pub server: Option<Duration>,
     /// `None` on SQLite.
     pub postgres: Option<Duration>,
 }
 
 impl Probe {
-    pub fn new(postgres: bool) -> Self {
+    pub(crate) fn new(postgres: bool) -> Self {
         Self { postgres }
     }
 
-    pub fn read(&self) -> Reading {
+    pub(crate) fn read(&self) -> Reading {
         Reading {
             server: ticks_by_id("/proc/self/task", is_server_thread),
             postgres: self
@@ -67,7 +67,7 @@ impl Probe {
 
 impl Reading {
     /// What was spent from `earlier` to this reading.
-    pub fn since(&self, earlier: &Reading) -> CpuUse {
+    pub(crate) fn since(&self, earlier: &Reading) -> CpuUse {
         CpuUse {
             server: spent(earlier.server.as_ref(), self.server.as_ref()),
             postgres: spent(earlier.postgres.as_ref(), self.postgres.as_ref()),

@@ -30,7 +30,7 @@ const CHUNK: usize = 500;
 
 /// How big the data set is.
 #[derive(Clone, Copy, Debug)]
-pub struct Sizes {
+pub(crate) struct Sizes {
     pub agents: usize,
     pub circles: usize,
     pub members: usize,
@@ -44,7 +44,7 @@ pub struct Sizes {
 
 /// What the workloads need to know about the loaded data.
 #[derive(Clone, Debug)]
-pub struct DataSet {
+pub(crate) struct DataSet {
     /// Owner of every project, and the user of the warm workloads.
     pub user_id: Uuid,
     /// Names of the active agents (the ones workloads ask for).
@@ -65,7 +65,7 @@ pub struct DataSet {
 /// with `VACUUM ANALYZE`, what autovacuum would have done by the time a
 /// real database had this much data: without it the planner has no
 /// statistics and counts cannot use index-only scans.
-pub async fn load(url: &str, sizes: &Sizes) -> anyhow::Result<(DataSet, Duration)> {
+pub(crate) async fn load(url: &str, sizes: &Sizes) -> anyhow::Result<(DataSet, Duration)> {
     let conn = Database::connect(url)
         .await
         .context("connecting to load data")?;

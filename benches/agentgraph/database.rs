@@ -7,7 +7,7 @@ use agentgraph::db::scratch;
 use anyhow::Context as _;
 
 /// A database that exists for one benchmark run.
-pub struct ScratchDatabase {
+pub(crate) struct ScratchDatabase {
     /// What the server and the loader connect to.
     pub url: String,
     /// PostgreSQL: the server's URL (to drop from) and our database's name.
@@ -20,7 +20,7 @@ impl ScratchDatabase {
     /// `server_url` is a PostgreSQL server to create a database on, or
     /// `None` for SQLite in a temp dir. Any other URL is used as it is
     /// (e.g. a SQLite file of your own, which must be empty).
-    pub async fn create(server_url: Option<&str>) -> anyhow::Result<Self> {
+    pub(crate) async fn create(server_url: Option<&str>) -> anyhow::Result<Self> {
         match server_url {
             None => Self::sqlite(),
             Some(url) if url.starts_with("postgres") => Self::postgres(url).await,
@@ -57,7 +57,7 @@ impl ScratchDatabase {
         })
     }
 
-    pub fn backend_name(&self) -> &'static str {
+    pub(crate) fn backend_name(&self) -> &'static str {
         if self.url.starts_with("postgres") {
             "PostgreSQL"
         } else {
@@ -67,7 +67,7 @@ impl ScratchDatabase {
 
     /// Drops the PostgreSQL database (even if connections linger); a
     /// failure is reported, not fatal. SQLite's temp dir goes by itself.
-    pub async fn drop_database(self) {
+    pub(crate) async fn drop_database(self) {
         let Some((server_url, name)) = &self.postgres else {
             return;
         };
@@ -79,7 +79,7 @@ impl ScratchDatabase {
 }
 
 /// The URL with any password replaced by `***`, fit for printing.
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let Some(scheme_end) = text.find("://").map(|i| i + 3) else {
         return text.to_owned();
     };

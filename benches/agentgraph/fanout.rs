@@ -31,7 +31,7 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 /// What the fan-out run measured.
 #[derive(Debug)]
-pub struct FanOut {
+pub(crate) struct FanOut {
     pub subscribers: usize,
     pub connections: usize,
     /// Mutation response to last subscriber's event, one per change, sorted.
@@ -41,7 +41,7 @@ pub struct FanOut {
 }
 
 impl FanOut {
-    pub fn quantile(&self, q: f64) -> Duration {
+    pub(crate) fn quantile(&self, q: f64) -> Duration {
         let index = ((self.times.len() - 1) as f64 * q).round() as usize;
         self.times[index]
     }
@@ -51,7 +51,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Runs the fan-out: `subscribers` subscriptions of one fresh project of
 /// the bench user (`bearer`), then `changes` mutations of it.
-pub async fn measure(
+pub(crate) async fn measure(
     graphql_url: &str,
     bearer: &str,
     subscribers: usize,

@@ -22,7 +22,10 @@ const DEPTH: usize = 3;
 
 /// `query ($id: UUID!) { project(id: $id) { diContext { ... } } }`, or
 /// `None` when `Project` has no `diContext` field.
-pub async fn di_context_query(client: &Client, bearer: &str) -> anyhow::Result<Option<String>> {
+pub(crate) async fn di_context_query(
+    client: &Client,
+    bearer: &str,
+) -> anyhow::Result<Option<String>> {
     let project = fields(client, bearer, "Project").await?;
     let Some(field) = project.iter().find(|f| f["name"] == "diContext") else {
         return Ok(None);

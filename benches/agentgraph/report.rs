@@ -15,7 +15,7 @@ use crate::{
 
 /// The circumstances of a run, printed under the tables.
 #[derive(Debug)]
-pub struct Environment {
+pub(crate) struct Environment {
     pub backend: &'static str,
     pub sizes: Sizes,
     pub duration: Duration,
@@ -46,7 +46,7 @@ const HEADER: [&str; COLUMNS] = [
 ];
 
 /// One line to stderr as each row is measured.
-pub fn print_progress(row: &Row) {
+pub(crate) fn print_progress(row: &Row) {
     let cells = cells(row);
     eprintln!(
         "  {:<34} {:>3} conns  {:>9} req/s  p50 {:>10}  p99 {:>10}  \
@@ -56,9 +56,9 @@ pub fn print_progress(row: &Row) {
 }
 
 /// The name of the fan-out row (and what `--only` matches it by).
-pub const FAN_OUT_ROW: &str = "subscription fan-out";
+pub(crate) const FAN_OUT_ROW: &str = "subscription fan-out";
 
-pub fn print_fan_out_progress(fan_out: &FanOut) {
+pub(crate) fn print_fan_out_progress(fan_out: &FanOut) {
     eprintln!("  {}", fan_out_line(fan_out));
 }
 
@@ -76,7 +76,7 @@ fn fan_out_line(fan_out: &FanOut) -> String {
 }
 
 /// Everything after the runs.
-pub fn print(rows: &[Row], fan_out: Option<&FanOut>, environment: &Environment) {
+pub(crate) fn print(rows: &[Row], fan_out: Option<&FanOut>, environment: &Environment) {
     println!();
     print_plain_table(rows);
     if let Some(fan_out) = fan_out {

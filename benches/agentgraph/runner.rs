@@ -19,14 +19,14 @@ const MAX_CONSECUTIVE_ERRORS: usize = 100;
 
 /// One line of the table: a workload at a concurrency.
 #[derive(Debug)]
-pub struct Row {
+pub(crate) struct Row {
     pub workload: Workload,
     pub connections: usize,
     pub outcome: Outcome,
 }
 
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Measured(Stats),
     /// Not measurable here: a short reason for the table, the detail below.
     NotAvailable {
@@ -37,7 +37,7 @@ pub enum Outcome {
 
 /// What the measured window showed.
 #[derive(Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub operations: usize,
     pub elapsed: Duration,
     /// Sorted.
@@ -54,12 +54,12 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn per_second(&self) -> f64 {
+    pub(crate) fn per_second(&self) -> f64 {
         self.operations as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
     /// The latency at quantile `q` (0..1), nearest rank.
-    pub fn quantile(&self, q: f64) -> Duration {
+    pub(crate) fn quantile(&self, q: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }
@@ -68,17 +68,17 @@ impl Stats {
     }
 
     /// Mean time the server spent in SQL per operation.
-    pub fn sql_time_per_operation(&self) -> Duration {
+    pub(crate) fn sql_time_per_operation(&self) -> Duration {
         Duration::from_micros(self.cost.sql_micros / self.operations.max(1) as u64)
     }
 
     /// Mean server CPU time per operation, where `/proc` tells.
-    pub fn server_cpu_per_operation(&self) -> Option<Duration> {
+    pub(crate) fn server_cpu_per_operation(&self) -> Option<Duration> {
         self.per_operation(self.cpu.server?)
     }
 
     /// Mean CPU time of PostgreSQL per operation (`None` on SQLite).
-    pub fn postgres_cpu_per_operation(&self) -> Option<Duration> {
+    pub(crate) fn postgres_cpu_per_operation(&self) -> Option<Duration> {
         self.per_operation(self.cpu.postgres?)
     }
 
@@ -86,25 +86,25 @@ impl Stats {
         (self.operations > 0).then(|| total.div_f64(self.operations as f64))
     }
 
-    pub fn statements_per_operation(&self) -> f64 {
+    pub(crate) fn statements_per_operation(&self) -> f64 {
         self.cost.statements as f64 / self.operations.max(1) as f64
     }
 
     /// Cache hits / lookups, `None` when no cache was consulted.
-    pub fn hit_rate(&self) -> Option<f64> {
+    pub(crate) fn hit_rate(&self) -> Option<f64> {
         let lookups = self.cost.cache_hits + self.cost.cache_misses;
         (lookups > 0).then(|| self.cost.cache_hits as f64 / lookups as f64)
     }
 }
 
 /// The warm-up before each measurement: a tenth of it, within 200 ms..1 s.
-pub fn warm_up(duration: Duration) -> Duration {
+pub(crate) fn warm_up(duration: Duration) -> Duration {
     (duration / 10).clamp(Duration::from_millis(200), Duration::from_secs(1))
 }
 
 /// Runs `workload` with `connections` workers for `duration` (after the
 /// warm-up). One probe operation first: if it fails, the row is "n/a".
-pub async fn measure(
+pub(crate) async fn measure(
     bench: Arc<Bench>,
     workload: Workload,
     connections: usize,

@@ -25,26 +25,26 @@ use tokio::{
 };
 
 /// Signs the bench's tokens; the server is configured with it.
-pub const JWT_SECRET: &str = "agentgraph-bench-secret-not-for-production";
+pub(crate) const JWT_SECRET: &str = "agentgraph-bench-secret-not-for-production";
 
 /// Pool size of the server under test.
-pub const DB_MAX_CONNECTIONS: &str = "20";
+pub(crate) const DB_MAX_CONNECTIONS: &str = "20";
 
 /// Subscriptions one WebSocket connection of the fan-out row holds, and the
 /// server's limit for it (1,000 subscribers over 10 connections).
-pub const SUBSCRIPTIONS_PER_CONNECTION: usize = 100;
+pub(crate) const SUBSCRIPTIONS_PER_CONNECTION: usize = 100;
 
 /// Worker threads of the servers' runtime.
-pub const SERVER_WORKER_THREADS: usize = 2;
+pub(crate) const SERVER_WORKER_THREADS: usize = 2;
 
 /// The name of every thread of the servers' runtime, blocking threads
 /// included. The kernel keeps 15 bytes of a thread's name, and
 /// [`crate::cpu`] matches what it keeps.
-pub const SERVER_THREADS: &str = "agentgraph-srv";
+pub(crate) const SERVER_THREADS: &str = "agentgraph-srv";
 const _: () = assert!(SERVER_THREADS.len() <= 15);
 
 /// Both servers, running until [`Servers::stop`].
-pub struct Servers {
+pub(crate) struct Servers {
     /// `http://127.0.0.1:<port>/graphql` of the real server.
     pub graphql_url: String,
     /// `http://127.0.0.1:<port>/` of the plain axum handler.
@@ -101,7 +101,7 @@ struct Started {
 /// no demo data) and starts both servers on ports chosen by the system,
 /// all on the servers' runtime: the pool, the caches' background tasks and
 /// the listening sockets belong to it.
-pub async fn start(database_url: &str) -> anyhow::Result<Servers> {
+pub(crate) async fn start(database_url: &str) -> anyhow::Result<Servers> {
     let config = Config::from_flags([
         "agentgraph",
         "--database-url",
@@ -187,7 +187,7 @@ async fn start_floor() -> anyhow::Result<(
 impl Servers {
     /// Stops both servers and waits until they are gone (the real one
     /// closes its pool), so the database can be dropped; then the runtime.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         for stop in self.stops {
             let _ = stop.send(());
         }

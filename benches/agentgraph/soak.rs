@@ -23,7 +23,7 @@ use crate::workloads::{Bench, Workload};
 /// How long each phase runs, with how many connections, how often the
 /// RSS is read.
 #[derive(Clone, Copy, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub mixed: Duration,
     pub distinct: Duration,
     pub connections: usize,
@@ -67,7 +67,7 @@ struct PhaseResult {
 }
 
 #[derive(Debug)]
-pub struct Soak {
+pub(crate) struct Soak {
     settings: Settings,
     readings: Vec<Reading>,
     phases: Vec<PhaseResult>,
@@ -84,7 +84,7 @@ struct Counters {
     latencies: Mutex<Histogram>,
 }
 
-pub async fn run(bench: Arc<Bench>, settings: Settings) -> anyhow::Result<Soak> {
+pub(crate) async fn run(bench: Arc<Bench>, settings: Settings) -> anyhow::Result<Soak> {
     bench.prepare(Workload::Mixed).await?;
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
@@ -289,7 +289,7 @@ fn upper_edge(index: u64) -> u64 {
 
 /// The RSS table and one line per phase, as Markdown for
 /// docs/PERFORMANCE.md.
-pub fn print(soak: &Soak) {
+pub(crate) fn print(soak: &Soak) {
     let settings = soak.settings;
     println!();
     println!(

@@ -32,12 +32,13 @@ use crate::{
 };
 
 /// How `agentRuntime cold` makes each request cold; printed with the results.
-pub const COLD_RUNTIME_METHOD: &str = "a fresh user per request (instructions cold) and a random \
+pub(crate) const COLD_RUNTIME_METHOD: &str =
+    "a fresh user per request (instructions cold) and a random \
      agent whose config is invalidated in-process (Change::Agent) just before the request";
 
 /// How `circles nested (cold)` makes each request cold; printed with the
 /// results.
-pub const COLD_CIRCLES_METHOD: &str = "every cache emptied in-process \
+pub(crate) const COLD_CIRCLES_METHOD: &str = "every cache emptied in-process \
      (Change::Everything) just before the request; with several connections, a request \
      may find entries another one refilled in between";
 
@@ -59,7 +60,7 @@ const SET_INSTRUCTIONS: &str = "mutation ($agent: String!, $text: String!) { \
 
 /// One benchmark workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Workload {
+pub(crate) enum Workload {
     FloorAxum,
     FloorGraphql,
     ReadinessCached,
@@ -76,7 +77,7 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 13] = [
+    pub(crate) const ALL: [Workload; 13] = [
         Workload::FloorAxum,
         Workload::FloorGraphql,
         Workload::ReadinessCached,
@@ -92,7 +93,7 @@ impl Workload {
         Workload::Mixed,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Workload::FloorAxum => "floor: plain axum",
             Workload::FloorGraphql => "floor: trivial graphql",
@@ -110,7 +111,7 @@ impl Workload {
         }
     }
 
-    pub fn is_floor(self) -> bool {
+    pub(crate) fn is_floor(self) -> bool {
         matches!(self, Workload::FloorAxum | Workload::FloorGraphql)
     }
 
@@ -119,7 +120,7 @@ impl Workload {
     /// statement for the project, then at most two. The warm rows expect
     /// their answers from the caches, but for the one statement listing a
     /// circles page.
-    pub fn statement_budget(self) -> Option<u64> {
+    pub(crate) fn statement_budget(self) -> Option<u64> {
         match self {
             Workload::FloorAxum
             | Workload::FloorGraphql
@@ -136,7 +137,7 @@ impl Workload {
 
 /// One timed operation.
 #[derive(Clone, Copy, Debug)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub latency: Duration,
     pub cost: Cost,
 }
@@ -144,7 +145,7 @@ pub struct Sample {
 /// What every worker shares: where the servers are, the data set, the
 /// server's state (for in-process invalidation), a connection of its own
 /// and the probe of the server's and PostgreSQL's CPU time.
-pub struct Bench {
+pub(crate) struct Bench {
     graphql_url: String,
     floor_url: String,
     state: AppState,
@@ -162,7 +163,11 @@ pub struct Bench {
 }
 
 impl Bench {
-    pub async fn new(servers: &Servers, data: DataSet, database_url: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn new(
+        servers: &Servers,
+        data: DataSet,
+        database_url: &str,
+    ) -> anyhow::Result<Self> {
         let db = own_connection(database_url, &servers.state.config().db)
             .await
             .context("the bench's own connection")?;
@@ -184,22 +189,22 @@ impl Bench {
     }
 
     /// `Bearer ...` of the user who owns every project.
-    pub fn user_bearer(&self) -> &str {
+    pub(crate) fn user_bearer(&self) -> &str {
         &self.user_bearer
     }
 
     /// Reads the CPU time the server and PostgreSQL spent so far.
-    pub fn cpu(&self) -> &cpu::Probe {
+    pub(crate) fn cpu(&self) -> &cpu::Probe {
         &self.cpu
     }
 
     /// The diContext query measured, if the API has one.
-    pub fn di_context_query(&self) -> Option<&str> {
+    pub(crate) fn di_context_query(&self) -> Option<&str> {
         self.di_context.as_deref()
     }
 
     /// A worker: its own connection, random stream and user.
-    pub fn worker(&self, index: usize) -> anyhow::Result<Worker> {
+    pub(crate) fn worker(&self, index: usize) -> anyhow::Result<Worker> {
         Ok(Worker {
             client: Client::new(&self.graphql_url)?,
             rng: fastrand::Rng::with_seed((index as u64).wrapping_add(1000)),
@@ -210,7 +215,7 @@ impl Bench {
 
     /// Untimed set-up before a workload's runs: the mixed load starts with
     /// the bench user's runtime of every agent warm.
-    pub async fn prepare(&self, workload: Workload) -> anyhow::Result<()> {
+    pub(crate) async fn prepare(&self, workload: Workload) -> anyhow::Result<()> {
         if workload != Workload::Mixed {
             return Ok(());
         }
@@ -226,7 +231,10 @@ impl Bench {
     /// Median time of `db::readiness::compute` for the big project alone,
     /// called directly `runs` times after one warm-up call: the pure
     /// statement time of a recomputation.
-    pub async fn time_direct_readiness_compute(&self, runs: usize) -> anyhow::Result<Duration> {
+    pub(crate) async fn time_direct_readiness_compute(
+        &self,
+        runs: usize,
+    ) -> anyhow::Result<Duration> {
         let ids = [self.data.big_project.into()];
         db::readiness::compute(&self.db, &ids).await?;
         let mut times = Vec::with_capacity(runs);
@@ -244,7 +252,7 @@ impl Bench {
 
     /// Runs one operation of `workload` as `worker`; only the request(s)
     /// are timed, not the set-up that makes them cold.
-    pub async fn run_once(
+    pub(crate) async fn run_once(
         &self,
         workload: Workload,
         worker: &mut Worker,
@@ -448,7 +456,11 @@ impl Bench {
 
     /// A document never sent before (document `n` of the process): the
     /// parsed-document and persisted-query stores see only new text.
-    pub async fn distinct_document(&self, worker: &Worker, n: u64) -> anyhow::Result<Sample> {
+    pub(crate) async fn distinct_document(
+        &self,
+        worker: &Worker,
+        n: u64,
+    ) -> anyhow::Result<Sample> {
         let query = format!(
             "query ($name: String!) {{ a{n}: agent(name: $name) {{ name model {{ modelName }} }} }}"
         );
@@ -472,7 +484,7 @@ impl Bench {
 
 /// One closed-loop worker: one connection, one random stream, one user of
 /// its own for writes.
-pub struct Worker {
+pub(crate) struct Worker {
     client: Client,
     rng: fastrand::Rng,
     own_bearer: String,

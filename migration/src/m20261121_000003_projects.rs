@@ -6,7 +6,7 @@
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 /// Unanalyzed signals are what the discovery agent asks for on every run; a
 /// partial index keeps that lookup proportional to the new signals only.

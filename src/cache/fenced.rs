@@ -56,7 +56,7 @@ pub struct Stamp {
 }
 
 /// Generation counters: one per stripe of keys, and an epoch for "all".
-pub struct Fence {
+pub(super) struct Fence {
     epoch: AtomicU64,
     stripes: Box<[AtomicU64]>,
     hasher: RandomState,
@@ -84,7 +84,7 @@ impl Fence {
         (self.hasher.hash_one(key) % STRIPES as u64) as usize
     }
 
-    pub fn stamp<K: Hash>(&self, key: &K) -> Stamp {
+    pub(super) fn stamp<K: Hash>(&self, key: &K) -> Stamp {
         Stamp {
             epoch: self.epoch.load(Ordering::SeqCst),
             generation: self.stripes[self.stripe(key)].load(Ordering::SeqCst),

@@ -10,6 +10,7 @@ pub mod instructions;
 mod pool;
 pub mod projects;
 pub mod readiness;
+#[cfg(feature = "test-support")]
 pub mod scratch;
 
 pub use error::{DataError, Entity, Taken};
@@ -98,12 +99,12 @@ impl Db {
     }
 
     /// Installs the test seam that runs between commit and delivery.
-    pub fn set_after_commit_hook(&mut self, hook: AfterCommitHook) {
+    pub(crate) fn set_after_commit_hook(&mut self, hook: AfterCommitHook) {
         self.after_commit = Some(hook);
     }
 
     /// Installs the test seam that runs just before `COMMIT`.
-    pub fn set_before_commit_hook(&mut self, hook: BeforeCommitHook) {
+    pub(crate) fn set_before_commit_hook(&mut self, hook: BeforeCommitHook) {
         self.before_commit = Some(hook);
     }
 

@@ -58,7 +58,7 @@ pub fn sqlite_options(sqlite: SqliteConnectOptions) -> SqliteConnectOptions {
 }
 
 /// Opens the pool `url` names, with every connection checked on release.
-pub async fn connect(url: &str, config: &DbConfig) -> Result<DatabaseConnection, DbErr> {
+pub(super) async fn connect(url: &str, config: &DbConfig) -> Result<DatabaseConnection, DbErr> {
     let pool_options = connect_options(url, config);
     if url.starts_with("postgres") {
         let pg = postgres_options(url.parse().map_err(conn_err)?, config.db_statement_timeout)

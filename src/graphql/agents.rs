@@ -42,7 +42,7 @@ pub enum AgentStatus {
 /// fetched when asked for, in one statement per batch: the texts from the
 /// agent config cache, the tools through the tools loader.
 #[derive(Clone, Debug)]
-pub struct Agent {
+pub(super) struct Agent {
     summary: Arc<AgentSummary>,
     /// `None` for a summary.
     full: Option<Full>,
@@ -185,7 +185,7 @@ plain_object! {
 
 /// A model with its provider, shared with the agent it was read with.
 #[derive(Clone, Debug)]
-pub struct Model(pub Arc<ModelRow>);
+pub(super) struct Model(pub Arc<ModelRow>);
 
 plain_object! {
     /// A model served by a provider.
@@ -200,7 +200,7 @@ plain_object! {
 
 /// The provider of the model it was read with.
 #[derive(Clone, Debug)]
-pub struct Provider(pub Arc<ModelRow>);
+pub(super) struct Provider(pub Arc<ModelRow>);
 
 plain_object! {
     /// An LLM vendor or endpoint.
@@ -214,7 +214,7 @@ plain_object! {
 
 /// A tool an agent may call.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct AgentTool {
+pub(super) struct AgentTool {
     pub id: ToolId,
     pub name: String,
     pub description: String,
@@ -237,7 +237,7 @@ impl From<agent_tools::Model> for AgentTool {
 }
 
 #[derive(Default)]
-pub struct AgentQuery;
+pub(super) struct AgentQuery;
 
 #[Object]
 impl AgentQuery {
@@ -282,7 +282,7 @@ impl AgentQuery {
 
 /// A new agent. Prompts default to empty, status to `ACTIVE`.
 #[derive(InputObject)]
-pub struct CreateAgentInput {
+pub(super) struct CreateAgentInput {
     name: String,
     #[graphql(default)]
     description: String,
@@ -325,7 +325,7 @@ impl CreateAgentInput {
 /// Changes to an agent: omitted fields stay as they are; `null` clears
 /// `modelId`, `temperature` and `maxTokens`. The name cannot change.
 #[derive(InputObject)]
-pub struct UpdateAgentInput {
+pub(super) struct UpdateAgentInput {
     description: Option<String>,
     system_prompt: Option<String>,
     base_prompt: Option<String>,
@@ -413,7 +413,7 @@ fn check_sampling(temperature: Option<f64>, max_tokens: Option<i32>) -> Result<(
 
 /// A tool to create, or to replace the agent's tool of the same name.
 #[derive(InputObject)]
-pub struct AgentToolInput {
+pub(super) struct AgentToolInput {
     name: String,
     #[graphql(default)]
     description: String,
@@ -445,7 +445,7 @@ impl AgentToolInput {
 
 /// Writes to agents and tools; each needs the admin role.
 #[derive(Default)]
-pub struct AgentMutation;
+pub(super) struct AgentMutation;
 
 #[Object]
 impl AgentMutation {

@@ -16,7 +16,7 @@ use async_graphql::{
 use super::input::control_character_path;
 
 /// Refuses control characters in the strings of a request's arguments.
-pub struct ArgumentText;
+pub(super) struct ArgumentText;
 
 impl ExtensionFactory for ArgumentText {
     fn create(&self) -> Arc<dyn Extension> {

@@ -29,7 +29,7 @@ use crate::{
 /// A named group of agents that work together.
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
-pub struct Circle {
+pub(super) struct Circle {
     pub id: CircleId,
     pub name: String,
     pub description: String,
@@ -60,7 +60,7 @@ impl Circle {
 /// A circle's members, as `[CircleMember!]!`: written directly when the
 /// selection is plain fields only (see `plain`), else member by member
 /// through the general path.
-pub struct MemberList(pub Arc<[MemberRow]>);
+pub(super) struct MemberList(pub Arc<[MemberRow]>);
 
 impl OutputType for MemberList {
     fn type_name() -> Cow<'static, str> {
@@ -90,7 +90,7 @@ impl OutputType for MemberList {
 
 /// A membership as read with its agent's summary.
 #[derive(Clone, Debug)]
-pub struct CircleMember(MemberRow);
+pub(super) struct CircleMember(MemberRow);
 
 impl From<MemberRow> for CircleMember {
     fn from(row: MemberRow) -> Self {
@@ -114,7 +114,7 @@ plain_object! {
 }
 
 #[derive(Default)]
-pub struct CircleQuery;
+pub(super) struct CircleQuery;
 
 #[Object]
 impl CircleQuery {
@@ -157,7 +157,7 @@ impl CircleQuery {
 const DEFAULT_ROLE: &str = "member";
 
 #[derive(InputObject)]
-pub struct CreateCircleInput {
+pub(super) struct CreateCircleInput {
     name: String,
     #[graphql(default)]
     description: String,
@@ -165,14 +165,14 @@ pub struct CreateCircleInput {
 
 /// Changes to a membership: omitted fields stay as they are.
 #[derive(InputObject)]
-pub struct UpdateCircleMemberInput {
+pub(super) struct UpdateCircleMemberInput {
     role: Option<String>,
     is_active: Option<bool>,
 }
 
 /// Writes to circles; each needs the admin role.
 #[derive(Default)]
-pub struct CircleMutation;
+pub(super) struct CircleMutation;
 
 #[Object]
 impl CircleMutation {

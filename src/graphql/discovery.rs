@@ -24,10 +24,10 @@ use crate::{
 };
 
 /// Most unanalyzed signals handed out at once.
-pub const MAX_SIGNALS: i32 = 500;
+pub(super) const MAX_SIGNALS: i32 = 500;
 
 /// The discovery agent's view of a project.
-pub struct DiContext {
+pub(super) struct DiContext {
     snapshot: Arc<ReadinessSnapshot>,
     foundation: Option<foundations::Model>,
     analysis: Option<di_analyses::Model>,
@@ -37,7 +37,7 @@ pub struct DiContext {
 
 /// Counts and foundation: the project's state in one object.
 #[derive(SimpleObject)]
-pub struct ProjectState {
+pub(super) struct ProjectState {
     pub counts: ProjectCounts,
     pub foundation: Option<Foundation>,
 }
@@ -47,7 +47,7 @@ impl DiContext {
     /// loaders, so a page of projects shares one statement per piece:
     /// readiness (with counts) through the cache, the foundation, the
     /// stored analysis, and the unanalyzed signals with their total.
-    pub async fn load(
+    pub(super) async fn load(
         ctx: &Context<'_>,
         project_id: ProjectId,
         signals_limit: i32,

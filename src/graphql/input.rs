@@ -14,21 +14,21 @@ use chrono::{DateTime, Datelike, Utc};
 use crate::error::AppError;
 
 /// Longest name (agents, circles, tools, roles), in bytes.
-pub const MAX_NAME_BYTES: usize = 100;
+pub(super) const MAX_NAME_BYTES: usize = 100;
 /// Longest short description, in bytes.
-pub const MAX_DESCRIPTION_BYTES: usize = 4_000;
+pub(super) const MAX_DESCRIPTION_BYTES: usize = 4_000;
 /// Longest prompt, instruction or signal text, in bytes.
-pub const MAX_PROMPT_BYTES: usize = 32_000;
+pub(super) const MAX_PROMPT_BYTES: usize = 32_000;
 /// Most skill names on one agent.
-pub const MAX_SKILLS: usize = 50;
+pub(super) const MAX_SKILLS: usize = 50;
 /// Most ids in one list argument (signal ids, step ids).
-pub const MAX_LIST_ITEMS: usize = 1_000;
+pub(super) const MAX_LIST_ITEMS: usize = 1_000;
 /// Largest stored JSON document (a DI analysis), in bytes.
-pub const MAX_JSON_BYTES: usize = 256 * 1024;
+pub(super) const MAX_JSON_BYTES: usize = 256 * 1024;
 
 /// `value` has at most `max` bytes of UTF-8, or `BAD_USER_INPUT` naming
 /// `field`.
-pub fn max_bytes(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
+pub(super) fn max_bytes(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
     let bytes = value.len();
     if bytes > max {
         return Err(AppError::bad_input(
@@ -41,7 +41,7 @@ pub fn max_bytes(field: &'static str, value: &str, max: usize) -> Result<(), App
 
 /// Whether `c` is a control character that means nothing in content: C0
 /// controls (NUL among them) other than tab, newline and carriage return.
-pub fn is_meaningless_control(c: char) -> bool {
+pub(super) fn is_meaningless_control(c: char) -> bool {
     c < ' ' && !matches!(c, '\t' | '\n' | '\r')
 }
 
@@ -50,7 +50,7 @@ pub fn is_meaningless_control(c: char) -> bool {
 /// `name[2].key`, or `None` when every string is clean. An object with
 /// such a key is named itself. The walk keeps its own stack, so no nesting makes it
 /// recurse.
-pub fn control_character_path(name: &str, value: &async_graphql::Value) -> Option<String> {
+pub(super) fn control_character_path(name: &str, value: &async_graphql::Value) -> Option<String> {
     use async_graphql::Value;
     let has_control = |text: &str| text.chars().any(is_meaningless_control);
     let mut pending = vec![(name.to_owned(), value)];
@@ -82,7 +82,7 @@ pub fn control_character_path(name: &str, value: &async_graphql::Value) -> Optio
 /// A key-like name: 1 to 100 of `A-Z a-z 0-9 . _ -`, starting with a letter
 /// or digit. Agent names are used as keys elsewhere (caches, prompts), so
 /// they stay plain.
-pub fn key_name(field: &'static str, value: &str) -> Result<(), AppError> {
+pub(super) fn key_name(field: &'static str, value: &str) -> Result<(), AppError> {
     max_bytes(field, value, MAX_NAME_BYTES)?;
     let mut chars = value.chars();
     let starts_well = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
@@ -98,7 +98,7 @@ pub fn key_name(field: &'static str, value: &str) -> Result<(), AppError> {
 }
 
 /// A display name: not blank, at most [`MAX_NAME_BYTES`].
-pub fn display_name(field: &'static str, value: &str) -> Result<(), AppError> {
+pub(super) fn display_name(field: &'static str, value: &str) -> Result<(), AppError> {
     if value.trim().is_empty() {
         return Err(AppError::bad_input(
             field,
@@ -109,7 +109,7 @@ pub fn display_name(field: &'static str, value: &str) -> Result<(), AppError> {
 }
 
 /// A text that must say something: not blank, at most `max` bytes.
-pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
+pub(super) fn required_text(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
     if value.trim().is_empty() {
         return Err(AppError::bad_input(
             field,
@@ -120,7 +120,7 @@ pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<(),
 }
 
 /// A list of at most `max` items.
-pub fn max_items<T>(field: &'static str, items: &[T], max: usize) -> Result<(), AppError> {
+pub(super) fn max_items<T>(field: &'static str, items: &[T], max: usize) -> Result<(), AppError> {
     if items.len() > max {
         return Err(AppError::bad_input(
             field,
@@ -134,7 +134,7 @@ pub fn max_items<T>(field: &'static str, items: &[T], max: usize) -> Result<(), 
 }
 
 /// A value of at least `min`.
-pub fn at_least<T: PartialOrd + std::fmt::Display>(
+pub(super) fn at_least<T: PartialOrd + std::fmt::Display>(
     field: &'static str,
     value: T,
     min: T,
@@ -150,7 +150,7 @@ pub fn at_least<T: PartialOrd + std::fmt::Display>(
 }
 
 /// A JSON object of at most `max_bytes` (serialized).
-pub fn json_object(
+pub(super) fn json_object(
     field: &'static str,
     value: &serde_json::Value,
     max_bytes: usize,
@@ -193,7 +193,7 @@ fn contains_nul(value: &serde_json::Value) -> bool {
 /// A time in the years 1 to 9999: what RFC 3339 can write and every
 /// backend stores and orders alike (PostgreSQL refuses years before 4713
 /// BC; SQLite would store a negative year as text that sorts wrongly).
-pub fn timestamp(field: &'static str, value: &DateTime<Utc>) -> Result<(), AppError> {
+pub(super) fn timestamp(field: &'static str, value: &DateTime<Utc>) -> Result<(), AppError> {
     if (1..=9999).contains(&value.year()) {
         Ok(())
     } else {
@@ -205,7 +205,7 @@ pub fn timestamp(field: &'static str, value: &DateTime<Utc>) -> Result<(), AppEr
 }
 
 /// A value inside `min..=max`, or `BAD_USER_INPUT` naming `field`.
-pub fn in_range<T: PartialOrd + std::fmt::Display>(
+pub(super) fn in_range<T: PartialOrd + std::fmt::Display>(
     field: &'static str,
     value: T,
     min: T,

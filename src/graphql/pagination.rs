@@ -10,12 +10,12 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::error::AppError;
 
 /// Page size when `first` is not given.
-pub const DEFAULT_PAGE_SIZE: i32 = 20;
+pub(super) const DEFAULT_PAGE_SIZE: i32 = 20;
 /// Largest `first` accepted.
-pub const MAX_PAGE_SIZE: i32 = 100;
+pub(super) const MAX_PAGE_SIZE: i32 = 100;
 
 /// The page size asked for, checked against [`MAX_PAGE_SIZE`].
-pub fn page_size(first: Option<i32>) -> Result<u64, AppError> {
+pub(super) fn page_size(first: Option<i32>) -> Result<u64, AppError> {
     let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(0..=MAX_PAGE_SIZE).contains(&first) {
         return Err(AppError::bad_input(
@@ -28,7 +28,7 @@ pub fn page_size(first: Option<i32>) -> Result<u64, AppError> {
 
 /// The key a cursor stands for, or `BAD_USER_INPUT` when it is not one of
 /// ours.
-pub fn decode_after<K: Serialize + DeserializeOwned + Send + Sync>(
+pub(super) fn decode_after<K: Serialize + DeserializeOwned + Send + Sync>(
     after: Option<&str>,
 ) -> Result<Option<K>, AppError> {
     after
@@ -42,7 +42,7 @@ pub fn decode_after<K: Serialize + DeserializeOwned + Send + Sync>(
 
 /// Builds the connection from `rows`, fetched with one extra row beyond
 /// `size` to tell whether a next page exists.
-pub fn connection<T, K, N>(
+pub(super) fn connection<T, K, N>(
     mut rows: Vec<T>,
     size: u64,
     has_previous: bool,
@@ -69,10 +69,10 @@ where
 /// instructions) counts for in complexity. Nothing caps these lists; this
 /// is the largest they are expected to hold (the benchmark's circles have
 /// 20 members), and `--max-response-bytes` bounds any larger answer.
-pub const UNPAGED_LIST_ITEMS: usize = 20;
+pub(super) const UNPAGED_LIST_ITEMS: usize = 20;
 
 /// The complexity of a connection field: its children once per node.
-pub fn connection_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+pub(super) fn connection_complexity(first: Option<i32>, child_complexity: usize) -> usize {
     list_complexity(first.unwrap_or(DEFAULT_PAGE_SIZE), child_complexity)
 }
 
@@ -80,14 +80,14 @@ pub fn connection_complexity(first: Option<i32>, child_complexity: usize) -> usi
 /// page size, a limit, the length of an id list argument): its children
 /// once per item, and at least once (an out-of-range size is refused by
 /// the resolver, never executed).
-pub fn list_complexity(items: impl TryInto<usize>, child_complexity: usize) -> usize {
+pub(super) fn list_complexity(items: impl TryInto<usize>, child_complexity: usize) -> usize {
     let items = items.try_into().unwrap_or(0);
     items.max(1).saturating_mul(child_complexity)
 }
 
 /// The complexity of a list without a size argument (see
 /// [`UNPAGED_LIST_ITEMS`]).
-pub fn unpaged_complexity(child_complexity: usize) -> usize {
+pub(super) fn unpaged_complexity(child_complexity: usize) -> usize {
     list_complexity(UNPAGED_LIST_ITEMS, child_complexity)
 }
 

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use super::answer_size::{self, AnswerMeter};
 
 /// A type whose plain fields [`plain_object!`] declared.
-pub trait PlainObject {
+pub(super) trait PlainObject {
     /// What the plain fields read their values from.
     type View: ?Sized + 'static;
 
@@ -38,7 +38,7 @@ pub trait PlainObject {
 
 /// One plain field: its name as written in Rust (the schema's is its
 /// camelCase), how to plan its sub-selection, how to write its value.
-pub struct PlainField<V: ?Sized> {
+pub(super) struct PlainField<V: ?Sized> {
     pub name: &'static str,
     pub plan: fn(&SelectionSet) -> Option<Plan>,
     pub write: fn(&V, &Plan) -> Value,
@@ -46,7 +46,7 @@ pub struct PlainField<V: ?Sized> {
 
 /// A plain field's value as the fast path writes it: what the value's
 /// `OutputType::resolve` gives, without a context.
-pub trait PlainValue {
+pub(super) trait PlainValue {
     /// The plan for the field's sub-selection, or `None` if it has to take
     /// the general path.
     fn plan(set: &SelectionSet) -> Option<Plan>;
@@ -57,7 +57,7 @@ pub trait PlainValue {
 /// What to write for a selection: each field's response key, its index in
 /// the object's [`PlainObject::FIELDS`] and its own plan (empty for a leaf).
 #[derive(Default)]
-pub struct Plan(Vec<Planned>);
+pub(super) struct Plan(Vec<Planned>);
 
 struct Planned {
     key: Name,
@@ -68,7 +68,7 @@ struct Planned {
 impl Plan {
     /// The plan for `set` over `T`'s plain fields, or `None` if anything in
     /// it is not a plain field of `T` selected once.
-    pub fn of<T: PlainObject + ?Sized>(set: &SelectionSet) -> Option<Self> {
+    pub(super) fn of<T: PlainObject + ?Sized>(set: &SelectionSet) -> Option<Self> {
         let mut planned = Vec::with_capacity(set.items.len());
         for item in &set.items {
             let Selection::Field(field) = &item.node else {
@@ -96,12 +96,12 @@ impl Plan {
     }
 
     /// The plan of a scalar or enum: nothing beneath it.
-    pub fn leaf(set: &SelectionSet) -> Option<Self> {
+    pub(super) fn leaf(set: &SelectionSet) -> Option<Self> {
         set.items.is_empty().then(Self::default)
     }
 
     /// The object `view` answers under this plan, fields in selection order.
-    pub fn write<T: PlainObject + ?Sized>(&self, view: &T::View) -> Value {
+    pub(super) fn write<T: PlainObject + ?Sized>(&self, view: &T::View) -> Value {
         let mut object = IndexMap::with_capacity(self.0.len());
         for planned in &self.0 {
             let write = T::FIELDS[planned.field].write;
@@ -113,7 +113,7 @@ impl Plan {
 
 /// A list of `T` written by its plan when the selection (`ctx`'s) is plain
 /// fields only, else `None`: the caller takes the general path.
-pub fn write_list<'a, T, I>(ctx: &ContextSelectionSet<'_>, views: I) -> Option<Value>
+pub(super) fn write_list<'a, T, I>(ctx: &ContextSelectionSet<'_>, views: I) -> Option<Value>
 where
     T: PlainObject + ?Sized,
     I: IntoIterator<Item = &'a T::View>,
@@ -131,7 +131,7 @@ where
 
 /// Whether `graphql` is `rust` in camelCase, as `#[Object]` names a
 /// resolver (`max_tokens` is `maxTokens`).
-pub fn is_named(rust: &str, graphql: &str) -> bool {
+pub(super) fn is_named(rust: &str, graphql: &str) -> bool {
     let mut graphql = graphql.chars();
     let mut word_starts = false;
     for c in rust.chars() {

@@ -21,16 +21,16 @@ mod lists;
 mod mutations;
 mod state;
 
-pub use evidence::EvidenceMutation;
+pub(super) use evidence::EvidenceMutation;
 pub(crate) use lists::{projects as projects_page, ProjectConnection};
-pub use mutations::StructureMutation;
-pub use state::{DiAnalysis, Foundation, Signal};
+pub(super) use mutations::StructureMutation;
+pub(super) use state::{DiAnalysis, Foundation, Signal};
 
 /// A product-discovery project, owned by one user. Built only after the
 /// viewer's ownership was checked; its row is read when a field needs it
 /// (a readiness-only read costs no statement once the owner is cached).
 #[derive(Clone, Debug)]
-pub struct Project {
+pub(super) struct Project {
     id: ProjectId,
     row: Option<projects::Model>,
 }
@@ -185,7 +185,7 @@ impl Project {
 }
 
 #[derive(Default)]
-pub struct ProjectQuery;
+pub(super) struct ProjectQuery;
 
 #[Object]
 impl ProjectQuery {
@@ -209,13 +209,13 @@ impl ProjectQuery {
 }
 
 #[derive(InputObject)]
-pub struct CreateProjectInput {
+pub(super) struct CreateProjectInput {
     name: String,
 }
 
 /// Writes to the viewer's own projects.
 #[derive(Default)]
-pub struct ProjectMutation;
+pub(super) struct ProjectMutation;
 
 #[Object]
 impl ProjectMutation {

@@ -15,7 +15,7 @@ use crate::{
 
 /// The readiness snapshot of one project, through the request's loader (so
 /// a page of projects shares one batch).
-pub async fn snapshot(
+pub(super) async fn snapshot(
     ctx: &Context<'_>,
     project_id: ProjectId,
 ) -> Result<Arc<ReadinessSnapshot>, AppError> {
@@ -40,7 +40,7 @@ pub enum ReadinessStatus {
 }
 
 /// How ready a project is to move on, from its counts.
-pub struct Readiness(pub Arc<ReadinessSnapshot>);
+pub(super) struct Readiness(pub Arc<ReadinessSnapshot>);
 
 #[Object]
 impl Readiness {
@@ -83,7 +83,7 @@ impl Readiness {
 
 /// The four readiness dimensions, each 0 to 100.
 #[derive(SimpleObject)]
-pub struct ReadinessDimensions {
+pub(super) struct ReadinessDimensions {
     pub value_path: f64,
     pub problem: f64,
     pub solution: f64,
@@ -92,7 +92,7 @@ pub struct ReadinessDimensions {
 
 /// How much a project holds: the counts readiness is computed from.
 #[derive(SimpleObject)]
-pub struct ProjectCounts {
+pub(super) struct ProjectCounts {
     pub features: i64,
     pub confirmed_features: i64,
     pub personas: i64,

@@ -13,7 +13,7 @@ use super::{
 use crate::runtime;
 
 /// An agent ready to start for the viewer.
-pub struct AgentRuntime(Arc<runtime::AgentRuntime>);
+pub(super) struct AgentRuntime(Arc<runtime::AgentRuntime>);
 
 #[Object]
 impl AgentRuntime {
@@ -55,7 +55,7 @@ impl AgentRuntime {
 }
 
 #[derive(Default)]
-pub struct RuntimeQuery;
+pub(super) struct RuntimeQuery;
 
 #[Object]
 impl RuntimeQuery {

@@ -16,7 +16,7 @@ use crate::{db, db::instructions::NamedInstructions};
 /// The authenticated user.
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
-pub struct Viewer {
+pub(super) struct Viewer {
     /// The token's subject.
     pub id: UserId,
     /// Whether the token carries the `admin` role (may write agents, tools
@@ -53,7 +53,7 @@ impl Viewer {
 /// The viewer's instructions for one agent; `instructions` is null when
 /// there are none.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct MyAgentInstructions {
+pub(super) struct MyAgentInstructions {
     pub agent_name: String,
     pub instructions: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -70,7 +70,7 @@ impl From<NamedInstructions> for MyAgentInstructions {
 }
 
 #[derive(Default)]
-pub struct ViewerQuery;
+pub(super) struct ViewerQuery;
 
 #[Object]
 impl ViewerQuery {
@@ -85,7 +85,7 @@ impl ViewerQuery {
 
 /// The viewer's own instructions; any authenticated user, for themselves only.
 #[derive(Default)]
-pub struct InstructionsMutation;
+pub(super) struct InstructionsMutation;
 
 #[Object]
 impl InstructionsMutation {

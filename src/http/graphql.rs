@@ -246,7 +246,7 @@ pub(super) fn introspection_allowed(state: &AppState, authenticated: bool) -> bo
 /// Most errors one response carries; past them, one more error says how
 /// many were left out. A document that fails validation everywhere must
 /// not become a response many times its size.
-pub const MAX_ERRORS: usize = 100;
+pub(super) const MAX_ERRORS: usize = 100;
 
 /// Rewrites every error into its public shape: a stable code, a message
 /// without internal detail, the field at fault when known, and the request

@@ -11,8 +11,8 @@
 mod batcher;
 mod projects;
 
-pub use batcher::Batcher;
-pub use projects::ProjectLoaders;
+pub(crate) use batcher::Batcher;
+pub(crate) use projects::ProjectLoaders;
 
 use entity::{AgentId, CircleId, ProjectId, UserId};
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{helpers::TestApp, test_both};
 
 /// Inserts a provider and a model directly; returns the model id.
-pub async fn insert_model(app: &TestApp, provider: &str, model: &str) -> Uuid {
+pub(crate) async fn insert_model(app: &TestApp, provider: &str, model: &str) -> Uuid {
     let provider_id = Uuid::now_v7();
     providers::ActiveModel {
         id: Set(provider_id.into()),
@@ -31,11 +31,11 @@ pub async fn insert_model(app: &TestApp, provider: &str, model: &str) -> Uuid {
     model_id
 }
 
-pub const CREATE_AGENT: &str = "mutation($input: CreateAgentInput!) {
+pub(crate) const CREATE_AGENT: &str = "mutation($input: CreateAgentInput!) {
     createAgent(input: $input) { id name status systemPrompt skillNames temperature maxTokens
         model { modelName modelAlias provider { name } } tools { name } } }";
 
-pub async fn create_agent(app: &TestApp, input: Value) -> Value {
+pub(crate) async fn create_agent(app: &TestApp, input: Value) -> Value {
     app.admin_ok(CREATE_AGENT, json!({ "input": input })).await["createAgent"].clone()
 }
 

@@ -15,7 +15,7 @@ use crate::helpers::TestApp;
 
 /// What to put into a project, by count.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// Value path steps, inserted last position first (so reads must sort),
     /// labelled `step <position>`.
     pub steps: usize,
@@ -41,7 +41,7 @@ impl Shape {
     /// A few children of every kind: 4 features (2 confirmed), 2 personas,
     /// 3 steps, 3 meetings, 3 client signals (2 unanalyzed), a foundation
     /// with only a problem statement and a strategic context.
-    pub const EVERY_KIND: Self = Self {
+    pub(crate) const EVERY_KIND: Self = Self {
         steps: 3,
         foundation_fields: 1,
         features: 4,
@@ -64,7 +64,7 @@ const FOUNDATION_FIELDS: [&str; 5] = [
 ];
 
 /// Inserts a project of `owner` with the given shape, directly.
-pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
+pub(crate) async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
     let conn = app.db.conn();
     let id = Uuid::now_v7();
     let now = Utc::now();
@@ -161,7 +161,7 @@ pub async fn insert_project(app: &TestApp, owner: Uuid, shape: Shape) -> Uuid {
 /// Inserts one unanalyzed interview signal per text into `project`,
 /// directly (so texts the API would refuse can be stored, as older
 /// versions may have), oldest first.
-pub async fn insert_signals(app: &TestApp, project: Uuid, contents: Vec<String>) {
+pub(crate) async fn insert_signals(app: &TestApp, project: Uuid, contents: Vec<String>) {
     let now = Utc::now();
     let signals = contents.into_iter().map(|content| signals::ActiveModel {
         id: Set(Uuid::now_v7().into()),
@@ -177,7 +177,7 @@ pub async fn insert_signals(app: &TestApp, project: Uuid, contents: Vec<String>)
 
 /// Inserts `count` projects of `owner` shaped [`Shape::EVERY_KIND`];
 /// returns their ids, oldest first.
-pub async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) -> Vec<Uuid> {
+pub(crate) async fn insert_projects(app: &TestApp, owner: Uuid, count: usize) -> Vec<Uuid> {
     let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
         ids.push(insert_project(app, owner, Shape::EVERY_KIND).await);

@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-pub const SECRET: &str = "test-secret-that-signs-every-test-token";
+pub(crate) const SECRET: &str = "test-secret-that-signs-every-test-token";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -72,7 +72,7 @@ macro_rules! test_both {
 }
 
 /// A running server on its own database.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// The database kind, for tests that start a second, differently
     /// configured server of the same kind (dev mode).
     pub backend: Backend,
@@ -103,17 +103,17 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub async fn spawn(backend: Backend) -> Self {
+    pub(crate) async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, &[]).await
     }
 
     /// Spawns with extra command-line flags (e.g. a smaller limit).
-    pub async fn spawn_with(backend: Backend, flags: &[&str]) -> Self {
+    pub(crate) async fn spawn_with(backend: Backend, flags: &[&str]) -> Self {
         Self::spawn_with_hooks(backend, flags, Hooks::default()).await
     }
 
     /// Spawns with extra flags and test hooks installed.
-    pub async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
+    pub(crate) async fn spawn_with_hooks(backend: Backend, flags: &[&str], hooks: Hooks) -> Self {
         let mut args = vec!["--jwt-secret", SECRET, "--no-demo-data"];
         args.extend_from_slice(flags);
         Self::start(backend, &args, hooks).await
@@ -123,14 +123,14 @@ impl TestApp {
     /// one up and a demo admin token, [`Self::dev_token`]) with the demo
     /// data loaded. The `admin` and `user` tokens do not work here.
     #[allow(dead_code, reason = "for the dev-mode tests only")]
-    pub async fn spawn_dev(backend: Backend) -> Self {
+    pub(crate) async fn spawn_dev(backend: Backend) -> Self {
         Self::start(backend, &[], Hooks::default()).await
     }
 
     /// Spawns on a SQLite file the test made (and removes) itself, e.g. on
     /// a small file system of its own.
     #[allow(dead_code, reason = "for the durability tests only")]
-    pub async fn spawn_on_sqlite_file(path: &std::path::Path, flags: &[&str]) -> Self {
+    pub(crate) async fn spawn_on_sqlite_file(path: &std::path::Path, flags: &[&str]) -> Self {
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let mut args = vec!["--jwt-secret", SECRET, "--no-demo-data"];
         args.extend_from_slice(flags);
@@ -193,7 +193,7 @@ impl TestApp {
 
     /// Two replicas on one fresh PostgreSQL database (the only database
     /// several processes share).
-    pub async fn spawn_two_replicas() -> (Self, Self) {
+    pub(crate) async fn spawn_two_replicas() -> (Self, Self) {
         let a = Self::spawn(Backend::Postgres).await;
         let b = a.spawn_replica().await;
         (a, b)
@@ -201,7 +201,7 @@ impl TestApp {
 
     /// Another server on the same database: a second replica with its own
     /// pool, caches and invalidation listener.
-    pub async fn spawn_replica(&self) -> Self {
+    pub(crate) async fn spawn_replica(&self) -> Self {
         self.replica(&["--jwt-secret", SECRET, "--no-demo-data"])
             .await
     }
@@ -209,7 +209,7 @@ impl TestApp {
     /// Another server on the same database, started the way `agentgraph
     /// serve` starts by default: it loads the demo data set when the
     /// database is empty.
-    pub async fn spawn_replica_with_demo_data(&self) -> Self {
+    pub(crate) async fn spawn_replica_with_demo_data(&self) -> Self {
         self.replica(&["--jwt-secret", SECRET]).await
     }
 
@@ -233,12 +233,12 @@ impl TestApp {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
     /// A bearer header value for a fresh user.
-    pub fn new_user(&self, is_admin: bool) -> (Uuid, String) {
+    pub(crate) fn new_user(&self, is_admin: bool) -> (Uuid, String) {
         let id = Uuid::now_v7();
         (
             id,
@@ -254,7 +254,7 @@ impl TestApp {
 
     /// POSTs a GraphQL request as `auth` (a bearer header value, or none),
     /// asking for the cost extension.
-    pub async fn post(&self, auth: Option<&str>, query: &str, variables: Value) -> Gql {
+    pub(crate) async fn post(&self, auth: Option<&str>, query: &str, variables: Value) -> Gql {
         let mut request = self
             .client
             .post(self.url("/graphql"))
@@ -268,26 +268,26 @@ impl TestApp {
 
     /// Sends any request (method, path, headers and body of the caller's
     /// choosing) and reads the answer, JSON or not.
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> Gql {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Gql {
         Gql::from(request.send().await.expect("request is sent")).await
     }
 
     /// Runs `query` as an admin and returns `data`, failing on any error.
-    pub async fn admin_ok(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn admin_ok(&self, query: &str, variables: Value) -> Value {
         self.post(Some(&self.admin), query, variables)
             .await
             .data_ok()
     }
 
     /// Runs `query` as the plain user and returns `data`, failing on any error.
-    pub async fn user_ok(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn user_ok(&self, query: &str, variables: Value) -> Value {
         self.post(Some(&self.user), query, variables)
             .await
             .data_ok()
     }
 
     /// `SELECT COUNT(*) FROM table`, read directly.
-    pub async fn count(&self, table: &str) -> i64 {
+    pub(crate) async fn count(&self, table: &str) -> i64 {
         let backend = self.db.backend();
         let row = self
             .db
@@ -305,7 +305,7 @@ impl TestApp {
 
 impl TestApp {
     /// Sends the shutdown signal, as SIGTERM would.
-    pub fn shut_down(&mut self) {
+    pub(crate) fn shut_down(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -352,14 +352,14 @@ async fn start_server(
     (config, state, address, shutdown, served, dev_token)
 }
 
-pub fn bearer(keys: &TokenKeys, viewer: Viewer) -> String {
+pub(crate) fn bearer(keys: &TokenKeys, viewer: Viewer) -> String {
     format!("Bearer {}", keys.issue(viewer, Duration::from_secs(3600)))
 }
 
 /// One GraphQL response: HTTP status, content type, headers and the JSON
 /// body (a JSON string holding the text when the body is not JSON).
 #[derive(Debug)]
-pub struct Gql {
+pub(crate) struct Gql {
     pub status: u16,
     pub content_type: String,
     pub headers: reqwest::header::HeaderMap,
@@ -367,7 +367,7 @@ pub struct Gql {
 }
 
 impl Gql {
-    pub async fn from(response: reqwest::Response) -> Self {
+    pub(crate) async fn from(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -387,7 +387,7 @@ impl Gql {
     }
 
     /// `data`, after checking there were no errors.
-    pub fn data_ok(self) -> Value {
+    pub(crate) fn data_ok(self) -> Value {
         assert_eq!(
             self.body["errors"],
             Value::Null,
@@ -399,32 +399,32 @@ impl Gql {
     }
 
     /// The SQL statements the request ran, from the cost extension.
-    pub fn statements(&self) -> u64 {
+    pub(crate) fn statements(&self) -> u64 {
         self.body["extensions"]["cost"]["sqlStatements"]
             .as_u64()
             .unwrap_or_else(|| panic!("no cost extension in {}", self.body))
     }
 
     /// The first error's `extensions.code`.
-    pub fn error_code(&self) -> &str {
+    pub(crate) fn error_code(&self) -> &str {
         self.body["errors"][0]["extensions"]["code"]
             .as_str()
             .unwrap_or_else(|| panic!("no error code in {}", self.body))
     }
 
-    pub fn error_message(&self) -> &str {
+    pub(crate) fn error_message(&self) -> &str {
         self.body["errors"][0]["message"]
             .as_str()
             .unwrap_or_else(|| panic!("no error message in {}", self.body))
     }
 
-    pub fn error_field(&self) -> Option<&str> {
+    pub(crate) fn error_field(&self) -> Option<&str> {
         self.body["errors"][0]["extensions"]["field"].as_str()
     }
 
     /// Fails unless the body has a non-empty `errors` list whose every
     /// entry carries a message and `extensions.code`.
-    pub fn assert_every_error_has_a_code(&self) {
+    pub(crate) fn assert_every_error_has_a_code(&self) {
         let errors = self.body["errors"]
             .as_array()
             .unwrap_or_else(|| panic!("no `errors` list in {}", self.body));
@@ -444,7 +444,7 @@ impl Gql {
     }
 
     /// A response header, as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }

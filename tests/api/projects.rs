@@ -15,11 +15,11 @@ use uuid::Uuid;
 use crate::{helpers::TestApp, test_both};
 
 /// Runs `query` as `auth` and returns `data`, failing on any error.
-pub async fn ok(app: &TestApp, auth: &str, query: &str, variables: Value) -> Value {
+pub(crate) async fn ok(app: &TestApp, auth: &str, query: &str, variables: Value) -> Value {
     app.post(Some(auth), query, variables).await.data_ok()
 }
 
-pub async fn create_project(app: &TestApp, auth: &str, name: &str) -> String {
+pub(crate) async fn create_project(app: &TestApp, auth: &str, name: &str) -> String {
     let data = ok(
         app,
         auth,
@@ -31,19 +31,19 @@ pub async fn create_project(app: &TestApp, auth: &str, name: &str) -> String {
 }
 
 /// The `id` of a returned object.
-pub fn id_of(object: &Value) -> String {
+pub(crate) fn id_of(object: &Value) -> String {
     object["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no id in {object}"))
         .to_owned()
 }
 
-pub fn uuid(id: &str) -> Uuid {
+pub(crate) fn uuid(id: &str) -> Uuid {
     id.parse().expect("a UUID")
 }
 
 /// The project's `state_version`, read directly.
-pub async fn state_version(app: &TestApp, project: &str) -> i64 {
+pub(crate) async fn state_version(app: &TestApp, project: &str) -> i64 {
     projects::Entity::find_by_id(uuid(project))
         .one(app.db.conn())
         .await
@@ -53,7 +53,7 @@ pub async fn state_version(app: &TestApp, project: &str) -> i64 {
 }
 
 /// Row counts of every project table, read directly.
-pub async fn table_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
+pub(crate) async fn table_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
     let mut counts = Vec::new();
     for table in [
         "projects",
@@ -71,7 +71,7 @@ pub async fn table_counts(app: &TestApp) -> Vec<(&'static str, i64)> {
     counts
 }
 
-pub async fn stored_analysis(app: &TestApp, project: &str) -> Option<di_analyses::Model> {
+pub(crate) async fn stored_analysis(app: &TestApp, project: &str) -> Option<di_analyses::Model> {
     di_analyses::Entity::find_by_id(uuid(project))
         .one(app.db.conn())
         .await
@@ -79,7 +79,7 @@ pub async fn stored_analysis(app: &TestApp, project: &str) -> Option<di_analyses
 }
 
 /// Every state field of one project.
-pub const FULL_STATE: &str = "query($id: UUID!) { project(id: $id) { id name
+pub(crate) const FULL_STATE: &str = "query($id: UUID!) { project(id: $id) { id name
     features(first: 10) { nodes { id projectId name description confirmed createdAt } pageInfo { hasNextPage } }
     personas { id projectId name description createdAt }
     valuePath { id projectId position label description }
@@ -89,29 +89,29 @@ pub const FULL_STATE: &str = "query($id: UUID!) { project(id: $id) { id name
     foundation { projectId problemStatement targetUsers valueProposition businessCase constraints updatedAt }
     strategicContext { projectId content updatedAt } } }";
 
-pub const CREATE_FEATURE: &str = "mutation($p: UUID!, $name: String!, $d: String! = \"\") {
+pub(crate) const CREATE_FEATURE: &str = "mutation($p: UUID!, $name: String!, $d: String! = \"\") {
     createFeature(projectId: $p, input: { name: $name, description: $d }) { id projectId name description confirmed createdAt } }";
-pub const CREATE_PERSONA: &str = "mutation($p: UUID!, $name: String!) {
+pub(crate) const CREATE_PERSONA: &str = "mutation($p: UUID!, $name: String!) {
     createPersona(projectId: $p, input: { name: $name, description: \"who\" }) { id projectId name description createdAt } }";
-pub const ADD_STEP: &str = "mutation($p: UUID!, $label: String!, $pos: Int) {
+pub(crate) const ADD_STEP: &str = "mutation($p: UUID!, $label: String!, $pos: Int) {
     addValuePathStep(projectId: $p, input: { label: $label, description: \"step\", position: $pos }) { id projectId position label description } }";
-pub const ADD_MEETING: &str = "mutation($p: UUID!, $title: String!, $at: DateTime!) {
+pub(crate) const ADD_MEETING: &str = "mutation($p: UUID!, $title: String!, $at: DateTime!) {
     addMeeting(projectId: $p, input: { title: $title, heldAt: $at, notes: \"notes\" }) { id projectId title heldAt notes } }";
-pub const ADD_SIGNAL: &str = "mutation($p: UUID!, $content: String!, $a: SignalAuthority!) {
+pub(crate) const ADD_SIGNAL: &str = "mutation($p: UUID!, $content: String!, $a: SignalAuthority!) {
     addSignal(projectId: $p, input: { source: \"interview\", authority: $a, content: $content }) {
         id projectId source authority content createdAt analyzedAt } }";
-pub const SET_FOUNDATION: &str = "mutation($p: UUID!, $input: SetFoundationInput!) {
+pub(crate) const SET_FOUNDATION: &str = "mutation($p: UUID!, $input: SetFoundationInput!) {
     setFoundation(projectId: $p, input: $input) {
         projectId problemStatement targetUsers valueProposition businessCase constraints updatedAt } }";
-pub const SET_CONTEXT: &str = "mutation($p: UUID!, $c: String!) {
+pub(crate) const SET_CONTEXT: &str = "mutation($p: UUID!, $c: String!) {
     setStrategicContext(projectId: $p, content: $c) { projectId content updatedAt } }";
-pub const STORE_ANALYSIS: &str = "mutation($p: UUID!, $a: JSON!) {
+pub(crate) const STORE_ANALYSIS: &str = "mutation($p: UUID!, $a: JSON!) {
     storeDiAnalysis(projectId: $p, analysis: $a) { projectId analysis analyzedAt } }";
-pub const MARK_ANALYZED: &str = "mutation($p: UUID!, $ids: [UUID!]!) {
+pub(crate) const MARK_ANALYZED: &str = "mutation($p: UUID!, $ids: [UUID!]!) {
     markSignalsAnalyzed(projectId: $p, signalIds: $ids) { id analyzedAt } }";
 
 /// The ids of a project with one or more of every kind of state.
-pub struct Populated {
+pub(crate) struct Populated {
     pub project: String,
     pub feature: String,
     pub persona: String,
@@ -121,7 +121,7 @@ pub struct Populated {
 
 /// A project of `auth` with two features, a persona, two steps, a meeting,
 /// two signals, a foundation, a strategic context and a DI analysis.
-pub async fn populate(app: &TestApp, auth: &str, name: &str) -> Populated {
+pub(crate) async fn populate(app: &TestApp, auth: &str, name: &str) -> Populated {
     let project = create_project(app, auth, name).await;
     let p = json!(project);
     let feature = ok(

@@ -43,7 +43,7 @@ async fn arrange_agent(app: &TestApp, name: &str) {
         .await;
 }
 
-pub fn stats(app: &TestApp, cache: &str) -> StatsSnapshot {
+pub(crate) fn stats(app: &TestApp, cache: &str) -> StatsSnapshot {
     app.state
         .services()
         .caches
@@ -125,7 +125,7 @@ test_both! {
 /// Holds the next load of one cache right after its database read, until
 /// released; reports when it got there.
 #[derive(Clone, Default)]
-pub struct LoadGate {
+pub(crate) struct LoadGate {
     armed: Arc<Mutex<Option<ArmedGate>>>,
 }
 
@@ -139,7 +139,7 @@ type ArmedGate = (
 );
 
 impl LoadGate {
-    pub fn hooks(&self) -> Hooks {
+    pub(crate) fn hooks(&self) -> Hooks {
         let armed = Arc::clone(&self.armed);
         let hook: AfterLoadHook = Arc::new(move |cache| {
             let mut slot = armed.lock().expect("gate lock");
@@ -163,13 +163,13 @@ impl LoadGate {
     }
 
     /// Arms the gate for `cache`; returns (reached, release).
-    pub fn arm(&self, cache: &'static str) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+    pub(crate) fn arm(&self, cache: &'static str) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
         self.arm_with(cache, false)
     }
 
     /// Arms the gate for `cache` so that the held load panics once
     /// released; returns (reached, release).
-    pub fn arm_to_panic(
+    pub(crate) fn arm_to_panic(
         &self,
         cache: &'static str,
     ) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {

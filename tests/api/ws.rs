@@ -14,18 +14,18 @@ use tokio_tungstenite::{
 use crate::helpers::TestApp;
 
 /// How long any single expected message may take.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-pub const READINESS: &str =
+pub(crate) const READINESS: &str =
     "subscription($p: UUID!) { readinessChanged(projectId: $p) { score status blockers computedAt dimensions { valuePath problem solution engagement } } }";
 
-pub struct WsClient {
+pub(crate) struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
 /// What the server said last on a connection.
 #[derive(Debug)]
-pub enum Heard {
+pub(crate) enum Heard {
     Message(Value),
     Closed(u16, String),
 }
@@ -33,7 +33,7 @@ pub enum Heard {
 impl WsClient {
     /// Opens a socket and sends `connection_init` with `payload`; does not
     /// wait for the answer.
-    pub async fn connect(app: &TestApp, payload: Value) -> Self {
+    pub(crate) async fn connect(app: &TestApp, payload: Value) -> Self {
         let mut client = Self::upgrade(app, "graphql-transport-ws")
             .await
             .expect("the WebSocket handshake succeeds");
@@ -45,7 +45,7 @@ impl WsClient {
 
     /// A connection acknowledged for `auth` (a bearer header value, or
     /// anonymous).
-    pub async fn open(app: &TestApp, auth: Option<&str>) -> Self {
+    pub(crate) async fn open(app: &TestApp, auth: Option<&str>) -> Self {
         let payload = match auth {
             Some(auth) => json!({ "Authorization": auth }),
             None => json!({}),
@@ -58,7 +58,7 @@ impl WsClient {
 
     /// Opens a socket speaking `protocol` and sends nothing; `Err` when
     /// the upgrade is refused.
-    pub async fn upgrade(
+    pub(crate) async fn upgrade(
         app: &TestApp,
         protocol: &str,
     ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
@@ -81,14 +81,14 @@ impl WsClient {
     }
 
     /// The next frame as the socket gives it: nothing is answered.
-    pub async fn frame(&mut self) -> Option<Message> {
+    pub(crate) async fn frame(&mut self) -> Option<Message> {
         tokio::time::timeout(WAIT, self.socket.next())
             .await
             .expect("the server says something in time")
             .and_then(Result::ok)
     }
 
-    pub async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::text(message.to_string()))
             .await
@@ -96,12 +96,12 @@ impl WsClient {
     }
 
     /// Starts `readinessChanged` on `project` under `id`.
-    pub async fn subscribe(&mut self, id: &str, project: &str) {
+    pub(crate) async fn subscribe(&mut self, id: &str, project: &str) {
         self.subscribe_to(id, READINESS, json!({ "p": project }))
             .await;
     }
 
-    pub async fn subscribe_to(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe_to(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({
             "id": id, "type": "subscribe",
             "payload": { "query": query, "variables": variables },
@@ -110,12 +110,12 @@ impl WsClient {
     }
 
     /// The next thing the server says, answering its pings on the way.
-    pub async fn hear(&mut self) -> Heard {
+    pub(crate) async fn hear(&mut self) -> Heard {
         self.hear_within(WAIT).await
     }
 
     /// [`Self::hear`], waiting up to `wait` for each frame.
-    pub async fn hear_within(&mut self, wait: Duration) -> Heard {
+    pub(crate) async fn hear_within(&mut self, wait: Duration) -> Heard {
         loop {
             let frame = tokio::time::timeout(wait, self.socket.next())
                 .await
@@ -143,7 +143,7 @@ impl WsClient {
     }
 
     /// Whether the server says nothing (but pings) for `quiet`.
-    pub async fn stays_silent_for(&mut self, quiet: Duration) -> bool {
+    pub(crate) async fn stays_silent_for(&mut self, quiet: Duration) -> bool {
         let until = tokio::time::Instant::now() + quiet;
         loop {
             match tokio::time::timeout_at(until, self.socket.next()).await {
@@ -157,7 +157,7 @@ impl WsClient {
     }
 
     /// The next message; fails on a close.
-    pub async fn message(&mut self) -> Value {
+    pub(crate) async fn message(&mut self) -> Value {
         match self.hear().await {
             Heard::Message(message) => message,
             Heard::Closed(code, reason) => panic!("closed: {code} {reason}"),
@@ -165,7 +165,7 @@ impl WsClient {
     }
 
     /// The payload of the next `next` message, which must be for `id`.
-    pub async fn next(&mut self, id: &str) -> Value {
+    pub(crate) async fn next(&mut self, id: &str) -> Value {
         let message = self.message().await;
         assert_eq!(message["type"], "next", "{message}");
         assert_eq!(message["id"], id, "{message}");
@@ -173,14 +173,14 @@ impl WsClient {
     }
 
     /// The readiness the next `next` message for `id` carries.
-    pub async fn readiness(&mut self, id: &str) -> Value {
+    pub(crate) async fn readiness(&mut self, id: &str) -> Value {
         let payload = self.next(id).await;
         assert!(payload.get("errors").is_none(), "{payload}");
         payload["data"]["readinessChanged"].clone()
     }
 
     /// The close code and reason the server ends the connection with.
-    pub async fn closed(&mut self) -> (u16, String) {
+    pub(crate) async fn closed(&mut self) -> (u16, String) {
         loop {
             if let Heard::Closed(code, reason) = self.hear().await {
                 return (code, reason);

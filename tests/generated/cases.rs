@@ -10,7 +10,7 @@ use crate::documents::{Generator, Request};
 /// Who a case claims to be.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Auth {
+pub(crate) enum Auth {
     Anonymous,
     Admin,
     User,
@@ -24,7 +24,7 @@ pub enum Auth {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Case {
+pub(crate) enum Case {
     Post {
         auth: Auth,
         content_type: String,
@@ -56,7 +56,7 @@ pub enum Case {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
-pub enum WsMessage {
+pub(crate) enum WsMessage {
     Text(String),
     /// A `subscribe` message padded to this many bytes (made when sent).
     Big(usize),
@@ -66,7 +66,7 @@ pub enum WsMessage {
 impl Case {
     /// Whether the case waits on the server's timeouts (it is run beside
     /// the others, not in line).
-    pub fn is_slow(&self) -> bool {
+    pub(crate) fn is_slow(&self) -> bool {
         match self {
             Case::Raw {
                 pause_ms, complete, ..
@@ -78,17 +78,17 @@ impl Case {
 }
 
 /// Cases from one seeded stream of requests.
-pub struct CaseGenerator<'a> {
+pub(crate) struct CaseGenerator<'a> {
     pub documents: Generator<'a>,
     budget: usize,
 }
 
 impl<'a> CaseGenerator<'a> {
-    pub fn new(documents: Generator<'a>, budget: usize) -> Self {
+    pub(crate) fn new(documents: Generator<'a>, budget: usize) -> Self {
         Self { documents, budget }
     }
 
-    pub fn case(&mut self) -> Case {
+    pub(crate) fn case(&mut self) -> Case {
         match self.documents.rng.u8(..20) {
             0..=11 => self.post(),
             12..=14 => self.get(),

@@ -15,7 +15,7 @@ use crate::schema::{Arg, Field, Kind, Schema, Ty};
 /// What the server's data holds that generated values aim at, so requests
 /// reach real rows.
 #[derive(Clone, Debug)]
-pub struct Targets {
+pub(crate) struct Targets {
     pub agents: Vec<String>,
     pub projects: Vec<String>,
     /// The project the harness filled with many long unanalyzed signals.
@@ -24,7 +24,7 @@ pub struct Targets {
 
 /// One GraphQL request before it is put on a transport.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub(crate) struct Request {
     pub query: String,
     /// JSON text: it may be nested deeper than `serde_json` builds values.
     pub variables: String,
@@ -35,7 +35,7 @@ pub struct Request {
 
 impl Request {
     /// The POST body: JSON text.
-    pub fn body(&self) -> String {
+    pub(crate) fn body(&self) -> String {
         let mut body = format!(
             "{{\"query\": {}, \"variables\": {}",
             json!(self.query),
@@ -52,7 +52,7 @@ impl Request {
     }
 }
 
-pub struct Generator<'a> {
+pub(crate) struct Generator<'a> {
     pub rng: fastrand::Rng,
     schema: &'a Schema,
     targets: &'a Targets,
@@ -71,7 +71,7 @@ const HEAVY_PROJECT_FIELDS: &[&str] = &[
 ];
 
 impl<'a> Generator<'a> {
-    pub fn new(seed: u64, schema: &'a Schema, targets: &'a Targets, budget: usize) -> Self {
+    pub(crate) fn new(seed: u64, schema: &'a Schema, targets: &'a Targets, budget: usize) -> Self {
         Self {
             rng: fastrand::Rng::with_seed(seed),
             schema,
@@ -83,7 +83,7 @@ impl<'a> Generator<'a> {
 
     /// A size between 1 and `max`, log-uniform (every order of magnitude
     /// as likely), `max` itself now and then.
-    pub fn size(&mut self, max: usize) -> usize {
+    pub(crate) fn size(&mut self, max: usize) -> usize {
         let max = max.max(1);
         if self.rng.u8(..10) == 0 {
             return max;
@@ -106,7 +106,7 @@ impl<'a> Generator<'a> {
         }
     }
 
-    pub fn request(&mut self) -> Request {
+    pub(crate) fn request(&mut self) -> Request {
         // The families that push the front door and the answer size get
         // twice the weight: they are where faults hide.
         let mut request = match self.rng.u8(..21) {
@@ -135,7 +135,7 @@ impl<'a> Generator<'a> {
     }
 
     /// A well-formed operation over real fields, arguments and values.
-    pub fn operation(&mut self) -> Request {
+    pub(crate) fn operation(&mut self) -> Request {
         let (keyword, root) = match self.rng.u8(..20) {
             0..=14 => ("query", "Query"),
             15..=18 => ("mutation", "Mutation"),
@@ -305,7 +305,7 @@ impl<'a> Generator<'a> {
 
     /// Huge numbers, far dates, odd strings and deep JSON: what a careless
     /// or hostile client sends.
-    pub fn odd_value(&mut self) -> Value {
+    pub(crate) fn odd_value(&mut self) -> Value {
         match self.rng.u8(..9) {
             0 => json!(i64::MAX),
             1 => json!(u64::MAX),
@@ -324,7 +324,7 @@ impl<'a> Generator<'a> {
 
     /// NUL, control characters, lone surrogates' neighbours, right-to-left
     /// marks, long runs: strings that break careless code.
-    pub fn odd_string(&mut self) -> String {
+    pub(crate) fn odd_string(&mut self) -> String {
         const PIECES: &[&str] = &[
             "\0",
             "\u{1}",
@@ -670,7 +670,7 @@ fn plain(query: String) -> Request {
 
 /// A GraphQL string literal: printable characters as they are, the rest
 /// escaped (a raw control character is a syntax error, not an odd value).
-pub fn graphql_string(text: &str) -> String {
+pub(crate) fn graphql_string(text: &str) -> String {
     let mut literal = String::from("\"");
     for c in text.chars() {
         match c {
@@ -684,7 +684,7 @@ pub fn graphql_string(text: &str) -> String {
     literal
 }
 
-pub fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(text.as_bytes())
         .iter()

@@ -7,13 +7,13 @@ use crate::{send::Observation, server::Limits};
 
 /// Scheduling slack on top of the request timeout: a debug build on a
 /// shared two-core machine may be descheduled for a while.
-pub const ANSWER_MARGIN: Duration = Duration::from_secs(2);
+pub(crate) const ANSWER_MARGIN: Duration = Duration::from_secs(2);
 
 /// A request's transient memory per byte of its body: the parsed document
 /// (every name, position and node a value of its own, about 100 bytes per
 /// two bytes of a wide selection) and its errors or answer while they are
 /// serialised.
-pub const TRANSIENT_BYTES_PER_BODY_BYTE: u64 = 128;
+pub(crate) const TRANSIENT_BYTES_PER_BODY_BYTE: u64 = 128;
 
 /// Text that only leaks from inside the server: Rust paths and panics,
 /// database drivers and SQL, backtraces.
@@ -44,7 +44,7 @@ const INTERNAL_TEXT: &[&str] = &[
 
 /// The bounds every case is held to.
 #[derive(Clone, Debug)]
-pub struct Bounds {
+pub(crate) struct Bounds {
     /// Any answer, or the server letting go of a connection it has no
     /// complete request from: the request timeout plus the margin.
     pub answer_within: Duration,
@@ -58,7 +58,7 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    pub fn derive(limits: &Limits, warm_rss: u64) -> Self {
+    pub(crate) fn derive(limits: &Limits, warm_rss: u64) -> Self {
         let stores = limits.persisted_queries_bytes + limits.document_cache_bytes;
         let transient = TRANSIENT_BYTES_PER_BODY_BYTE * limits.body_limit_bytes as u64
             + 2 * limits.response_bytes.unwrap_or(0);
@@ -72,14 +72,14 @@ impl Bounds {
 
 /// What the server did wrong in one case.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Violation {
+pub(crate) struct Violation {
     /// One of: `process`, `status`, `internal text`, `time`, `cpu`, `rss`.
     pub property: String,
     pub detail: String,
 }
 
 impl Violation {
-    pub fn new(property: &str, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(property: &str, detail: impl Into<String>) -> Self {
         Self {
             property: property.to_owned(),
             detail: detail.into(),
@@ -89,7 +89,7 @@ impl Violation {
 
 /// The properties of an answer: no 5xx but 503 and 504, no internal text
 /// (unless the case itself sent it, to be echoed), on time.
-pub fn check_answer(observation: &Observation, sent: &str) -> Vec<Violation> {
+pub(crate) fn check_answer(observation: &Observation, sent: &str) -> Vec<Violation> {
     let mut violations = Vec::new();
     for &status in &observation.statuses {
         if status >= 500 && status != 503 && status != 504 {
@@ -111,7 +111,7 @@ pub fn check_answer(observation: &Observation, sent: &str) -> Vec<Violation> {
 }
 
 /// CPU and memory after a case.
-pub fn check_resources(bounds: &Bounds, cpu: Duration, peak_rss: u64) -> Vec<Violation> {
+pub(crate) fn check_resources(bounds: &Bounds, cpu: Duration, peak_rss: u64) -> Vec<Violation> {
     let mut violations = Vec::new();
     if cpu > bounds.cpu_per_case {
         violations.push(Violation::new(

@@ -24,13 +24,13 @@ use crate::{
 
 /// How many cases to send, or for how long.
 #[derive(Clone, Copy, Debug)]
-pub enum Amount {
+pub(crate) enum Amount {
     Cases(usize),
     For(Duration),
 }
 
 #[derive(Clone, Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub seed: u64,
     pub amount: Amount,
     pub postgres: Option<String>,
@@ -40,7 +40,7 @@ pub struct Plan {
 
 /// A failing case as kept on disk: enough to replay it.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Kept {
+pub(crate) struct Kept {
     pub seed: u64,
     pub index: usize,
     pub violations: Vec<Violation>,
@@ -49,7 +49,7 @@ pub struct Kept {
 
 /// What a run saw.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub cases: usize,
     pub failures: Vec<Kept>,
     pub worst_cpu: Duration,
@@ -59,7 +59,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut text = format!(
             "{} cases in {:.1} s; worst server CPU of a case {:?}; peak RSS {} MiB (bound {} MiB); {} failing",
             self.cases,
@@ -198,7 +198,7 @@ impl Armed {
 }
 
 /// Runs `plan`: the cases of its seed, each checked; failing ones kept.
-pub async fn run(plan: &Plan, limits: &Limits) -> Report {
+pub(crate) async fn run(plan: &Plan, limits: &Limits) -> Report {
     let started = Instant::now();
     let schema = Schema::load();
     let mut armed = Armed::start(limits, plan.postgres.as_deref()).await;
@@ -251,7 +251,11 @@ pub async fn run(plan: &Plan, limits: &Limits) -> Report {
 
 /// Replays kept cases, each on a fresh server; returns the ones that
 /// still fail.
-pub async fn replay(files: &[PathBuf], limits: &Limits, postgres: Option<&str>) -> Vec<String> {
+pub(crate) async fn replay(
+    files: &[PathBuf],
+    limits: &Limits,
+    postgres: Option<&str>,
+) -> Vec<String> {
     let mut failing = Vec::new();
     if files.is_empty() {
         return failing;
@@ -321,7 +325,7 @@ fn keep(plan: &Plan, report: &mut Report, index: usize, case: Case, violations: 
 }
 
 /// Every kept case in `dir`.
-pub fn kept_cases(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn kept_cases(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map(|entries| {
             entries

@@ -11,7 +11,7 @@ use async_graphql::parser::{
 
 /// A field or argument type, reduced to what generation needs.
 #[derive(Clone, Debug)]
-pub struct Ty {
+pub(crate) struct Ty {
     pub name: String,
     /// List wrappers around the named type.
     pub lists: usize,
@@ -19,21 +19,21 @@ pub struct Ty {
 }
 
 #[derive(Clone, Debug)]
-pub struct Arg {
+pub(crate) struct Arg {
     pub name: String,
     pub ty: Ty,
     pub has_default: bool,
 }
 
 #[derive(Clone, Debug)]
-pub struct Field {
+pub(crate) struct Field {
     pub name: String,
     pub args: Vec<Arg>,
     pub ty: Ty,
 }
 
 #[derive(Debug)]
-pub enum Kind {
+pub(crate) enum Kind {
     Object(Vec<Field>),
     Input(Vec<Arg>),
     Enum(Vec<String>),
@@ -41,12 +41,12 @@ pub enum Kind {
 }
 
 #[derive(Debug)]
-pub struct Schema {
+pub(crate) struct Schema {
     types: HashMap<String, Kind>,
 }
 
 impl Schema {
-    pub fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let document =
             parse_schema(include_str!("../../schema.graphql")).expect("schema.graphql parses");
         let mut types = HashMap::new();
@@ -87,18 +87,18 @@ impl Schema {
         Self { types }
     }
 
-    pub fn kind(&self, name: &str) -> &Kind {
+    pub(crate) fn kind(&self, name: &str) -> &Kind {
         self.types.get(name).unwrap_or(&Kind::Scalar)
     }
 
-    pub fn fields(&self, type_name: &str) -> &[Field] {
+    pub(crate) fn fields(&self, type_name: &str) -> &[Field] {
         match self.kind(type_name) {
             Kind::Object(fields) => fields,
             _ => &[],
         }
     }
 
-    pub fn is_leaf(&self, type_name: &str) -> bool {
+    pub(crate) fn is_leaf(&self, type_name: &str) -> bool {
         !matches!(self.kind(type_name), Kind::Object(_))
     }
 }
@@ -134,7 +134,7 @@ fn ty(ty_: &Type) -> Ty {
 
 impl Ty {
     /// The type as written in a variable definition.
-    pub fn written(&self) -> String {
+    pub(crate) fn written(&self) -> String {
         let mut text = self.name.clone();
         for _ in 0..self.lists {
             text = format!("[{text}]");

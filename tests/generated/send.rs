@@ -21,7 +21,7 @@ use crate::{
 
 /// What the server did with one case.
 #[derive(Debug, Default)]
-pub struct Observation {
+pub(crate) struct Observation {
     pub statuses: Vec<u16>,
     /// Every body, frame and close reason, as text.
     pub text: String,
@@ -32,7 +32,7 @@ pub struct Observation {
 /// Where and as whom to send, copied out of the [`Server`] so slow cases
 /// can run in tasks of their own.
 #[derive(Clone, Debug)]
-pub struct Target {
+pub(crate) struct Target {
     pub address: std::net::SocketAddr,
     admin: String,
     user: String,
@@ -41,7 +41,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(server: &Server, bound: Duration) -> Self {
+    pub(crate) fn new(server: &Server, bound: Duration) -> Self {
         Self {
             address: server.address,
             admin: server.admin.clone(),
@@ -68,7 +68,7 @@ impl Target {
     /// never reads, a socket it never closes) ends as late at twice the
     /// bound, plus the case's own pauses, plus a bound per WebSocket
     /// message (each may be an operation that runs to its deadline).
-    pub async fn send(&self, case: &Case) -> Observation {
+    pub(crate) async fn send(&self, case: &Case) -> Observation {
         let extra = match case {
             Case::Raw {
                 chunks, pause_ms, ..

@@ -18,7 +18,7 @@ use agentgraph::{
     seed::DEMO_USER_ID,
 };
 
-pub const SECRET: &str = "generated-input-secret-of-at-least-32-bytes";
+pub(crate) const SECRET: &str = "generated-input-secret-of-at-least-32-bytes";
 
 /// How long the binary may take to migrate, seed and listen (a debug build
 /// on a busy machine).
@@ -30,7 +30,7 @@ const MILLIS_PER_TICK: u64 = 10;
 /// The limits the server is started with; every bound the properties check
 /// is derived from these (see [`crate::properties::Bounds`]).
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
     pub persisted_queries_bytes: u64,
@@ -40,7 +40,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn harness() -> Self {
+    pub(crate) fn harness() -> Self {
         Self {
             body_limit_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(4),
@@ -52,7 +52,7 @@ impl Limits {
 }
 
 /// One running server process on its own fresh database.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub address: SocketAddr,
     pub limits: Limits,
@@ -74,7 +74,7 @@ impl Server {
     /// Starts the binary on a fresh database (SQLite in a temp dir, or a
     /// fresh database on the PostgreSQL server `postgres` names) with the
     /// demo data and `limits`.
-    pub fn start(limits: &Limits, postgres: Option<&str>) -> Self {
+    pub(crate) fn start(limits: &Limits, postgres: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let log = dir.path().join("server.log");
         let (database_url, postgres) = match postgres {
@@ -106,7 +106,7 @@ impl Server {
 
     /// Ends the process (if it still runs) and starts a new one on the
     /// same database: the data a run prepared stays.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let (child, address) = spawn(&self.flags, &self.log);
@@ -114,12 +114,12 @@ impl Server {
         self.address = address;
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Whether the process is still running (an abort or overflow ends it).
-    pub fn exited(&mut self) -> Option<String> {
+    pub(crate) fn exited(&mut self) -> Option<String> {
         match self.child.try_wait() {
             Ok(None) => None,
             Ok(Some(status)) => Some(format!("the server exited: {status}")),
@@ -128,7 +128,7 @@ impl Server {
     }
 
     /// Process CPU time so far (user + system, every thread).
-    pub fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         // The command name may hold spaces; the fields after it do not.
         let fields: Vec<&str> = stat
@@ -144,12 +144,12 @@ impl Server {
     /// The most resident memory the process has held so far (`VmHWM`), in
     /// bytes: a large answer freed before the harness looks (big blocks go
     /// straight back to the system) still shows.
-    pub fn peak_rss(&self) -> u64 {
+    pub(crate) fn peak_rss(&self) -> u64 {
         status_kib(self.pid(), "VmHWM:") * 1024
     }
 
     /// The last lines of the server's log, for a failure report.
-    pub fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log = fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")

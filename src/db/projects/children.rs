@@ -13,7 +13,9 @@ use super::{owned_project, state_changed};
 use crate::db::{DataError, Db, Entity};
 
 /// A row that belongs to one project and is written by that project's owner.
-pub trait ProjectChild: EntityTrait<PrimaryKey: PrimaryKeyTrait<ValueType = Self::Id>> {
+pub(super) trait ProjectChild:
+    EntityTrait<PrimaryKey: PrimaryKeyTrait<ValueType = Self::Id>>
+{
     /// The typed id of the row.
     type Id: Copy + Send + Sync + 'static;
 
@@ -25,7 +27,7 @@ pub trait ProjectChild: EntityTrait<PrimaryKey: PrimaryKeyTrait<ValueType = Self
 
 /// The child if its project is `owner_id`'s; otherwise `NotFound` naming
 /// the child, so a foreign child reads exactly like a missing one.
-pub async fn owned_child<E: ProjectChild>(
+pub(super) async fn owned_child<E: ProjectChild>(
     conn: &impl ConnectionTrait,
     owner_id: UserId,
     id: E::Id,
@@ -41,7 +43,7 @@ pub async fn owned_child<E: ProjectChild>(
 }
 
 /// Inserts `child` into `owner_id`'s project `project_id`.
-pub async fn insert_child<E, A>(
+pub(super) async fn insert_child<E, A>(
     db: &Db,
     owner_id: UserId,
     project_id: ProjectId,
@@ -65,7 +67,7 @@ where
 }
 
 /// Applies `change` to `owner_id`'s child `id`; returns it as it is now.
-pub async fn update_child<E, A>(
+pub(super) async fn update_child<E, A>(
     db: &Db,
     owner_id: UserId,
     id: E::Id,
@@ -92,7 +94,7 @@ where
 }
 
 /// Deletes `owner_id`'s child `id`; returns it as it was.
-pub async fn delete_child<E: ProjectChild>(
+pub(super) async fn delete_child<E: ProjectChild>(
     db: &Db,
     owner_id: UserId,
     id: E::Id,

@@ -24,7 +24,7 @@ use crate::{
 };
 
 #[derive(InputObject)]
-pub struct AddMeetingInput {
+pub(super) struct AddMeetingInput {
     title: String,
     held_at: DateTime<Utc>,
     #[graphql(default)]
@@ -32,7 +32,7 @@ pub struct AddMeetingInput {
 }
 
 #[derive(InputObject)]
-pub struct AddSignalInput {
+pub(super) struct AddSignalInput {
     /// Where it was captured ("interview", "email", "survey", ...).
     source: String,
     authority: SignalAuthority,
@@ -42,7 +42,7 @@ pub struct AddSignalInput {
 /// Changes to the foundation: omitted fields keep their value, `null`
 /// clears one.
 #[derive(InputObject)]
-pub struct SetFoundationInput {
+pub(super) struct SetFoundationInput {
     problem_statement: MaybeUndefined<String>,
     target_users: MaybeUndefined<String>,
     value_proposition: MaybeUndefined<String>,
@@ -79,7 +79,7 @@ fn patch_text(
 }
 
 #[derive(Default)]
-pub struct EvidenceMutation;
+pub(crate) struct EvidenceMutation;
 
 #[Object]
 impl EvidenceMutation {

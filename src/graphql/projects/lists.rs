@@ -23,14 +23,14 @@ use crate::{
     graphql::{context::ContextExt, pagination, Result},
 };
 
-pub type ProjectConnection = Connection<OpaqueCursor<ProjectId>, Project>;
-pub type FeatureConnection = Connection<OpaqueCursor<FeatureId>, Feature>;
+pub(crate) type ProjectConnection = Connection<OpaqueCursor<ProjectId>, Project>;
+pub(super) type FeatureConnection = Connection<OpaqueCursor<FeatureId>, Feature>;
 /// Meetings page by when they were held, newest first.
-pub type MeetingConnection = Connection<OpaqueCursor<MeetingCursor>, Meeting>;
-pub type SignalConnection = Connection<OpaqueCursor<SignalId>, Signal>;
+pub(super) type MeetingConnection = Connection<OpaqueCursor<MeetingCursor>, Meeting>;
+pub(super) type SignalConnection = Connection<OpaqueCursor<SignalId>, Signal>;
 
 /// One page of `owner_id`'s projects, oldest first (as `Query.projects`).
-pub async fn projects(
+pub(crate) async fn projects(
     ctx: &Context<'_>,
     owner_id: UserId,
     first: Option<i32>,
@@ -72,7 +72,7 @@ where
     Ok((size, key))
 }
 
-pub async fn features(
+pub(super) async fn features(
     ctx: &Context<'_>,
     project_id: ProjectId,
     first: Option<i32>,
@@ -90,7 +90,7 @@ pub async fn features(
     ))
 }
 
-pub async fn meetings(
+pub(super) async fn meetings(
     ctx: &Context<'_>,
     project_id: ProjectId,
     first: Option<i32>,
@@ -108,7 +108,7 @@ pub async fn meetings(
     ))
 }
 
-pub async fn signals(
+pub(super) async fn signals(
     ctx: &Context<'_>,
     project_id: ProjectId,
     unanalyzed_only: bool,
@@ -128,7 +128,7 @@ pub async fn signals(
     ))
 }
 
-pub async fn personas(ctx: &Context<'_>, project_id: ProjectId) -> Result<Vec<Persona>> {
+pub(super) async fn personas(ctx: &Context<'_>, project_id: ProjectId) -> Result<Vec<Persona>> {
     let rows = ctx.loaders()?.projects.personas.load(project_id).await?;
     Ok(rows
         .unwrap_or_default()
@@ -137,7 +137,10 @@ pub async fn personas(ctx: &Context<'_>, project_id: ProjectId) -> Result<Vec<Pe
         .collect())
 }
 
-pub async fn value_path(ctx: &Context<'_>, project_id: ProjectId) -> Result<Vec<ValuePathStep>> {
+pub(super) async fn value_path(
+    ctx: &Context<'_>,
+    project_id: ProjectId,
+) -> Result<Vec<ValuePathStep>> {
     let rows = ctx.loaders()?.projects.value_path.load(project_id).await?;
     Ok(rows
         .unwrap_or_default()
@@ -146,12 +149,15 @@ pub async fn value_path(ctx: &Context<'_>, project_id: ProjectId) -> Result<Vec<
         .collect())
 }
 
-pub async fn foundation(ctx: &Context<'_>, project_id: ProjectId) -> Result<Option<Foundation>> {
+pub(super) async fn foundation(
+    ctx: &Context<'_>,
+    project_id: ProjectId,
+) -> Result<Option<Foundation>> {
     let row = ctx.loaders()?.projects.foundation.load(project_id).await?;
     Ok(row.map(Foundation::from))
 }
 
-pub async fn strategic_context(
+pub(super) async fn strategic_context(
     ctx: &Context<'_>,
     project_id: ProjectId,
 ) -> Result<Option<StrategicContext>> {

@@ -22,7 +22,7 @@ use crate::{
 };
 
 #[derive(InputObject)]
-pub struct CreateFeatureInput {
+pub(super) struct CreateFeatureInput {
     name: String,
     #[graphql(default)]
     description: String,
@@ -30,13 +30,13 @@ pub struct CreateFeatureInput {
 
 /// Changes to a feature: omitted fields stay as they are.
 #[derive(InputObject)]
-pub struct UpdateFeatureInput {
+pub(super) struct UpdateFeatureInput {
     name: Option<String>,
     description: Option<String>,
 }
 
 #[derive(InputObject)]
-pub struct CreatePersonaInput {
+pub(super) struct CreatePersonaInput {
     name: String,
     #[graphql(default)]
     description: String,
@@ -44,13 +44,13 @@ pub struct CreatePersonaInput {
 
 /// Changes to a persona: omitted fields stay as they are.
 #[derive(InputObject)]
-pub struct UpdatePersonaInput {
+pub(super) struct UpdatePersonaInput {
     name: Option<String>,
     description: Option<String>,
 }
 
 #[derive(InputObject)]
-pub struct AddValuePathStepInput {
+pub(super) struct AddValuePathStepInput {
     label: String,
     #[graphql(default)]
     description: String,
@@ -71,7 +71,7 @@ fn check_named(name: Option<&str>, description: Option<&str>) -> Result<(), AppE
 }
 
 #[derive(Default)]
-pub struct StructureMutation;
+pub(crate) struct StructureMutation;
 
 #[Object]
 impl StructureMutation {

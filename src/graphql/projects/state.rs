@@ -9,7 +9,7 @@ use entity::{FeatureId, MeetingId, PersonaId, ProjectId, SignalId, StepId};
 
 /// A candidate feature of a project; confirmed ones count toward readiness.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct Feature {
+pub(super) struct Feature {
     pub id: FeatureId,
     pub project_id: ProjectId,
     pub name: String,
@@ -34,7 +34,7 @@ impl From<features::Model> for Feature {
 
 /// A target user archetype of a project.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct Persona {
+pub(super) struct Persona {
     pub id: PersonaId,
     pub project_id: ProjectId,
     pub name: String,
@@ -56,7 +56,7 @@ impl From<personas::Model> for Persona {
 
 /// One step of a project's value path.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct ValuePathStep {
+pub(super) struct ValuePathStep {
     pub id: StepId,
     pub project_id: ProjectId,
     /// The step's place in the path, from 0.
@@ -79,7 +79,7 @@ impl From<vp_steps::Model> for ValuePathStep {
 
 /// A meeting held about a project.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct Meeting {
+pub(super) struct Meeting {
     pub id: MeetingId,
     pub project_id: ProjectId,
     pub title: String,
@@ -112,7 +112,7 @@ pub enum SignalAuthority {
 /// A piece of evidence about a project, new until the discovery agent
 /// analyzes it.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct Signal {
+pub(crate) struct Signal {
     pub id: SignalId,
     pub project_id: ProjectId,
     /// Where it was captured ("interview", "email", "survey", ...).
@@ -140,7 +140,7 @@ impl From<signals::Model> for Signal {
 
 /// A project's foundation; each non-empty field scores `problem` readiness.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct Foundation {
+pub(crate) struct Foundation {
     pub project_id: ProjectId,
     pub problem_statement: Option<String>,
     pub target_users: Option<String>,
@@ -166,7 +166,7 @@ impl From<foundations::Model> for Foundation {
 
 /// A project's strategic context.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct StrategicContext {
+pub(super) struct StrategicContext {
     pub project_id: ProjectId,
     pub content: String,
     pub updated_at: DateTime<Utc>,
@@ -184,7 +184,7 @@ impl From<strategic_contexts::Model> for StrategicContext {
 
 /// The last analysis the project's discovery-intelligence agent stored.
 #[derive(Clone, Debug, SimpleObject)]
-pub struct DiAnalysis {
+pub(crate) struct DiAnalysis {
     pub project_id: ProjectId,
     /// The agent's output (a JSON object), opaque to the server.
     pub analysis: Json<serde_json::Value>,
