@@ -1,5 +1,7 @@
-//! Every setting: its command-line flag, environment variable and default,
-//! in one place. `agentgraph --help` prints this file's doc comments.
+//! Every setting: its command-line flag, environment variable and default.
+//! Gathered here, except each cache's, which its own module declares
+//! ([`crate::cache`]) and this one flattens in. `agentgraph --help` prints
+//! these doc comments.
 
 use std::{net::SocketAddr, time::Duration};
 
