@@ -20,12 +20,15 @@ pub mod prescan;
 mod projects;
 mod readiness;
 mod runtime;
+mod schema_description;
 mod viewer;
 
 use std::borrow::Cow;
 
 use async_graphql::{
-    parser::types::Field, registry::Registry, resolver_utils::resolve_container_serial,
+    parser::types::Field,
+    registry::{Registry, SDLExportOptions},
+    resolver_utils::resolve_container_serial,
     ContainerType, Context, ContextSelectionSet, MergedObject, ObjectType, OutputType, Positioned,
     Schema, SchemaBuilder, ServerResult, Value,
 };
@@ -113,6 +116,7 @@ pub fn schema_builder(
         .limit_directives(limits.max_directives)
         .extension(arguments::ArgumentText)
         .extension(answer_size::AnswerSize)
+        .extension(schema_description::SchemaDescription)
         .disable_suggestions()
 }
 
@@ -121,5 +125,8 @@ pub fn sdl() -> String {
     let limits = crate::config::Config::from_flags(["agentgraph"])
         .map(|config| config.limits)
         .unwrap_or_else(|error| unreachable!("the defaults parse: {error}"));
-    schema_builder(&limits).finish().sdl()
+    // With `@specifiedBy`: the file holds all an introspection tells.
+    schema_builder(&limits)
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().include_specified_by())
 }

@@ -107,8 +107,19 @@ pub(crate) fn request_error(status: StatusCode, media: Media, message: &str) -> 
 }
 
 pub(crate) fn unauthorized(media: Media) -> Response {
+    unauthenticated(
+        media,
+        "invalid or expired token",
+        "Bearer error=\"invalid_token\"",
+    )
+}
+
+/// A request that needs a token it does not carry: 401 whatever the media
+/// type, as for a bad token, with the `UNAUTHENTICATED` code and the
+/// challenge `challenge`.
+pub(crate) fn unauthenticated(media: Media, message: &str, challenge: &'static str) -> Response {
     let body = json!({ "errors": [{
-        "message": "invalid or expired token",
+        "message": message,
         "extensions": { "code": ErrorCode::Unauthenticated.as_str() },
     }] });
     let mut response = with_media(
@@ -118,7 +129,7 @@ pub(crate) fn unauthorized(media: Media) -> Response {
     );
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        HeaderValue::from_static(challenge),
     );
     response
 }
