@@ -21,6 +21,7 @@ mod projects;
 mod readiness;
 mod runtime;
 mod schema_description;
+mod variables;
 mod viewer;
 
 use std::borrow::Cow;
@@ -114,6 +115,7 @@ pub fn schema_builder(
         // schema sees a document; these two need the schema's field costs.
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
+        .extension(variables::VariableCoercion)
         .extension(arguments::ArgumentText)
         .extension(answer_size::AnswerSize)
         .extension(schema_description::SchemaDescription)
