@@ -115,10 +115,9 @@ pub fn schema_builder(
         // schema sees a document; these two need the schema's field costs.
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
-        .extension(variables::VariableCoercion)
-        .extension(arguments::ArgumentText)
+        // Two extensions only: each costs an async hop on every field.
+        .extension(arguments::RequestInput)
         .extension(answer_size::AnswerSize)
-        .extension(schema_description::SchemaDescription)
         .disable_suggestions()
 }
 

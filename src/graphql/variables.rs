@@ -5,57 +5,35 @@
 //! request error, answered without `data` (GraphQL-over-HTTP), not a field
 //! error under `data: null`, which is what async-graphql makes of it where
 //! its validation leaves a variable to the resolver that reads it.
-
-use std::sync::Arc;
-
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
     parser::types::{DocumentOperations, OperationDefinition},
     registry::{MetaType, MetaTypeName, Registry},
     InputType, Positioned, Request, ServerError, ServerResult, Value,
 };
 
-/// Refuses a request whose variables do not coerce to their types.
-pub(super) struct VariableCoercion;
-
-impl ExtensionFactory for VariableCoercion {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(VariableCoercion)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for VariableCoercion {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let operation_name = request.operation_name.clone();
-        let variables = std::mem::take(&mut request.variables);
-        // A document that does not parse is reported by the parse itself.
-        let checked = match request.parsed_query() {
-            Ok(document) => {
-                let operation = match (&document.operations, operation_name.as_deref()) {
-                    (DocumentOperations::Single(operation), _) => Some(operation),
-                    (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-                    (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-                        operations.values().next()
-                    }
-                    // No operation to run: execution says so.
-                    (DocumentOperations::Multiple(_), None) => None,
-                };
-                operation.map_or(Ok(()), |operation| {
-                    check(&ctx.schema_env.registry, operation, &variables)
-                })
-            }
-            Err(_) => Ok(()),
-        };
-        request.variables = variables;
-        checked?;
-        next.run(ctx, request).await
-    }
+/// Refuses `request` if its variables do not coerce to their types. Runs in
+/// the front-door extension's `prepare_request` ([`super::arguments`]).
+pub(super) fn check_request(registry: &Registry, request: &mut Request) -> ServerResult<()> {
+    let operation_name = request.operation_name.clone();
+    let variables = std::mem::take(&mut request.variables);
+    // A document that does not parse is reported by the parse itself.
+    let checked = match request.parsed_query() {
+        Ok(document) => {
+            let operation = match (&document.operations, operation_name.as_deref()) {
+                (DocumentOperations::Single(operation), _) => Some(operation),
+                (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+                (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+                    operations.values().next()
+                }
+                // No operation to run: execution says so.
+                (DocumentOperations::Multiple(_), None) => None,
+            };
+            operation.map_or(Ok(()), |operation| check(registry, operation, &variables))
+        }
+        Err(_) => Ok(()),
+    };
+    request.variables = variables;
+    checked
 }
 
 fn check(
