@@ -207,7 +207,8 @@ async fn is_empty(db: &Db) -> Result<bool, sea_orm::DbErr> {
 }
 
 /// The router with every route and the HTTP middleware (request ids,
-/// tracing, panics, deadline, body limit, CORS, compression).
+/// tracing, panics, deadline, body limit, CORS, caching headers,
+/// compression).
 pub fn build_router(state: AppState) -> Router {
     let config = state.config().clone();
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -236,7 +237,9 @@ pub fn build_router(state: AppState) -> Router {
     };
     router
         .layer(compression())
-        .layer(cors(&config.cors_origins))
+        // Outside compression: the `ETag` is over the bytes sent.
+        .layer(middleware::from_fn(http::cache_headers))
+        .layer(cors(&config))
         .layer(DefaultBodyLimit::max(config.http.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
@@ -265,23 +268,41 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
-/// `origins` passed `Config::validate`: each blank or an exact origin.
-fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
+/// The CORS policy: `config`'s origins and extra headers passed
+/// `Config::validate` (each blank, an exact origin, a header name). Allowed:
+/// the headers real clients send (Apollo Client names itself in two);
+/// exposed: `x-request-id`, which names the log lines of a failed request;
+/// a preflight answer is cached by the browser for ten minutes.
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
         .iter()
         .map(|o| o.trim())
         .filter(|o| !o.is_empty())
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
+    let extra = config
+        .cors_allow_headers
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+    let allowed: Vec<HeaderName> = [
+        header::AUTHORIZATION,
+        header::CONTENT_TYPE,
+        header::ACCEPT,
+        HeaderName::from_static("x-agentgraph-cost"),
+        HeaderName::from_static("apollographql-client-name"),
+        HeaderName::from_static("apollographql-client-version"),
+    ]
+    .into_iter()
+    .chain(extra)
+    .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            HeaderName::from_static("x-agentgraph-cost"),
-        ])
+        .allow_headers(allowed)
+        .expose_headers([HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(600))
 }
 

@@ -32,10 +32,47 @@ impl Viewer {
 
 /// A token was presented but is not acceptable (bad signature, expired,
 /// malformed, `alg: none`, a subject that is not a UUID, or another scheme).
-/// The client only learns that; the reason is logged.
+/// Over HTTP the client only learns that; the detail is logged. A
+/// WebSocket's close reason also names its [`TokenFault`].
 #[derive(Debug, thiserror::Error)]
 #[error("invalid bearer token: {0}")]
-pub struct InvalidToken(String);
+pub struct InvalidToken(String, TokenFault);
+
+/// Why a token was refused, in the terms its holder acts on: renew an
+/// expired one, fix the secret behind a bad signature, or send a token at
+/// all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenFault {
+    Expired,
+    NotYetValid,
+    BadSignature,
+    /// Malformed, another scheme or algorithm, an unusable subject or
+    /// expiry.
+    Unacceptable,
+}
+
+impl InvalidToken {
+    fn unacceptable(detail: impl Into<String>) -> Self {
+        Self(detail.into(), TokenFault::Unacceptable)
+    }
+
+    pub(crate) fn fault(&self) -> TokenFault {
+        self.1
+    }
+}
+
+impl From<jsonwebtoken::errors::Error> for InvalidToken {
+    fn from(error: jsonwebtoken::errors::Error) -> Self {
+        use jsonwebtoken::errors::ErrorKind;
+        let fault = match error.kind() {
+            ErrorKind::ExpiredSignature => TokenFault::Expired,
+            ErrorKind::ImmatureSignature => TokenFault::NotYetValid,
+            ErrorKind::InvalidSignature => TokenFault::BadSignature,
+            _ => TokenFault::Unacceptable,
+        };
+        Self(error.to_string(), fault)
+    }
+}
 
 /// A configured secret that must not be used: HS256 with a key shorter than
 /// its 256-bit hash can be brute-forced offline from one token, and an empty
@@ -130,9 +167,9 @@ impl TokenKeys {
     /// it must end then.
     pub fn verify_until(&self, token: &str) -> Result<(Viewer, SystemTime), InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| InvalidToken(e.to_string()))?;
+            .map_err(InvalidToken::from)?;
         let id = UserId::parse(&data.claims.sub)
-            .map_err(|_| InvalidToken("subject is not a UUID".into()))?;
+            .map_err(|_| InvalidToken::unacceptable("subject is not a UUID"))?;
         let viewer = Viewer {
             id,
             is_admin: data.claims.role.as_deref() == Some(ADMIN_ROLE),
@@ -168,7 +205,7 @@ impl TokenKeys {
         };
         let value = value
             .to_str()
-            .map_err(|_| InvalidToken("header is not ASCII".into()))?;
+            .map_err(|_| InvalidToken::unacceptable("header is not ASCII"))?;
         self.verify(bearer_token(value)?).map(Some)
     }
 }
@@ -180,11 +217,13 @@ impl TokenKeys {
 fn valid_until(exp: u64, now: SystemTime) -> Result<SystemTime, InvalidToken> {
     let horizon = now
         .checked_add(MAX_TOKEN_HORIZON)
-        .ok_or_else(|| InvalidToken("the clock is beyond any token horizon".into()))?;
+        .ok_or_else(|| InvalidToken::unacceptable("the clock is beyond any token horizon"))?;
     UNIX_EPOCH
         .checked_add(Duration::from_secs(exp.saturating_add(CLOCK_LEEWAY_SECS)))
         .filter(|until| *until <= horizon)
-        .ok_or_else(|| InvalidToken(format!("exp {exp} is beyond the accepted horizon")))
+        .ok_or_else(|| {
+            InvalidToken::unacceptable(format!("exp {exp} is beyond the accepted horizon"))
+        })
 }
 
 /// The token of an `Authorization` value (`Bearer <token>`, scheme in any
@@ -194,7 +233,7 @@ pub fn bearer_token(value: &str) -> Result<&str, InvalidToken> {
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .ok_or_else(|| InvalidToken("not a bearer token".into()))
+        .ok_or_else(|| InvalidToken::unacceptable("not a bearer token"))
 }
 
 #[cfg(test)]

@@ -90,6 +90,18 @@ pub struct Config {
     )]
     pub cors_origins: Vec<String>,
 
+    /// Request headers a browser may send cross-origin besides those every
+    /// client sends (`Authorization`, `Content-Type`, `Accept`,
+    /// `x-agentgraph-cost`, and Apollo's `apollographql-client-name` and
+    /// `apollographql-client-version`), comma separated.
+    #[arg(
+        long,
+        env = "AGENTGRAPH_CORS_ALLOW_HEADERS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allow_headers: Vec<String>,
+
     /// Who may use introspection and GraphiQL. Default: `always` in dev
     /// mode, `authenticated` otherwise.
     #[arg(long, env = "AGENTGRAPH_INTROSPECTION", global = true)]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderValue, Uri};
+use axum::http::{HeaderName, HeaderValue, Uri};
 
 use super::Config;
 
@@ -112,6 +112,14 @@ impl Config {
         for origin in self.cors_origins.iter().map(|o| o.trim()) {
             if !origin.is_empty() {
                 cors_origin(origin)?;
+            }
+        }
+        for name in self.cors_allow_headers.iter().map(|n| n.trim()) {
+            if !name.is_empty() && HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return refuse(
+                    "--cors-allow-headers",
+                    format!("`{name}` is not a header name"),
+                );
             }
         }
         self.validate_http()?;

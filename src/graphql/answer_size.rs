@@ -108,6 +108,8 @@ pub fn too_large(limit: usize) -> ServerError {
 
 /// Installs the meter's charging on every field of every request that
 /// carries an `Arc<AnswerMeter>` in its data.
+/// It is also the one field-level extension, so it answers
+/// `__Schema.description` too ([`super::schema_description`]).
 pub struct AnswerSize;
 
 impl ExtensionFactory for AnswerSize {
@@ -124,6 +126,9 @@ impl Extension for AnswerSize {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
+        if let Some(value) = super::schema_description::override_for(&info) {
+            return Ok(Some(value));
+        }
         let Some(meter) = ctx.data_opt::<Arc<AnswerMeter>>() else {
             return next.run(ctx, info).await;
         };

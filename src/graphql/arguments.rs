@@ -4,28 +4,45 @@
 //! input object or a `JSON` value. A meaningless control character
 //! anywhere refuses the request with `BAD_USER_INPUT` naming the argument,
 //! before any resolver runs, so no domain can forget the rule.
+//!
+//! The same extension coerces the variables to their declared types
+//! before anything runs ([`super::variables`]): every extension costs an
+//! async hop on every field, so the request-level checks share one.
 
 use std::{convert::Infallible, sync::Arc};
 
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    },
     parser::types::{Directive, ExecutableDocument, Selection, SelectionSet},
-    Name, Pos, Positioned, ServerError, ServerResult, Value, Variables,
+    Name, Pos, Positioned, Request, ServerError, ServerResult, Value, Variables,
 };
 
 use super::input::control_character_path;
 
-/// Refuses control characters in the strings of a request's arguments.
-pub(super) struct ArgumentText;
+/// Refuses variables that do not coerce to their types, and control
+/// characters in the strings of a request's arguments.
+pub(super) struct RequestInput;
 
-impl ExtensionFactory for ArgumentText {
+impl ExtensionFactory for RequestInput {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ArgumentText)
+        Arc::new(RequestInput)
     }
 }
 
 #[async_trait::async_trait]
-impl Extension for ArgumentText {
+impl Extension for RequestInput {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        super::variables::check_request(&ctx.schema_env.registry, &mut request)?;
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -20,12 +20,16 @@ pub mod prescan;
 mod projects;
 mod readiness;
 mod runtime;
+mod schema_description;
+mod variables;
 mod viewer;
 
 use std::borrow::Cow;
 
 use async_graphql::{
-    parser::types::Field, registry::Registry, resolver_utils::resolve_container_serial,
+    parser::types::Field,
+    registry::{Registry, SDLExportOptions},
+    resolver_utils::resolve_container_serial,
     ContainerType, Context, ContextSelectionSet, MergedObject, ObjectType, OutputType, Positioned,
     Schema, SchemaBuilder, ServerResult, Value,
 };
@@ -111,7 +115,8 @@ pub fn schema_builder(
         // schema sees a document; these two need the schema's field costs.
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
-        .extension(arguments::ArgumentText)
+        // Two extensions only: each costs an async hop on every field.
+        .extension(arguments::RequestInput)
         .extension(answer_size::AnswerSize)
         .disable_suggestions()
 }
@@ -121,5 +126,8 @@ pub fn sdl() -> String {
     let limits = crate::config::Config::from_flags(["agentgraph"])
         .map(|config| config.limits)
         .unwrap_or_else(|error| unreachable!("the defaults parse: {error}"));
-    schema_builder(&limits).finish().sdl()
+    // With `@specifiedBy`: the file holds all an introspection tells.
+    schema_builder(&limits)
+        .finish()
+        .sdl_with_options(SDLExportOptions::new().include_specified_by())
 }

@@ -5,27 +5,16 @@
 use std::io::{self, Write};
 
 use async_graphql::Response as GqlResponse;
-use axum::{
-    body::Body,
-    http::{header, HeaderValue},
-    response::Response,
-};
+use axum::{body::Body, response::Response};
 
 use crate::graphql::answer_size;
 
 /// The answer as a JSON body, or, when it would be larger than
 /// `max_bytes`, the refusal of it (`data: null` and one error).
 pub(super) fn json_body(response: &GqlResponse, max_bytes: usize) -> Response {
+    // async-graphql's own `Cache-Control` (from `cache_control` on types,
+    // which none declares) is not sent: `caching` decides it, by who asked.
     let mut http = Response::new(Body::from(bounded_json(response, max_bytes)));
-    if response.is_ok() {
-        if let Some(value) = response
-            .cache_control
-            .value()
-            .and_then(|value| HeaderValue::from_str(&value).ok())
-        {
-            http.headers_mut().insert(header::CACHE_CONTROL, value);
-        }
-    }
     http.headers_mut().extend(response.http_headers.clone());
     http
 }

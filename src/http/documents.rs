@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    parser::types::{DocumentOperations, ExecutableDocument},
+    parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet},
     Request, ServerError,
 };
 use moka::sync::Cache;
@@ -32,6 +32,9 @@ pub struct ParsedDocument {
     pub operation_name: Option<String>,
     /// Tokens of its text, for the smaller budget of anonymous requests.
     tokens: usize,
+    /// Whether it selects `__schema` or `__type` anywhere: where
+    /// introspection needs a token, such a document is refused without one.
+    pub introspects: bool,
 }
 
 impl ParsedDocument {
@@ -104,11 +107,13 @@ impl ParsedDocuments {
             .map_err(refusal)
             .and_then(|()| conditions::check(&document));
         let operation_name = only_operation_name(query, &document);
+        let introspects = introspects(&document);
         let parsed = Arc::new(ParsedDocument {
             document,
             verdict,
             operation_name,
             tokens: scanned.tokens,
+            introspects,
         });
         if self.store.policy().max_capacity() != Some(0) {
             self.store.insert(Arc::from(query), Arc::clone(&parsed));
@@ -133,6 +138,31 @@ fn weight(text_bytes: usize, tokens: usize) -> usize {
 
 fn refusal(exceeded: limits::LimitExceeded) -> ServerError {
     ServerError::new(exceeded.to_string(), None)
+}
+
+/// Whether any operation or fragment of `document` selects `__schema` or
+/// `__type` (`__typename` is no introspection: clients add it everywhere).
+/// Each fragment is looked into once, where it is defined; the scan bounded
+/// the nesting before the document was parsed.
+fn introspects(document: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                    || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    document
+        .operations
+        .iter()
+        .any(|(_, operation)| in_set(&operation.node.selection_set.node))
+        || document
+            .fragments
+            .values()
+            .any(|fragment| in_set(&fragment.node.selection_set.node))
 }
 
 /// The name of the document's only operation, if it has one name: always
@@ -183,6 +213,26 @@ mod tests {
             refused.checked().is_err(),
             "the limits' verdict is kept too"
         );
+    }
+
+    #[test]
+    fn introspection_is_found_in_operations_fragments_and_inline_fragments() {
+        let documents = ParsedDocuments::new(0, limits());
+        for (query, expected) in [
+            ("{ viewer { id } __typename }", false),
+            ("{ __schema { types { name } } }", true),
+            (
+                "{ ... on Query { __type(name: \"Query\") { name } } }",
+                true,
+            ),
+            (
+                "{ ...F } fragment F on Query { __schema { description } }",
+                true,
+            ),
+        ] {
+            let parsed = documents.parse(query, true).expect("parses");
+            assert_eq!(parsed.introspects, expected, "{query}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::{
     request::{self, Incoming, Unreadable},
     request_error,
     state::AppState,
-    unauthorized, with_media, Media,
+    unauthenticated, unauthorized, with_media, Media,
 };
 use crate::{
     auth::{InvalidToken, Viewer},
@@ -171,6 +171,15 @@ async fn execute(
 ) -> Response {
     let request_id = request_id(headers);
     let introspection_allowed = introspection_allowed(state, viewer.is_some());
+    if needs_token_to_introspect(state, viewer.as_ref(), &document) {
+        // Loud, not `__schema: null`: tools that read the schema (codegen,
+        // graphql-inspector) then say what is missing.
+        return unauthenticated(
+            media,
+            "introspection needs a bearer token: send `Authorization: Bearer <token>`",
+            "Bearer",
+        );
+    }
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
     let max_response_bytes = state.config().http.max_response_bytes;
@@ -232,6 +241,18 @@ async fn execute(
         body["extensions"] = json!(response.extensions);
     }
     with_media(axum::Json(body).into_response(), status, media)
+}
+
+/// Whether `document` introspects where only a token lets it, and the
+/// request has none.
+fn needs_token_to_introspect(
+    state: &AppState,
+    viewer: Option<&Viewer>,
+    document: &Result<Arc<ParsedDocument>, ServerError>,
+) -> bool {
+    viewer.is_none()
+        && state.config().introspection_policy() == IntrospectionPolicy::Authenticated
+        && document.as_ref().is_ok_and(|parsed| parsed.introspects)
 }
 
 /// Whether a request (or WebSocket operation) may introspect.

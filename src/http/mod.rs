@@ -3,8 +3,9 @@
 //! [`request`], automatic persisted queries in [`persisted`], parsed
 //! documents kept by their text in [`documents`]), the GraphiQL
 //! page and its embedded assets ([`playground`]), health, readiness and
-//! metrics ([`ops`]), subscriptions over WebSocket ([`websocket`]), and the
-//! response shapes they share.
+//! metrics ([`ops`]), subscriptions over WebSocket ([`websocket`]), what
+//! HTTP caches may do with an answer ([`caching`]), and the response shapes
+//! they share.
 //!
 //! GraphQL-over-HTTP rules applied here: POST takes `application/json` only
 //! (else 415); GET runs queries only (a mutation: 405); array batching is
@@ -13,6 +14,7 @@
 //! no `data` and is a 400 under `application/graphql-response+json`.
 
 mod answer;
+mod caching;
 mod connections;
 mod documents;
 mod graphql;
@@ -29,6 +31,7 @@ use axum::{
 };
 use serde_json::json;
 
+pub(crate) use caching::cache_headers;
 pub use connections::{serve_connections, ConnectionLimits};
 pub use documents::ParsedDocuments;
 pub(crate) use graphql::request_id;
@@ -92,6 +95,7 @@ pub(crate) fn with_media(mut response: Response, status: StatusCode, media: Medi
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
+    response.extensions_mut().insert(caching::GraphqlAnswer);
     response
 }
 
@@ -103,8 +107,19 @@ pub(crate) fn request_error(status: StatusCode, media: Media, message: &str) -> 
 }
 
 pub(crate) fn unauthorized(media: Media) -> Response {
+    unauthenticated(
+        media,
+        "invalid or expired token",
+        "Bearer error=\"invalid_token\"",
+    )
+}
+
+/// A request that needs a token it does not carry: 401 whatever the media
+/// type, as for a bad token, with the `UNAUTHENTICATED` code and the
+/// challenge `challenge`.
+pub(crate) fn unauthenticated(media: Media, message: &str, challenge: &'static str) -> Response {
     let body = json!({ "errors": [{
-        "message": "invalid or expired token",
+        "message": message,
         "extensions": { "code": ErrorCode::Unauthenticated.as_str() },
     }] });
     let mut response = with_media(
@@ -114,7 +129,7 @@ pub(crate) fn unauthorized(media: Media) -> Response {
     );
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        HeaderValue::from_static(challenge),
     );
     response
 }

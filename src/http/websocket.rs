@@ -8,9 +8,11 @@
 //! - `connection_init` must come within `--websocket-init-timeout` (else
 //!   4408). Its payload carries the bearer token
 //!   (`{"Authorization": "Bearer <jwt>"}`, key in either case). None: the
-//!   connection is anonymous (subscriptions answer `UNAUTHENTICATED`); an
-//!   invalid one closes the socket with 4403; the socket closes with 4403
-//!   when the token expires.
+//!   connection is anonymous (subscriptions answer `UNAUTHENTICATED`,
+//!   saying to send the token in `connection_init`); an invalid one closes
+//!   the socket with 4403 and a reason that says what is wrong with it (an
+//!   expired token, a bad signature); the socket closes with 4403 when the
+//!   token expires.
 //! - each operation passes the same document limits as over HTTP, and a
 //!   connection holds at most `--max-subscriptions-per-connection` at once;
 //!   the process holds at most `--max-websocket-connections` (beyond: 503),
@@ -56,7 +58,8 @@ use super::{
     state::AppState,
 };
 use crate::{
-    auth::{bearer_token, Viewer},
+    auth::{bearer_token, TokenFault, Viewer},
+    error::ErrorCode,
     graphql::RequestContext,
 };
 
@@ -71,6 +74,43 @@ const CONNECTION_INIT_TIMEOUT: u16 = 4408;
 const SILENT_TOO_LONG: u16 = 3008;
 /// How long a close frame may take to leave before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The close reason for a refused `connection_init` token: what to fix
+/// (a close reason holds at most 123 bytes).
+fn close_reason(fault: TokenFault) -> &'static str {
+    match fault {
+        TokenFault::Expired => TOKEN_EXPIRED,
+        TokenFault::NotYetValid => "Forbidden: the token is not valid yet",
+        TokenFault::BadSignature => "Forbidden: the token's signature does not verify",
+        TokenFault::Unacceptable => "Forbidden: not a valid `Bearer <token>`",
+    }
+}
+
+const TOKEN_EXPIRED: &str = "Forbidden: the token expired";
+
+const NOT_A_STRING: &str = "Forbidden: `Authorization` in connection_init must be a string";
+
+/// What an operation of an anonymous connection that needs a viewer is
+/// told: the token goes in `connection_init`, there is no header to send.
+const SEND_A_TOKEN: &str =
+    "authentication required: send `{\"Authorization\": \"Bearer <token>\"}` \
+     as the connection_init payload";
+
+/// Publishes `response`'s errors, an `UNAUTHENTICATED` one speaking of
+/// `connection_init`.
+fn publish_over_websocket(response: &mut GqlResponse, request_id: &str) {
+    publish_errors(response, request_id);
+    for error in &mut response.errors {
+        let code = error.extensions.as_ref().and_then(|e| e.get("code"));
+        if code
+            == Some(&async_graphql::Value::from(
+                ErrorCode::Unauthenticated.as_str(),
+            ))
+        {
+            SEND_A_TOKEN.clone_into(&mut error.message);
+        }
+    }
+}
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions, otherwise a query
 /// in the URL or GraphiQL.
@@ -168,7 +208,7 @@ struct Operations {
 impl Operations {
     fn refuse(&self, error: ServerError) -> BoxStream<'static, GqlResponse> {
         let mut response = GqlResponse::from_errors(vec![error]);
-        publish_errors(&mut response, &self.request_id);
+        publish_over_websocket(&mut response, &self.request_id);
         futures::stream::once(future::ready(response)).boxed()
     }
 }
@@ -214,7 +254,7 @@ impl Executor for Operations {
             .map(move |mut response| {
                 // The slot is held for as long as the operation's stream lives.
                 let _running = &slot;
-                publish_errors(&mut response, &request_id);
+                publish_over_websocket(&mut response, &request_id);
                 response
             })
             .boxed()
@@ -269,22 +309,25 @@ async fn serve(
                 None
             }
             Some(value) => {
-                let verified = value
-                    .as_str()
-                    .ok_or_else(|| "not a string".to_owned())
-                    .and_then(|value| bearer_token(value).map_err(|e| e.to_string()))
-                    .and_then(|token| keys.verify_until(token).map_err(|e| e.to_string()));
+                let verified = match value.as_str() {
+                    Some(value) => bearer_token(value)
+                        .and_then(|token| keys.verify_until(token))
+                        .map_err(|error| {
+                            tracing::info!(%error, "refused a WebSocket token");
+                            close_reason(error.fault())
+                        }),
+                    None => Err(NOT_A_STRING),
+                };
                 match verified {
                     Ok((viewer, until)) => {
                         let _ = expiry_tx.send(until);
                         Some(viewer)
                     }
-                    Err(error) => {
-                        tracing::info!(%error, "refused a WebSocket token");
+                    Err(reason) => {
                         init_session
                             .refused_with
                             .store(FORBIDDEN, Ordering::Release);
-                        return Err(async_graphql::Error::new("Forbidden"));
+                        return Err(async_graphql::Error::new(reason));
                     }
                 }
             }
@@ -350,7 +393,7 @@ async fn serve(
                 }
             }
             () = &mut token_expiry, if expires => {
-                break Some((FORBIDDEN, "Forbidden: the token expired".to_owned()));
+                break Some((FORBIDDEN, TOKEN_EXPIRED.to_owned()));
             }
             // (mapped, so that no borrow of the watch is held in the arm)
             _ = closing.wait_for(|closing| *closing).map(|_| ()) => {

@@ -57,9 +57,17 @@ test_both! {
 
 test_both! {
     async fn in_production_introspection_needs_a_token(app: TestApp) {
-        // async-graphql answers disabled introspection with a null schema.
+        // Refused loudly, so that tools reading the schema say why.
         let refused = introspect(&app, None, GRAPHIQL_4).await;
-        assert_eq!(refused.body["data"]["__schema"], Value::Null, "{}", refused.body);
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.error_code(), "UNAUTHENTICATED", "{}", refused.body);
+        assert!(refused.error_message().contains("bearer token"), "{}", refused.body);
+        assert!(refused.body.get("data").is_none(), "{}", refused.body);
+        let anonymous = app.post(None, "{ __type(name: \"Query\") { name } }", json!({})).await;
+        assert_eq!(anonymous.error_code(), "UNAUTHENTICATED", "{}", anonymous.body);
+        // `__typename` is not introspection: clients add it everywhere.
+        let typename = app.post(None, "{ __typename }", json!({})).await;
+        assert_eq!(typename.body["data"]["__typename"], "Query", "{}", typename.body);
 
         for query in [GRAPHIQL_4, GRAPHQL_15] {
             let names = type_names(&introspect(&app, Some(&app.user), query).await);
@@ -117,5 +125,36 @@ test_both! {
             "{}",
             response.body
         );
+    }
+}
+
+test_both! {
+    async fn the_schema_has_no_description_but_its_own(app: TestApp) {
+        let answer = app.admin_ok("{ __schema { description } }", json!({})).await;
+        assert_eq!(answer["__schema"]["description"], Value::Null, "{answer}");
+    }
+}
+
+test_both! {
+    async fn schema_graphql_holds_every_specified_by_url_introspection_tells(app: TestApp) {
+        let sdl = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql"),
+        )
+        .expect("schema.graphql");
+        let answer = app
+            .admin_ok("{ __schema { types { kind name specifiedByURL } } }", json!({}))
+            .await;
+        let scalars: Vec<(String, String)> = answer["__schema"]["types"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .filter_map(|t| Some((t["name"].as_str()?.to_owned(), t["specifiedByURL"].as_str()?.to_owned())))
+            .collect();
+        let names: Vec<&str> = scalars.iter().map(|(name, _)| name.as_str()).collect();
+        assert!(names.contains(&"UUID") && names.contains(&"DateTime"), "{names:?}");
+        for (name, url) in &scalars {
+            let line = format!("scalar {name} @specifiedBy(url: \"{url}\")");
+            assert!(sdl.contains(&line), "schema.graphql lacks `{line}`");
+        }
     }
 }

@@ -10,6 +10,7 @@ mod agents;
 mod answers;
 mod auth;
 mod browser;
+mod caching;
 mod circles;
 mod compression;
 mod connections;

@@ -323,3 +323,35 @@ test_both! {
         assert_eq!(app.count("circle_members").await, 0);
     }
 }
+
+test_both! {
+    async fn a_variable_that_is_missing_or_does_not_coerce_is_a_request_error(app: TestApp) {
+        let circle = "query($id: UUID!) { circle(id: $id) { name } }";
+        let meeting = "mutation($p: UUID!, $m: AddMeetingInput!) { addMeeting(projectId: $p, input: $m) { id } }";
+        let project = uuid::Uuid::now_v7().to_string();
+        let cases = [
+            (circle, json!({}), "`$id` is required"),
+            (circle, json!({ "id": null }), "must not be null"),
+            (circle, json!({ "id": "not-a-uuid" }), "not a valid `UUID`"),
+            (meeting, json!({ "p": project, "m": { "title": "x", "heldAt": "yesterday" } }), "`$m.heldAt` is not a valid `DateTime`"),
+            (meeting, json!({ "p": project, "m": { "heldAt": "2026-01-01T00:00:00Z" } }), "`$m.title` is required"),
+            (meeting, json!({ "p": project, "m": { "title": "x", "heldAt": "2026-01-01T00:00:00Z", "room": 1 } }), "no field `room`"),
+        ];
+        for (document, variables, expected) in cases {
+            for (accept, status) in [(GRAPHQL_RESPONSE_JSON, 400), (JSON, 200)] {
+                let body = json!({ "query": document, "variables": variables });
+                let response = post_json(&app, accept, &body).await;
+                assert_eq!(response.status, status, "{variables}: {}", response.body);
+                assert!(response.body.get("data").is_none(), "{variables}: {}", response.body);
+                assert_eq!(response.error_code(), "BAD_USER_INPUT", "{variables}: {}", response.body);
+                assert!(response.error_message().contains(expected), "{variables}: {}", response.body);
+            }
+        }
+        // A variable that coerces runs.
+        let ok = app
+            .post(Some(&app.admin), circle, json!({ "id": uuid::Uuid::now_v7().to_string() }))
+            .await;
+        assert_eq!(ok.body["data"]["circle"], Value::Null, "{}", ok.body);
+        assert_eq!(ok.body["errors"], Value::Null, "{}", ok.body);
+    }
+}

@@ -18,6 +18,7 @@ const UNREACHABLE: &str = "postgres://nobody@127.0.0.1:1/never";
 const REFUSED: &[(&str, &str)] = &[
     ("--cors-origins", "*"),
     ("--cors-origins", "https://ok.example,not an origin"),
+    ("--cors-allow-headers", "x-ok,not a header"),
     ("--websocket-keepalive", "0s"),
     ("--agent-cache-refresh", "0s"),
     ("--listener-heartbeat", "0s"),

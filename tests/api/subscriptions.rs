@@ -326,3 +326,50 @@ async fn a_replica_whose_listener_reconnects_pushes_a_fresh_value() {
     assert!(!has_blocker(&after, "No personas"), "{after}");
     assert_ne!(after["computedAt"], before["computedAt"]);
 }
+
+/// `claims` signed with HS256 and `secret`, as a bearer header value.
+fn signed_with(secret: &str, claims: &Value) -> String {
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 signs");
+    format!("Bearer {token}")
+}
+
+test_both! {
+    async fn a_refused_connection_is_told_why(app: TestApp) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+        let fresh = json!({ "sub": Uuid::now_v7().to_string(), "exp": now + 3600 });
+        let stale = json!({ "sub": Uuid::now_v7().to_string(), "exp": now - 3600 });
+        let cases = [
+            (signed_with("another-secret-of-at-least-32-bytes!", &fresh), "signature"),
+            (signed_with(SECRET, &stale), "expired"),
+            ("Basic dXNlcjpwYXNz".to_owned(), "Bearer <token>"),
+        ];
+        let mut reasons = Vec::new();
+        for (auth, expected) in cases {
+            let mut client = WsClient::connect(&app, json!({ "Authorization": auth })).await;
+            let (code, reason) = client.closed().await;
+            assert_eq!(code, 4403, "{reason}");
+            assert!(reason.contains(expected), "{expected}: {reason}");
+            reasons.push(reason);
+        }
+        assert_ne!(reasons[0], reasons[1]);
+        let mut client = WsClient::connect(&app, json!({ "Authorization": 5 })).await;
+        let (code, reason) = client.closed().await;
+        assert_eq!(code, 4403, "{reason}");
+        assert!(reason.contains("connection_init"), "{reason}");
+
+        // Anonymous: the token goes in connection_init, not in a header.
+        let project = create_project(&app, &app.user, "mine").await;
+        let mut anonymous = WsClient::open(&app, None).await;
+        anonymous.subscribe("1", &project).await;
+        let refused = anonymous.next("1").await;
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("connection_init"), "{message}");
+        assert!(!message.contains("header"), "{message}");
+    }
+}
