@@ -17,6 +17,7 @@ mod demo;
 mod durability;
 mod errors;
 mod faults;
+mod identity;
 mod introspection;
 mod isolation;
 mod limits;
