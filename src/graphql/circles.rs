@@ -98,6 +98,12 @@ impl From<MemberRow> for CircleMember {
     }
 }
 
+impl super::node::NodeId for CircleMember {
+    fn node_uuid(&self) -> uuid::Uuid {
+        self.0.member.id.into()
+    }
+}
+
 plain_leaves!(CircleId, CircleMemberId);
 
 plain_object! {

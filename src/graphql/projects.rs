@@ -29,13 +29,13 @@ mod state;
 pub(super) use evidence::EvidenceMutation;
 pub(crate) use lists::{projects as projects_page, ProjectConnection};
 pub(super) use mutations::StructureMutation;
-pub(super) use state::{DiAnalysis, Foundation, Signal};
+pub(super) use state::{DiAnalysis, Feature, Foundation, Meeting, Persona, Signal, ValuePathStep};
 
 /// A product-discovery project, owned by one user. Built only after the
 /// viewer's ownership was checked; its row is read when a field needs it
 /// (a readiness-only read costs no statement once the owner is cached).
 #[derive(Clone, Debug)]
-pub(super) struct Project {
+pub(crate) struct Project {
     id: ProjectId,
     row: Option<projects::Model>,
     /// The readiness it was reached from (a pushed value): its `readiness`
@@ -106,6 +106,12 @@ impl Project {
         }
         let row = ctx.loaders()?.projects.by_id.load(self.id).await?;
         row.ok_or(AppError::NotFound("project"))
+    }
+}
+
+impl super::node::NodeId for Project {
+    fn node_uuid(&self) -> uuid::Uuid {
+        self.id.into()
     }
 }
 

@@ -3,10 +3,15 @@
 //! readiness, and a pushed readiness names its project.
 
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::{
-    agents::create_agent, circles::create_circle, helpers::TestApp, projects::create_project,
-    test_both, ws::WsClient,
+    agents::create_agent,
+    circles::create_circle,
+    helpers::TestApp,
+    projects::{create_project, populate},
+    test_both,
+    ws::WsClient,
 };
 
 const WATCHED: &str = "query($p: UUID!) { project(id: $p) { id
@@ -91,4 +96,98 @@ test_both! {
         assert_eq!(changed["project"]["counts"]["features"], 1, "{changed}");
         assert_eq!(changed["project"]["readiness"]["score"], changed["score"]);
     }
+}
+
+const NODES: &str = "query($ids: [UUID!]!) { nodes(ids: $ids) { __typename id } }";
+
+test_both! {
+    async fn node_finds_every_type_by_its_id_and_hides_what_the_viewer_may_not_see(app: TestApp) {
+        let state = populate(&app, &app.user, "nodes").await;
+        let meeting = app
+            .user_ok("query($p: UUID!) { project(id: $p) { meetings(first: 1) { nodes { id } } } }", json!({ "p": state.project }))
+            .await["project"]["meetings"]["nodes"][0]["id"]
+            .clone();
+        let agent = create_agent(&app, json!({ "name": "lead-agent" })).await;
+        let agent_id = agent_id(&app, "lead-agent").await;
+        assert!(agent.is_object());
+        let tool = app
+            .admin_ok(
+                "mutation { setAgentTool(agentName: \"lead-agent\", input: { name: \"search\", toolType: \"http\" }) { id } }",
+                json!({}),
+            )
+            .await["setAgentTool"]["id"]
+            .clone();
+        let circle = create_circle(&app, "core").await;
+        let member = app
+            .admin_ok(
+                "mutation($c: UUID!) { addCircleMember(circleId: $c, agentName: \"lead-agent\") { id } }",
+                json!({ "c": circle }),
+            )
+            .await["addCircleMember"]["id"]
+            .clone();
+        let unknown = Uuid::now_v7().to_string();
+
+        let owned = [
+            ("Project", json!(state.project)),
+            ("Feature", json!(state.feature)),
+            ("Persona", json!(state.persona)),
+            ("ValuePathStep", json!(state.steps[0])),
+            ("Signal", json!(state.signals[0])),
+            ("Meeting", meeting),
+        ];
+        let shared = [
+            ("Agent", json!(agent_id)),
+            ("AgentTool", tool),
+            ("Circle", json!(circle)),
+            ("CircleMember", member),
+        ];
+        let mut ids: Vec<Value> = owned.iter().chain(&shared).map(|(_, id)| id.clone()).collect();
+        ids.push(json!(unknown));
+        let mut expected: Vec<Value> = owned
+            .iter()
+            .chain(&shared)
+            .map(|(ty, id)| json!({ "__typename": ty, "id": id }))
+            .collect();
+        expected.push(Value::Null);
+
+        let response = app.post(Some(&app.user), NODES, json!({ "ids": ids })).await;
+        let statements = response.statements();
+        assert_eq!(response.data_ok()["nodes"], json!(expected));
+        // One statement finds the types, one per type of project state
+        // reads the rows, and the rest comes through loaders and caches:
+        // never a statement per id.
+        assert!(statements <= 12, "{statements} statements");
+
+        for (ty, id) in owned.iter().chain(&shared) {
+            let one = app.user_ok("query($id: UUID!) { node(id: $id) { __typename id } }", json!({ "id": id })).await;
+            assert_eq!(one["node"], json!({ "__typename": ty, "id": id }));
+        }
+        let fragment = app
+            .user_ok("query($id: UUID!) { node(id: $id) { id ... on Feature { name project { id } } } }", json!({ "id": state.feature }))
+            .await;
+        assert_eq!(fragment["node"], json!({ "id": state.feature, "name": "Export", "project": { "id": state.project } }));
+
+        // Another user: project state is null, exactly like an unknown id;
+        // agents and circles are everyone's.
+        let (_, stranger) = app.new_user(false);
+        let theirs = app.post(Some(&stranger), NODES, json!({ "ids": ids })).await.data_ok();
+        let mut expected: Vec<Value> = owned.iter().map(|_| Value::Null).collect();
+        expected.extend(shared.iter().map(|(ty, id)| json!({ "__typename": ty, "id": id })));
+        expected.push(Value::Null);
+        assert_eq!(theirs["nodes"], json!(expected));
+        let foreign = app.post(Some(&stranger), "query($id: UUID!) { node(id: $id) { id } }", json!({ "id": state.project })).await;
+        let missing = app.post(Some(&stranger), "query($id: UUID!) { node(id: $id) { id } }", json!({ "id": unknown })).await;
+        assert_eq!(foreign.data_ok(), missing.data_ok());
+    }
+}
+
+async fn agent_id(app: &TestApp, name: &str) -> String {
+    app.user_ok(
+        "query($n: String!) { agent(name: $n) { id } }",
+        json!({ "n": name }),
+    )
+    .await["agent"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }

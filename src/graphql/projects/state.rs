@@ -12,7 +12,7 @@ use super::Project;
 /// A candidate feature of a project; confirmed ones count toward readiness.
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
-pub(super) struct Feature {
+pub(crate) struct Feature {
     pub id: FeatureId,
     pub project_id: ProjectId,
     pub name: String,
@@ -38,7 +38,7 @@ impl From<features::Model> for Feature {
 /// A target user archetype of a project.
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
-pub(super) struct Persona {
+pub(crate) struct Persona {
     pub id: PersonaId,
     pub project_id: ProjectId,
     pub name: String,
@@ -61,7 +61,7 @@ impl From<personas::Model> for Persona {
 /// One step of a project's value path.
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
-pub(super) struct ValuePathStep {
+pub(crate) struct ValuePathStep {
     pub id: StepId,
     pub project_id: ProjectId,
     /// The step's place in the path, from 0.
@@ -85,7 +85,7 @@ impl From<vp_steps::Model> for ValuePathStep {
 /// A meeting held about a project.
 #[derive(Clone, Debug, SimpleObject)]
 #[graphql(complex)]
-pub(super) struct Meeting {
+pub(crate) struct Meeting {
     pub id: MeetingId,
     pub project_id: ProjectId,
     pub title: String,
