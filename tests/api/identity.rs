@@ -48,6 +48,12 @@ test_both! {
         assert_eq!(confirmed["project"]["counts"], json!({ "features": 1, "confirmedFeatures": 1 }));
         assert_ne!(confirmed["project"]["readiness"]["score"], before["readiness"]["score"]);
         assert_eq!(confirmed["project"], watched(&app, &project).await, "the payload is what a read shows");
+
+        let foundation = "mutation($p: UUID!) { setFoundation(projectId: $p, input: { problemStatement: \"slow\" }) {
+            project { id counts { foundationFields } readiness { score } } } }";
+        let set = app.user_ok(foundation, json!({ "p": project })).await;
+        assert_eq!(set["setFoundation"]["project"]["counts"]["foundationFields"], 1);
+        assert_ne!(set["setFoundation"]["project"]["readiness"]["score"], confirmed["project"]["readiness"]["score"]);
     }
 }
 
@@ -83,16 +89,21 @@ test_both! {
         let project = create_project(&app, &app.user, "live").await;
         let mut client = WsClient::open(&app, Some(&app.user)).await;
         let subscription = "subscription($p: UUID!) { readinessChanged(projectId: $p) {
-            projectId score project { id counts { features } readiness { score } } } }";
+            projectId score project { id name counts { features } readiness { score } } } }";
         client.subscribe_to("1", subscription, json!({ "p": project })).await;
         let current = client.readiness("1").await;
         assert_eq!(current["projectId"], project.as_str());
         assert_eq!(current["project"]["id"], project.as_str());
         assert_eq!(current["project"]["counts"]["features"], 0);
 
+        assert_eq!(current["project"]["name"], "live");
+
+        let rename = "mutation($p: UUID!) { renameProject(id: $p, name: \"renamed\") { id } }";
+        app.user_ok(rename, json!({ "p": project })).await;
         app.user_ok(CREATE, json!({ "p": project, "name": "export" })).await;
         let changed = client.readiness("1").await;
         assert_eq!(changed["project"]["id"], project.as_str());
+        assert_eq!(changed["project"]["name"], "renamed", "an event reads its project as it is now");
         assert_eq!(changed["project"]["counts"]["features"], 1, "{changed}");
         assert_eq!(changed["project"]["readiness"]["score"], changed["score"]);
     }

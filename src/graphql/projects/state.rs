@@ -122,7 +122,16 @@ macro_rules! project_link {
     )*};
 }
 
-project_link!(Feature, Persona, ValuePathStep, Meeting, Signal);
+project_link!(
+    Feature,
+    Persona,
+    ValuePathStep,
+    Meeting,
+    Signal,
+    Foundation,
+    StrategicContext,
+    DiAnalysis
+);
 
 /// Who a signal comes from; client signals weigh most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -166,6 +175,7 @@ impl From<signals::Model> for Signal {
 
 /// A project's foundation; each non-empty field scores `problem` readiness.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct Foundation {
     pub project_id: ProjectId,
     pub problem_statement: Option<String>,
@@ -192,6 +202,7 @@ impl From<foundations::Model> for Foundation {
 
 /// A project's strategic context.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub(super) struct StrategicContext {
     pub project_id: ProjectId,
     pub content: String,
@@ -210,6 +221,7 @@ impl From<strategic_contexts::Model> for StrategicContext {
 
 /// The last analysis the project's discovery-intelligence agent stored.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct DiAnalysis {
     pub project_id: ProjectId,
     /// The agent's output (a JSON object), opaque to the server.
