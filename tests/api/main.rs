@@ -11,6 +11,7 @@ mod answers;
 mod auth;
 mod browser;
 mod circles;
+mod clients;
 mod compression;
 mod connections;
 mod demo;
