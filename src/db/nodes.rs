@@ -117,6 +117,18 @@ pub async fn find(
         .collect())
 }
 
+/// `ids` repeated up to the next power of two: every statement of 33 to
+/// 64 ids is the same text, so each connection's prepared-statement cache
+/// holds a handful of them, not one per length asked for (each large: the
+/// ids are listed once per table).
+fn padded(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut padded = ids.to_vec();
+    if let Some(&last) = ids.last() {
+        padded.resize(ids.len().next_power_of_two(), last);
+    }
+    padded
+}
+
 /// `SELECT id, kind, parent, agent_name` of one table.
 fn part(kind: NodeKind, viewer: UserId, ids: &[Uuid]) -> SelectStatement {
     let ids = ids.iter().copied();
@@ -299,6 +311,6 @@ where
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = E::find().filter(id.is_in(ids)).all(conn).await?;
+    let rows = E::find().filter(id.is_in(padded(&ids))).all(conn).await?;
     Ok(rows.into_iter().map(|row| (key(&row), row)).collect())
 }
