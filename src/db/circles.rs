@@ -60,6 +60,19 @@ pub async fn find_circle(
     circles::Entity::find_by_id(id).one(conn).await
 }
 
+/// The circles of `ids` that exist (one statement).
+#[tracing::instrument(skip_all, fields(circles = ids.len()))]
+pub async fn circles_by_id(
+    conn: &impl ConnectionTrait,
+    ids: &[CircleId],
+) -> Result<HashMap<CircleId, circles::Model>, DbErr> {
+    let rows = circles::Entity::find()
+        .filter(circles::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
 /// One page of circles ordered by name (keyset: names after `after`).
 #[tracing::instrument(skip(conn))]
 pub async fn list_circles(

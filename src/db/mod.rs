@@ -7,6 +7,7 @@ pub mod circles;
 pub mod discovery;
 mod error;
 pub mod instructions;
+pub mod nodes;
 mod pool;
 pub mod projects;
 pub mod readiness;

@@ -98,6 +98,12 @@ impl std::ops::Deref for FullRow<'_> {
     }
 }
 
+impl super::node::NodeId for Agent {
+    fn node_uuid(&self) -> uuid::Uuid {
+        self.summary.id.into()
+    }
+}
+
 impl Agent {
     async fn full_row(&self, ctx: &Context<'_>) -> Result<FullRow<'_>> {
         match &self.full {

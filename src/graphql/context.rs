@@ -25,8 +25,9 @@ pub struct RequestContext {
     /// The loaders, and what they remember: made on first use (a request
     /// that loads nothing never builds them), and dropped before each root
     /// field of a mutation, so a field never reads what a loader remembered
-    /// from before an earlier field's write.
-    loaders: Mutex<Option<Arc<Loaders>>>,
+    /// from before an earlier field's write (and before each event of a
+    /// subscription, which holds the slot beyond the borrow of its context).
+    loaders: Arc<Mutex<Option<Arc<Loaders>>>>,
 }
 
 impl RequestContext {
@@ -34,7 +35,7 @@ impl RequestContext {
         Self {
             viewer,
             services: services.clone(),
-            loaders: Mutex::new(None),
+            loaders: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -49,6 +50,13 @@ impl RequestContext {
     /// Forgets everything loaded so far in this request.
     pub(crate) fn forget_loaded(&self) {
         *self.loaders.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// [`Self::forget_loaded`] for a stream that outlives the borrow of
+    /// this request.
+    pub(crate) fn forgetter(&self) -> impl Fn() + Send + Sync + 'static {
+        let loaders = Arc::clone(&self.loaders);
+        move || *loaders.lock().unwrap_or_else(PoisonError::into_inner) = None
     }
 }
 

@@ -28,9 +28,17 @@ impl SubscriptionRoot {
             return Err(AppError::NotFound("project"));
         }
         let (current, follower) = ctx.services()?.live.follow(project_id).await?;
+        // A subscription is one long request: each event forgets what the
+        // one before it loaded, so the fields of an event's project (its
+        // name, its lists) are read as they are now.
+        let forget_loaded = ctx.request()?.forgetter();
         let later = stream::unfold(follower, |mut follower| async move {
             let next = follower.next().await?;
             Some((Readiness(next), follower))
+        })
+        .map(move |readiness| {
+            forget_loaded();
+            readiness
         });
         Ok(stream::once(async move { Readiness(current) }).chain(later))
     }

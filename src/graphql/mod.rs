@@ -14,6 +14,7 @@ mod discovery;
 mod input;
 pub mod limits;
 mod live;
+mod node;
 mod pagination;
 mod plain;
 pub mod prescan;
@@ -54,6 +55,7 @@ pub struct QueryRoot(
     runtime::RuntimeQuery,
     circles::CircleQuery,
     projects::ProjectQuery,
+    node::NodeQuery,
 );
 
 #[derive(Default, MergedObject)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{context::ContextExt, Result};
+use super::{context::ContextExt, projects::Project, Result};
 use crate::{
     db::readiness::ReadinessSnapshot,
     error::AppError,
@@ -44,6 +44,17 @@ pub(super) struct Readiness(pub Arc<ReadinessSnapshot>);
 
 #[Object]
 impl Readiness {
+    /// The project this readiness is of: a normalized client cache keys
+    /// `Readiness` by it (it is not a global id of its own).
+    async fn project_id(&self) -> ProjectId {
+        self.0.project_id
+    }
+
+    /// The project, so that a pushed value can be merged into it.
+    async fn project(&self) -> Project {
+        Project::of_readiness(Arc::clone(&self.0))
+    }
+
     /// Mean of the four dimensions, 0 to 100, one decimal.
     async fn score(&self) -> f64 {
         self.0.readiness.score

@@ -17,7 +17,7 @@ pub(crate) use projects::ProjectLoaders;
 use entity::{AgentId, CircleId, ProjectId, UserId};
 use std::sync::Arc;
 
-use entity::agent_tools;
+use entity::{agent_tools, circles};
 
 use crate::{
     cache::Caches,
@@ -34,6 +34,8 @@ pub struct Loaders {
     /// Members (with agent summaries) of a circle, by circle id, through
     /// the circle members cache.
     pub members_by_circle: Batcher<CircleId, Arc<[MemberRow]>>,
+    /// Circles by id (a member's circle).
+    pub circles_by_id: Batcher<CircleId, circles::Model>,
     /// Agent configurations by agent name, through the agent config cache.
     pub agent_configs: Batcher<String, Arc<AgentConfig>>,
     /// A user's own instructions for agents, by user id.
@@ -75,6 +77,13 @@ impl Loaders {
                 move |ids| {
                     let caches = Arc::clone(&caches);
                     async move { caches.circle_members.get_many(&ids).await }
+                }
+            }),
+            circles_by_id: Batcher::new({
+                let db = db.clone();
+                move |ids| {
+                    let db = db.clone();
+                    async move { Ok(db::circles::circles_by_id(db.conn(), &ids).await?) }
                 }
             }),
             agent_configs: Batcher::isolated({

@@ -14,7 +14,7 @@ use crate::{
 
 const CREATE_CIRCLE: &str = "mutation($name: String!) { createCircle(input: { name: $name, description: \"d\" }) { id name } }";
 
-async fn create_circle(app: &TestApp, name: &str) -> String {
+pub(crate) async fn create_circle(app: &TestApp, name: &str) -> String {
     let data = app.admin_ok(CREATE_CIRCLE, json!({ "name": name })).await;
     data["createCircle"]["id"].as_str().expect("id").to_owned()
 }

@@ -98,6 +98,12 @@ impl From<MemberRow> for CircleMember {
     }
 }
 
+impl super::node::NodeId for CircleMember {
+    fn node_uuid(&self) -> uuid::Uuid {
+        self.0.member.id.into()
+    }
+}
+
 plain_leaves!(CircleId, CircleMemberId);
 
 plain_object! {
@@ -110,6 +116,16 @@ plain_object! {
         plain is_active: bool = |m| m.member.is_active;
         plain joined_at: DateTime<Utc> = |m| m.member.joined_at;
         plain agent: Agent = |m| Agent::from(Arc::clone(&m.agent));
+
+        /// The circle the membership is in (one batched read for a whole
+        /// list, so this field takes the general path).
+        async fn circle(&self, ctx: &Context<'_>) -> Result<Circle> {
+            let circle_id = self.0.member.circle_id;
+            let circle = ctx.loaders()?.circles_by_id.load(circle_id).await?;
+            circle
+                .map(Circle::from)
+                .ok_or(AppError::NotFound("circle"))
+        }
     }
 }
 

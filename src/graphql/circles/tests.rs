@@ -34,6 +34,7 @@ const GENERAL: &[(&str, &str)] = &[
     ("Agent", "basePrompt"),
     ("Agent", "skillNames"),
     ("Agent", "tools"),
+    ("CircleMember", "circle"),
 ];
 
 /// Each type, where a member list shows it, and its plain fields.
@@ -216,4 +217,10 @@ fn takes_the_fast_path(query: &str) -> bool {
         panic!("`members` is a field");
     };
     Plan::of::<CircleMember>(&members.node.selection_set.node).is_some()
+}
+
+#[test]
+fn a_members_circle_takes_the_general_path() {
+    assert!(takes_the_fast_path("{ members { id circleId } }"));
+    assert!(!takes_the_fast_path("{ members { id circle { id } } }"));
 }

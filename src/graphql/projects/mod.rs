@@ -14,7 +14,12 @@ use super::{
     readiness::{self, ProjectCounts, Readiness},
     Result,
 };
-use crate::{cache::project_owner::Ownership, db, error::AppError};
+use crate::{
+    cache::project_owner::Ownership,
+    db::{self, readiness::ReadinessSnapshot},
+    error::AppError,
+};
+use std::sync::Arc;
 
 mod evidence;
 mod lists;
@@ -24,15 +29,18 @@ mod state;
 pub(super) use evidence::EvidenceMutation;
 pub(crate) use lists::{projects as projects_page, ProjectConnection};
 pub(super) use mutations::StructureMutation;
-pub(super) use state::{DiAnalysis, Foundation, Signal};
+pub(super) use state::{DiAnalysis, Feature, Foundation, Meeting, Persona, Signal, ValuePathStep};
 
 /// A product-discovery project, owned by one user. Built only after the
 /// viewer's ownership was checked; its row is read when a field needs it
 /// (a readiness-only read costs no statement once the owner is cached).
 #[derive(Clone, Debug)]
-pub(super) struct Project {
+pub(crate) struct Project {
     id: ProjectId,
     row: Option<projects::Model>,
+    /// The readiness it was reached from (a pushed value): its `readiness`
+    /// and `counts` are that value, not another read.
+    readiness: Option<Arc<ReadinessSnapshot>>,
 }
 
 impl From<projects::Model> for Project {
@@ -40,11 +48,39 @@ impl From<projects::Model> for Project {
         Self {
             id: row.id,
             row: Some(row),
+            readiness: None,
         }
     }
 }
 
 impl Project {
+    /// A project whose ownership was already checked where `id` came from
+    /// (a child or readiness shown to the viewer): nothing is read until a
+    /// row field is asked for.
+    pub(super) fn shown(id: ProjectId) -> Self {
+        Self {
+            id,
+            row: None,
+            readiness: None,
+        }
+    }
+
+    /// The project of a readiness value the viewer was shown.
+    pub(super) fn of_readiness(snapshot: Arc<ReadinessSnapshot>) -> Self {
+        Self {
+            id: snapshot.project_id,
+            row: None,
+            readiness: Some(snapshot),
+        }
+    }
+
+    async fn snapshot(&self, ctx: &Context<'_>) -> Result<Arc<ReadinessSnapshot>> {
+        match &self.readiness {
+            Some(snapshot) => Ok(Arc::clone(snapshot)),
+            None => readiness::snapshot(ctx, self.id).await,
+        }
+    }
+
     /// The viewer's project `id`, if it exists and is the viewer's. Another
     /// user's id and an unknown one cost the same, first and later (see
     /// [`project_owner`](crate::cache::project_owner)).
@@ -59,7 +95,7 @@ impl Project {
             .await?;
         Ok(match ownership {
             Ownership::Owned(Some(row)) => Some(Self::from(row)),
-            Ownership::Owned(None) => Some(Self { id, row: None }),
+            Ownership::Owned(None) => Some(Self::shown(id)),
             Ownership::NotOwned => None,
         })
     }
@@ -70,6 +106,12 @@ impl Project {
         }
         let row = ctx.loaders()?.projects.by_id.load(self.id).await?;
         row.ok_or(AppError::NotFound("project"))
+    }
+}
+
+impl super::node::NodeId for Project {
+    fn node_uuid(&self) -> uuid::Uuid {
+        self.id.into()
     }
 }
 
@@ -160,7 +202,7 @@ impl Project {
     /// Readiness (SPEC 5), cached; recomputed only after the project's state
     /// changed.
     async fn readiness(&self, ctx: &Context<'_>) -> Result<Readiness> {
-        Ok(Readiness(readiness::snapshot(ctx, self.id).await?))
+        Ok(Readiness(self.snapshot(ctx).await?))
     }
 
     /// What the discovery-intelligence agent needs before its LLM call.
@@ -178,9 +220,7 @@ impl Project {
 
     /// The counts readiness is computed from (same snapshot, no extra cost).
     async fn counts(&self, ctx: &Context<'_>) -> Result<ProjectCounts> {
-        Ok(ProjectCounts::from(
-            readiness::snapshot(ctx, self.id).await?.as_ref(),
-        ))
+        Ok(ProjectCounts::from(self.snapshot(ctx).await?.as_ref()))
     }
 }
 

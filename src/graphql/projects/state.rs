@@ -1,15 +1,18 @@
 //! The API types of a project's state, converted from their table rows.
 
-use async_graphql::{Enum, Json, SimpleObject};
+use async_graphql::{ComplexObject, Enum, Json, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{
     di_analyses, features, foundations, meetings, personas, signals, strategic_contexts, vp_steps,
 };
 use entity::{FeatureId, MeetingId, PersonaId, ProjectId, SignalId, StepId};
 
+use super::Project;
+
 /// A candidate feature of a project; confirmed ones count toward readiness.
 #[derive(Clone, Debug, SimpleObject)]
-pub(super) struct Feature {
+#[graphql(complex)]
+pub(crate) struct Feature {
     pub id: FeatureId,
     pub project_id: ProjectId,
     pub name: String,
@@ -34,7 +37,8 @@ impl From<features::Model> for Feature {
 
 /// A target user archetype of a project.
 #[derive(Clone, Debug, SimpleObject)]
-pub(super) struct Persona {
+#[graphql(complex)]
+pub(crate) struct Persona {
     pub id: PersonaId,
     pub project_id: ProjectId,
     pub name: String,
@@ -56,7 +60,8 @@ impl From<personas::Model> for Persona {
 
 /// One step of a project's value path.
 #[derive(Clone, Debug, SimpleObject)]
-pub(super) struct ValuePathStep {
+#[graphql(complex)]
+pub(crate) struct ValuePathStep {
     pub id: StepId,
     pub project_id: ProjectId,
     /// The step's place in the path, from 0.
@@ -79,7 +84,8 @@ impl From<vp_steps::Model> for ValuePathStep {
 
 /// A meeting held about a project.
 #[derive(Clone, Debug, SimpleObject)]
-pub(super) struct Meeting {
+#[graphql(complex)]
+pub(crate) struct Meeting {
     pub id: MeetingId,
     pub project_id: ProjectId,
     pub title: String,
@@ -99,6 +105,34 @@ impl From<meetings::Model> for Meeting {
     }
 }
 
+/// The parent link of each project child: the project as an object, so a
+/// normalized client cache links the child to the project it already holds.
+/// The child was shown only to the project's owner, so the project is built
+/// from its id without another check; its row is read only if a row field
+/// is asked for (through the request's batched loader).
+macro_rules! project_link {
+    ($($ty:ident),*) => {$(
+        #[ComplexObject]
+        impl $ty {
+            /// The project this belongs to.
+            async fn project(&self) -> Project {
+                Project::shown(self.project_id)
+            }
+        }
+    )*};
+}
+
+project_link!(
+    Feature,
+    Persona,
+    ValuePathStep,
+    Meeting,
+    Signal,
+    Foundation,
+    StrategicContext,
+    DiAnalysis
+);
+
 /// Who a signal comes from; client signals weigh most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[graphql(remote = "signals::SignalAuthority")]
@@ -112,6 +146,7 @@ pub enum SignalAuthority {
 /// A piece of evidence about a project, new until the discovery agent
 /// analyzes it.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct Signal {
     pub id: SignalId,
     pub project_id: ProjectId,
@@ -140,6 +175,7 @@ impl From<signals::Model> for Signal {
 
 /// A project's foundation; each non-empty field scores `problem` readiness.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct Foundation {
     pub project_id: ProjectId,
     pub problem_statement: Option<String>,
@@ -166,6 +202,7 @@ impl From<foundations::Model> for Foundation {
 
 /// A project's strategic context.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub(super) struct StrategicContext {
     pub project_id: ProjectId,
     pub content: String,
@@ -184,6 +221,7 @@ impl From<strategic_contexts::Model> for StrategicContext {
 
 /// The last analysis the project's discovery-intelligence agent stored.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub(crate) struct DiAnalysis {
     pub project_id: ProjectId,
     /// The agent's output (a JSON object), opaque to the server.
