@@ -176,6 +176,11 @@ fn spawn(flags: &[String], log: &std::path::Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agentgraph"))
         .args(flags)
         .env("RUST_LOG", "warn")
+        // As deployed (README, "Memory"): glibc's default of eight malloc
+        // arenas per core keeps memory freed on one thread from serving
+        // another, so resident memory grows with the threads a run happens
+        // to use rather than with what the flags bound.
+        .env("MALLOC_ARENA_MAX", "2")
         .env_remove("AGENTGRAPH_JWT_SECRET")
         .stdout(Stdio::piped())
         .stderr(fs::File::create(log).expect("the server log"))
