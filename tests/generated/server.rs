@@ -176,11 +176,11 @@ fn spawn(flags: &[String], log: &std::path::Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agentgraph"))
         .args(flags)
         .env("RUST_LOG", "warn")
-        // As deployed (README, "Memory"): glibc's default of eight malloc
-        // arenas per core keeps memory freed on one thread from serving
-        // another, so resident memory grows with the threads a run happens
-        // to use rather than with what the flags bound.
-        .env("MALLOC_ARENA_MAX", "2")
+        // One malloc arena (README, "Memory"): with glibc's default of eight
+        // per core, memory freed on one thread does not serve another, so
+        // resident memory grows with how a run's requests landed on threads
+        // rather than with what the server holds, which the bound is about.
+        .env("MALLOC_ARENA_MAX", "1")
         .env_remove("AGENTGRAPH_JWT_SECRET")
         .stdout(Stdio::piped())
         .stderr(fs::File::create(log).expect("the server log"))
