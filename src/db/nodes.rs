@@ -91,9 +91,10 @@ pub async fn find(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
+    let ids = padded(ids);
     let mut parts = NodeKind::ALL
         .into_iter()
-        .map(|kind| part(kind, viewer, ids));
+        .map(|kind| part(kind, viewer, &ids));
     let mut statement = parts.next().expect("at least one kind");
     for part in parts {
         statement.union(UnionType::All, part);
@@ -118,7 +119,7 @@ pub async fn find(
 }
 
 /// `ids` repeated up to the next power of two: every statement of 33 to
-/// 64 ids is the same text, so each connection's prepared-statement cache
+/// 64 ids is the same text (the type finder's and each type's read), so each connection's prepared-statement cache
 /// holds a handful of them, not one per length asked for (each large: the
 /// ids are listed once per table).
 fn padded(ids: &[Uuid]) -> Vec<Uuid> {

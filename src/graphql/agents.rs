@@ -274,8 +274,7 @@ impl AgentQuery {
             after.as_deref(),
             size + 1,
         )
-        .await
-        .map_err(AppError::from)?;
+        .await?;
         Ok(pagination::connection(
             rows,
             size,

@@ -138,9 +138,7 @@ impl CircleQuery {
     async fn circle(&self, ctx: &Context<'_>, id: CircleId) -> Result<Option<Circle>> {
         ctx.viewer()?;
         let db = &ctx.services()?.db;
-        let circle = db::circles::find_circle(db.conn(), id)
-            .await
-            .map_err(AppError::from)?;
+        let circle = db::circles::find_circle(db.conn(), id).await?;
         Ok(circle.map(Circle::from))
     }
 
@@ -156,9 +154,7 @@ impl CircleQuery {
         let size = pagination::page_size(first)?;
         let after = pagination::decode_after::<String>(after.as_deref())?;
         let db = &ctx.services()?.db;
-        let rows = db::circles::list_circles(db.conn(), after.as_deref(), size + 1)
-            .await
-            .map_err(AppError::from)?;
+        let rows = db::circles::list_circles(db.conn(), after.as_deref(), size + 1).await?;
         Ok(pagination::connection(
             rows,
             size,

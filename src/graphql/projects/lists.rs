@@ -39,9 +39,7 @@ pub(crate) async fn projects(
     let size = pagination::page_size(first)?;
     let after = pagination::decode_after::<ProjectId>(after.as_deref())?;
     let db = &ctx.services()?.db;
-    let rows = db::projects::list_projects(db.conn(), owner_id, after, size + 1)
-        .await
-        .map_err(AppError::from)?;
+    let rows = db::projects::list_projects(db.conn(), owner_id, after, size + 1).await?;
     Ok(pagination::connection(
         rows,
         size,
