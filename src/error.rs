@@ -38,6 +38,12 @@ pub enum ErrorCode {
     /// its document: send it again with the document (message
     /// `PersistedQueryNotFound`, as Apollo's protocol expects).
     PersistedQueryNotFound,
+    /// The viewer's budget is spent (HTTP 429): retry after the
+    /// `Retry-After` seconds (also in `extensions.retryAfterSeconds`).
+    RateLimited,
+    /// The server cannot take more work now (HTTP 503): retry after the
+    /// `Retry-After` seconds, here or on another replica.
+    Overloaded,
 }
 
 impl ErrorCode {
@@ -50,6 +56,8 @@ impl ErrorCode {
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Overloaded => "OVERLOADED",
         }
     }
 }

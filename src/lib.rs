@@ -24,6 +24,7 @@
 //!   path ([`db::Db::write`]); it reports [`db::DataError`]s, which
 //!   `graphql` turns into [`error::AppError`]s: the one error type `http`
 //!   publishes.
+//! - [`budget`] keeps a token bucket in cost units per viewer.
 //! - [`batch`] narrows a batch load's failure down to the keys at fault.
 //! - [`error`] is the one list of public error codes.
 //! - [`config`] holds every setting with its flag, env var and default.
@@ -39,6 +40,7 @@
 pub mod app;
 pub mod auth;
 pub(crate) mod batch;
+pub mod budget;
 pub mod cache;
 pub mod changes;
 pub mod config;

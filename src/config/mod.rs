@@ -146,6 +146,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub live: LiveConfig,
+
+    /// The budget per viewer (see [`crate::budget`]).
+    #[command(flatten)]
+    pub budget: crate::budget::BudgetConfig,
 }
 
 /// GraphQL subscriptions over WebSocket (`graphql-transport-ws` on
@@ -223,6 +227,12 @@ pub struct DbConfig {
     /// before it fails (`SERVICE_UNAVAILABLE`).
     #[arg(long, env = "AGENTGRAPH_DB_BUSY_TIMEOUT", default_value = "5s", value_parser = duration, global = true)]
     pub db_busy_timeout: Duration,
+
+    /// Queue every request for a connection, however long the queue. By
+    /// default a request the pool cannot serve within the acquire timeout
+    /// is refused at once (503, `OVERLOADED`, `Retry-After`).
+    #[arg(long, env = "AGENTGRAPH_NO_LOAD_SHEDDING", global = true)]
+    pub no_load_shedding: bool,
 }
 
 /// HTTP limits and timings.

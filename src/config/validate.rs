@@ -126,6 +126,9 @@ impl Config {
         self.validate_live()?;
         self.validate_db()?;
         self.validate_limits()?;
+        if let Some((flag, problem)) = self.budget.problem() {
+            return refuse(flag, problem);
+        }
         self.validate_caches()
     }
 

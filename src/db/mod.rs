@@ -2,6 +2,7 @@
 //! every SQL statement, grouped by domain in the submodules. Nothing here
 //! knows about GraphQL or HTTP.
 
+mod admission;
 pub mod agents;
 pub mod circles;
 pub mod discovery;
@@ -14,6 +15,7 @@ pub mod readiness;
 #[cfg(feature = "test-support")]
 pub mod scratch;
 
+pub use admission::{Admitted, Overloaded};
 pub use error::{DataError, Entity, Taken};
 pub use pool::{connect_options, sqlite_options};
 
@@ -54,6 +56,9 @@ pub struct Db {
     /// Set when a write failed for want of storage (disk full, I/O error),
     /// cleared by the next write that commits.
     writes_failing: Arc<AtomicBool>,
+    /// Counts the requests using the pool, to shed new ones it cannot
+    /// serve in time.
+    admission: Arc<admission::Admission>,
 }
 
 /// Called after a write transaction committed and before its changes are
@@ -84,8 +89,15 @@ impl Db {
         changes: ChangeSender,
     ) -> Result<Self, DbErr> {
         let mut conn = pool::connect(url, config).await?;
-        conn.set_metric_callback(|info| {
-            observability::cost::record_statement(info.elapsed, info.failed)
+        let admission = Arc::new(admission::Admission::new(
+            !config.no_load_shedding,
+            config.db_max_connections,
+            config.db_acquire_timeout,
+        ));
+        let holds = Arc::clone(&admission);
+        conn.set_metric_callback(move |info| {
+            holds.statement_done(info.elapsed);
+            observability::cost::record_statement(info.elapsed, info.failed);
         });
         let sqlite_write_gate =
             (conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
@@ -96,7 +108,21 @@ impl Db {
             after_commit: None,
             before_commit: None,
             writes_failing: Arc::default(),
+            admission,
         })
+    }
+
+    /// A place for one more request using the pool, or the refusal when
+    /// the pool's wait queue is longer than the acquire timeout can serve
+    /// (see the `admission` module). Hold the place until the request ends.
+    pub fn admit(&self) -> Result<Admitted, Overloaded> {
+        self.admission.admit(self.pool_connections().0)
+    }
+
+    /// The expected wait for a connection when it is longer than the
+    /// acquire timeout (new requests are being shed), for `/readyz`.
+    pub fn saturated(&self) -> Option<std::time::Duration> {
+        self.admission.saturated(self.pool_connections().0)
     }
 
     /// Installs the test seam that runs between commit and delivery.

@@ -154,6 +154,15 @@ fn is_introspection_type(name: &str) -> bool {
 /// aliases, or nests deeper, than `limits` allow; also when its fragments
 /// spread each other in a cycle or one is missing.
 pub fn check(document: &ExecutableDocument, limits: &QueryLimits) -> Result<(), LimitExceeded> {
+    check_measured(document, limits).map(|_| ())
+}
+
+/// [`check`], and what it measured when the document passes: its
+/// `data.fields` are the document's static cost for the viewer budgets.
+pub fn check_measured(
+    document: &ExecutableDocument,
+    limits: &QueryLimits,
+) -> Result<DocumentSize, LimitExceeded> {
     let size = measure(document, limits)?;
     let configured = Counts {
         fields: limits.max_fields,
@@ -165,7 +174,8 @@ pub fn check(document: &ExecutableDocument, limits: &QueryLimits) -> Result<(), 
         .check(INTROSPECTION_LIMITS, "introspection query")?;
     let (data, introspection) = size.whole;
     whole_fields(data, limits.max_fields, "document")?;
-    whole_fields(introspection, INTROSPECTION_LIMITS.fields, "introspection")
+    whole_fields(introspection, INTROSPECTION_LIMITS.fields, "introspection")?;
+    Ok(size)
 }
 
 fn whole_fields(fields: usize, limit: usize, what: &str) -> Result<(), LimitExceeded> {

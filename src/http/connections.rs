@@ -19,10 +19,10 @@
 //! HTTP/2 in cleartext (prior knowledge) is not what browsers or load
 //! balancers in front of this server speak.
 
-use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
-    extract::Request,
+    extract::{ConnectInfo, Request},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     Router,
@@ -69,8 +69,8 @@ pub async fn serve_connections(
     loop {
         // Accepting is cancellation-safe: a connection not yet returned
         // stays in the backlog.
-        let stream = tokio::select! {
-            (stream, _) = axum::serve::Listener::accept(&mut listener) => stream,
+        let (stream, peer) = tokio::select! {
+            (stream, peer) = axum::serve::Listener::accept(&mut listener) => (stream, peer),
             () = &mut stop => break,
         };
         if let Ok(permit) = Arc::clone(&open).try_acquire_owned() {
@@ -80,7 +80,7 @@ pub async fn serve_connections(
                 stopping: stopping.clone(),
                 _permit: permit,
             };
-            tokio::spawn(connection.serve(stream, router.clone()));
+            tokio::spawn(connection.serve(stream, peer, router.clone()));
         } else if let Ok(permit) = Arc::clone(&spare).try_acquire_owned() {
             let connection = Connection {
                 header_read_timeout: limits.header_read_timeout.min(SPARE_HEADER_READ_TIMEOUT),
@@ -89,7 +89,7 @@ pub async fn serve_connections(
                 _permit: permit,
             };
             let refusing = refuse_all_but_healthz(router.clone(), limits.max_connections);
-            tokio::spawn(connection.serve(stream, refusing));
+            tokio::spawn(connection.serve(stream, peer, refusing));
         } else {
             // (debug: under a flood this would be a line per connection)
             tracing::debug!("every connection place is taken; closing a new one at once");
@@ -150,7 +150,9 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve<S>(mut self, stream: TcpStream, service: S)
+    /// Serves `stream`; every request on it carries the client's address
+    /// `peer` as `ConnectInfo` (the budget of an anonymous client).
+    async fn serve<S>(mut self, stream: TcpStream, peer: SocketAddr, service: S)
     where
         S: tower::Service<Request<Incoming>, Response = Response, Error = Infallible>
             + Clone
@@ -163,6 +165,7 @@ impl Connection {
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
             .keep_alive(self.keep_alive);
+        let service = tower::Layer::layer(&axum::Extension(ConnectInfo(peer)), service);
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();

@@ -35,6 +35,9 @@ pub struct ParsedDocument {
     /// Whether it selects `__schema` or `__type` anywhere: where
     /// introspection needs a token, such a document is refused without one.
     pub introspects: bool,
+    /// What the viewer budgets charge before it runs (1 for a document
+    /// the limits refuse): see [`crate::budget::estimated_cost`].
+    pub estimated_cost: u64,
 }
 
 impl ParsedDocument {
@@ -103,9 +106,11 @@ impl ParsedDocuments {
         }
         let scanned = prescan::scan(query, &scan_limits).map_err(refusal)?;
         let document = async_graphql::parser::parse_query(query)?;
-        let verdict = limits::check(&document, &self.limits)
-            .map_err(refusal)
-            .and_then(|()| conditions::check(&document));
+        let measured = limits::check_measured(&document, &self.limits).map_err(refusal);
+        let estimated_cost = measured
+            .as_ref()
+            .map_or(1, |size| crate::budget::estimated_cost(size.data.fields));
+        let verdict = measured.and_then(|_| conditions::check(&document));
         let operation_name = only_operation_name(query, &document);
         let introspects = introspects(&document);
         let parsed = Arc::new(ParsedDocument {
@@ -114,6 +119,7 @@ impl ParsedDocuments {
             operation_name,
             tokens: scanned.tokens,
             introspects,
+            estimated_cost,
         });
         if self.store.policy().max_capacity() != Some(0) {
             self.store.insert(Arc::from(query), Arc::clone(&parsed));

@@ -2,6 +2,7 @@
 //! execution for the bearer's viewer, and the public shape of errors.
 
 use std::{
+    net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -9,13 +10,15 @@ use std::{
 use async_graphql::{parser::types::OperationType, Response as GqlResponse, ServerError};
 use axum::{
     body::Bytes,
-    extract::{rejection::BytesRejection, RawQuery, State},
+    extract::{rejection::BytesRejection, ConnectInfo, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
+    Extension,
 };
 use serde_json::{json, Map, Value};
 
 use super::{
+    admission::{self, Admission},
     answer,
     documents::ParsedDocument,
     not_acceptable, persisted_query_not_found,
@@ -36,6 +39,7 @@ use crate::{
 /// `POST /graphql`.
 pub async fn graphql_post(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -75,7 +79,17 @@ pub async fn graphql_post(
         .documents()
         .parse(&incoming.request.query, viewer.is_some());
     remember(&state, &incoming, &document);
-    execute(&state, &headers, viewer, incoming.request, document, media).await
+    let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
+    execute(
+        &state,
+        &headers,
+        peer,
+        viewer,
+        incoming.request,
+        document,
+        media,
+    )
+    .await
 }
 
 /// The viewer of the request's bearer token, checked before anything else
@@ -102,6 +116,7 @@ fn read_incoming(
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query in the URL.
 pub async fn graphql_get(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -134,7 +149,17 @@ pub async fn graphql_get(
         return response;
     }
     remember(&state, &incoming, &document);
-    execute(&state, &headers, viewer, incoming.request, document, media).await
+    let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
+    execute(
+        &state,
+        &headers,
+        peer,
+        viewer,
+        incoming.request,
+        document,
+        media,
+    )
+    .await
 }
 
 /// Keeps a document sent with a persisted-query hash, once it parsed.
@@ -161,9 +186,12 @@ fn refuse(unreadable: Unreadable, media: Media) -> Response {
 /// Runs one GraphQL request for `viewer`, the bearer of `headers`: its
 /// document, parsed and measured by the caller (or taken from the parsed
 /// documents), is handed to the schema as it is (never parsed again).
+/// Before it runs, its viewer (or the client at `peer`) is charged its
+/// estimated cost and the pool's queue is checked ([`Admission`]).
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    peer: Option<SocketAddr>,
     viewer: Option<Viewer>,
     request: async_graphql::Request,
     document: Result<Arc<ParsedDocument>, ServerError>,
@@ -180,6 +208,12 @@ async fn execute(
             "Bearer",
         );
     }
+    let estimated = document.as_ref().map_or(1, |parsed| parsed.estimated_cost);
+    let admission = match Admission::enter(state, viewer.as_ref(), peer, headers, estimated, media)
+    {
+        Ok(admission) => admission,
+        Err(refused) => return refused,
+    };
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
     let max_response_bytes = state.config().http.max_response_bytes;
@@ -219,10 +253,16 @@ async fn execute(
         started.elapsed(),
     );
     publish_errors(&mut response, &request_id);
+    let settled = admission.settle(&cost);
     if wants_cost(state, headers) {
-        response
-            .extensions
-            .insert("cost".to_owned(), cost_value(&cost, started.elapsed()));
+        let mut value = cost_value(&cost, started.elapsed());
+        if let async_graphql::Value::Object(fields) = &mut value {
+            let budget = async_graphql::Value::from_json(admission::cost_fields(&settled));
+            if let Ok(async_graphql::Value::Object(budget)) = budget {
+                fields.extend(budget);
+            }
+        }
+        response.extensions.insert("cost".to_owned(), value);
     }
     if executed {
         return with_media(

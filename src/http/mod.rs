@@ -13,6 +13,7 @@
 //! error (the document could not be parsed or validated, so nothing ran) has
 //! no `data` and is a 400 under `application/graphql-response+json`.
 
+mod admission;
 mod answer;
 mod caching;
 mod connections;

@@ -39,7 +39,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /readyz`: 200 when the database answers and takes writes, 503 when
-/// it does not or while shutting down.
+/// it does not, while new requests are being shed (the body starts with
+/// `saturated`), or while shutting down.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
@@ -51,6 +52,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "invalidation listener reconnecting",
+        )
+            .into_response();
+    }
+    // Before the ping, which would wait in the same queue.
+    if let Some(wait) = state.services().db.saturated() {
+        let seconds = crate::budget::retry_after_secs(wait);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, seconds.to_string())],
+            "saturated: the database pool's queue is longer than its acquire timeout can serve",
         )
             .into_response();
     }

@@ -16,6 +16,7 @@ use super::{ParsedDocuments, PersistedQueries, Playground};
 use crate::{
     app::RequestHook,
     auth::TokenKeys,
+    budget::Budgets,
     changes::{postgres::ListenerHealth, ChangeBus},
     config::Config,
     graphql::{AppSchema, Services},
@@ -77,6 +78,8 @@ struct StateInner {
     /// Raised when serving stops: every WebSocket connection closes.
     closing: watch::Sender<bool>,
     request_hook: Option<RequestHook>,
+    /// Every viewer's budget.
+    budgets: Budgets,
 }
 
 impl AppState {
@@ -96,6 +99,7 @@ impl AppState {
                 parts.config.live.max_anonymous_websockets(),
             )),
             closing: watch::Sender::new(false),
+            budgets: Budgets::new(&parts.config.budget),
             config: parts.config,
             persisted_queries: parts.persisted_queries,
             documents: parts.documents,
@@ -138,6 +142,10 @@ impl AppState {
 
     pub fn documents(&self) -> &ParsedDocuments {
         &self.0.documents
+    }
+
+    pub(crate) fn budgets(&self) -> &Budgets {
+        &self.0.budgets
     }
 
     pub(crate) fn request_hook(&self) -> Option<RequestHook> {

@@ -28,6 +28,7 @@
 //! - errors get the public shape HTTP responses have.
 
 use std::{
+    net::{IpAddr, SocketAddr},
     sync::{
         atomic::{AtomicU16, AtomicUsize, Ordering},
         Arc, Mutex, OnceLock,
@@ -44,10 +45,11 @@ use axum::{
         ws::{
             rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade,
         },
-        RawQuery, State,
+        ConnectInfo, RawQuery, State,
     },
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
+    Extension,
 };
 use futures::{future, stream::BoxStream, FutureExt, SinkExt, StreamExt};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
@@ -59,6 +61,7 @@ use super::{
 };
 use crate::{
     auth::{bearer_token, TokenFault, Viewer},
+    budget::retry_after_secs,
     error::ErrorCode,
     graphql::RequestContext,
 };
@@ -117,16 +120,28 @@ fn publish_over_websocket(response: &mut GqlResponse, request_id: &str) {
 pub async fn graphql_get_or_websocket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     query: RawQuery,
 ) -> Response {
     match upgrade {
-        Ok(upgrade) => accept(upgrade, state, &headers),
-        Err(_) => graphql_get(State(state), headers, query).await,
+        Ok(upgrade) => {
+            let peer = peer.as_ref().map(|Extension(ConnectInfo(peer))| *peer);
+            let address = state.budgets().client_address(peer, &headers);
+            accept(upgrade, state, &headers, address)
+        }
+        Err(_) => graphql_get(State(state), peer, headers, query).await,
     }
 }
 
-fn accept(upgrade: WebSocketUpgrade, state: AppState, headers: &HeaderMap) -> Response {
+/// Upgrades to a WebSocket; `address` is the client's, whose budget an
+/// anonymous connection spends.
+fn accept(
+    upgrade: WebSocketUpgrade,
+    state: AppState,
+    headers: &HeaderMap,
+    address: Option<IpAddr>,
+) -> Response {
     let Some(protocol) = protocol(headers) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -149,7 +164,7 @@ fn accept(upgrade: WebSocketUpgrade, state: AppState, headers: &HeaderMap) -> Re
         .max_message_size(body_limit)
         .max_frame_size(body_limit)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, protocol, state, permit))
+        .on_upgrade(move |socket| serve(socket, protocol, state, permit, address))
 }
 
 /// The first GraphQL protocol the client offers.
@@ -173,6 +188,8 @@ struct Session {
     /// Operations running now, and how many may.
     running: AtomicUsize,
     max_running: usize,
+    /// The client's address: the budget an anonymous connection spends.
+    address: Option<IpAddr>,
 }
 
 /// One running operation's place in its connection's limit.
@@ -227,15 +244,35 @@ impl Executor for Operations {
         _connection_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, GqlResponse> {
         let viewer = self.session.viewer.get().copied().flatten();
+        let mut estimated = 1;
         let prepared = self
             .state
             .documents()
             .parse(&request.query, viewer.is_some())
-            .and_then(|parsed| parsed.prepare(request));
+            .and_then(|parsed| {
+                estimated = parsed.estimated_cost;
+                parsed.prepare(request)
+            });
         let request = match prepared {
             Ok(request) => request,
             Err(refused) => return self.refuse(refused),
         };
+        // Charged once, when the operation starts, and kept: its events
+        // are not charged (see the README).
+        let budgets = self.state.budgets();
+        let key = budgets.key_for(viewer.as_ref(), self.session.address);
+        if let Err(over) = budgets.charge(key, estimated) {
+            let seconds = retry_after_secs(over.retry_after);
+            let mut error = ServerError::new(
+                format!("this viewer's budget is spent; retry after {seconds} seconds"),
+                None,
+            );
+            let mut extensions = async_graphql::ErrorExtensionValues::default();
+            extensions.set("code", ErrorCode::RateLimited.as_str());
+            extensions.set("retryAfterSeconds", seconds);
+            error.extensions = Some(extensions);
+            return self.refuse(error);
+        }
         let Some(slot) = self.session.take_slot() else {
             let max = self.session.max_running;
             return self.refuse(ServerError::new(
@@ -275,6 +312,7 @@ async fn serve(
     protocol: Protocols,
     state: AppState,
     _permit: OwnedSemaphorePermit,
+    address: Option<IpAddr>,
 ) {
     let live = state.config().live.clone();
     let session = Arc::new(Session {
@@ -283,6 +321,7 @@ async fn serve(
         anonymous: OnceLock::new(),
         running: AtomicUsize::new(0),
         max_running: live.max_subscriptions_per_connection,
+        address,
     });
     let operations = Operations {
         state: state.clone(),

@@ -8,6 +8,10 @@
 //!   `cache_evictions_total`, `cache_stale_discards_total`, `cache_entries`,
 //!   each by `cache`;
 //! - `db_pool_connections{state="in_use"|"idle"}`;
+//! - `requests_over_budget_total`: requests (and subscription starts)
+//!   refused with `RATE_LIMITED` by a viewer's budget;
+//! - `requests_shed_total`: requests refused with `OVERLOADED` because the
+//!   pool's wait queue was longer than its acquire timeout could serve;
 //! - `subscriptions_active` (gauge), `subscription_events_total`: GraphQL
 //!   subscriptions open now and values sent to them;
 //! - on PostgreSQL: `invalidation_listener_up`,
@@ -86,6 +90,28 @@ pub(super) fn record_statement(elapsed: Duration, failed: bool) {
     });
     if failed { &series.failed } else { &series.ok }.increment(1);
     series.duration.record(elapsed.as_secs_f64());
+}
+
+/// Counts one request refused by its viewer's budget.
+pub fn record_over_budget() {
+    static SERIES: OnceLock<Counter> = OnceLock::new();
+    SERIES
+        .get_or_init(|| {
+            handle();
+            metrics::counter!("agentgraph_requests_over_budget_total")
+        })
+        .increment(1);
+}
+
+/// Counts one request shed because the pool could not serve it in time.
+pub fn record_shed() {
+    static SERIES: OnceLock<Counter> = OnceLock::new();
+    SERIES
+        .get_or_init(|| {
+            handle();
+            metrics::counter!("agentgraph_requests_shed_total")
+        })
+        .increment(1);
 }
 
 /// What the HTTP layer knows about a finished GraphQL request, for its
