@@ -10,6 +10,7 @@ mod agents;
 mod answers;
 mod auth;
 mod browser;
+mod budget;
 mod caching;
 mod circles;
 mod clients;
