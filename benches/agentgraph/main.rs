@@ -27,8 +27,11 @@
 //! [`workloads`] (what one operation of each workload does), [`runner`]
 //! (the closed loop and its statistics), [`fanout`] (subscribers of one
 //! project over WebSocket, mutation to last event), [`soak`] (minutes of
-//! load with the RSS sampled, `--only soak`), [`report`] (the tables).
+//! load with the RSS sampled, `--only soak`), [`abuse`] (normal viewers at
+//! a fixed rate beside one abusive viewer, on a server with budgets),
+//! [`report`] (the tables).
 
+mod abuse;
 mod client;
 mod cpu;
 mod data;
@@ -182,6 +185,14 @@ impl Args {
                 .any(|name| report::FAN_OUT_ROW.contains(name.as_str()))
     }
 
+    fn wants_abuse(&self) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|name| abuse::ABUSE_ROW.contains(name.as_str()))
+    }
+
     /// The soak row runs only when `--only` names it: it takes minutes.
     fn wants_soak(&self) -> bool {
         self.only.iter().any(|name| name == "soak")
@@ -284,6 +295,14 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
     } else {
         None
     };
+    let abuse = if args.wants_abuse() {
+        // A server of its own, with budgets on; the main one idles.
+        let abuse = abuse::measure(&database.url, args.duration).await?;
+        abuse::print_progress(&abuse);
+        Some(abuse)
+    } else {
+        None
+    };
     let soak = if args.wants_soak() {
         Some(soak::run(Arc::clone(&bench), args.soak_settings()).await?)
     } else {
@@ -304,6 +323,9 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
         command: command_line(),
     };
     report::print(&rows, fan_out.as_ref(), &environment);
+    if let Some(abuse) = &abuse {
+        abuse::print(abuse);
+    }
     if let Some(soak) = &soak {
         soak::print(soak);
     }

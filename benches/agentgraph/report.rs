@@ -145,7 +145,7 @@ fn cells(row: &Row) -> [String; COLUMNS] {
 }
 
 /// `0.412 ms`, `12.3 ms`, `1234 ms`: three significant digits or so.
-fn millis(duration: Duration) -> String {
+pub(crate) fn millis(duration: Duration) -> String {
     let ms = duration.as_secs_f64() * 1e3;
     if ms < 10.0 {
         format!("{ms:.3} ms")

@@ -102,7 +102,13 @@ struct Started {
 /// all on the servers' runtime: the pool, the caches' background tasks and
 /// the listening sockets belong to it.
 pub(crate) async fn start(database_url: &str) -> anyhow::Result<Servers> {
-    let config = Config::from_flags([
+    start_with(database_url, &[]).await
+}
+
+/// [`start`] with `extra` server flags (the abusive-viewer row's budget).
+pub(crate) async fn start_with(database_url: &str, extra: &[&str]) -> anyhow::Result<Servers> {
+    let subscriptions = SUBSCRIPTIONS_PER_CONNECTION.to_string();
+    let mut flags = vec![
         "agentgraph",
         "--database-url",
         database_url,
@@ -112,9 +118,10 @@ pub(crate) async fn start(database_url: &str) -> anyhow::Result<Servers> {
         "--db-max-connections",
         DB_MAX_CONNECTIONS,
         "--max-subscriptions-per-connection",
-        &SUBSCRIPTIONS_PER_CONNECTION.to_string(),
-    ])
-    .context("server flags")?;
+        &subscriptions,
+    ];
+    flags.extend_from_slice(extra);
+    let config = Config::from_flags(flags).context("server flags")?;
     let runtime = ServerRuntime::start()?;
     let started = runtime
         .handle

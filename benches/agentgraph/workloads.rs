@@ -503,7 +503,7 @@ async fn own_connection(url: &str, config: &DbConfig) -> anyhow::Result<Database
     Ok(Database::connect(options).await?)
 }
 
-fn bearer(keys: &TokenKeys, user_id: Uuid) -> String {
+pub(crate) fn bearer(keys: &TokenKeys, user_id: Uuid) -> String {
     let viewer = Viewer {
         id: user_id.into(),
         is_admin: false,

@@ -29,26 +29,19 @@ pub(super) struct Admission {
 
 impl Admission {
     /// Charges the request `estimated` units to its viewer and takes a
-    /// place for it, or answers why not.
+    /// place for it, or says why not.
     pub(super) fn enter(
         state: &AppState,
         viewer: Option<&Viewer>,
         peer: Option<SocketAddr>,
         headers: &HeaderMap,
         estimated: u64,
-        media: Media,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, Refusal> {
         let budgets = state.budgets();
         let key = budgets.key(viewer, peer, headers);
-        let charge = budgets.charge(key, estimated).map_err(|over| {
-            refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::RateLimited,
-                "this viewer's budget is spent; retry after the Retry-After seconds",
-                over.retry_after,
-                media,
-            )
-        })?;
+        let charge = budgets
+            .charge(key, estimated)
+            .map_err(|over| Refusal::OverBudget(over.retry_after))?;
         match state.services().db.admit() {
             Ok(place) => Ok(Self {
                 charge,
@@ -57,13 +50,7 @@ impl Admission {
             Err(overloaded) => {
                 // Nothing ran: the charge goes back.
                 charge.cancel();
-                Err(refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::Overloaded,
-                    "the server is overloaded; retry after the Retry-After seconds",
-                    overloaded.retry_after,
-                    media,
-                ))
+                Err(Refusal::Overloaded(overloaded.retry_after))
             }
         }
     }
@@ -75,24 +62,41 @@ impl Admission {
     }
 }
 
-/// A refusal before anything ran, with `Retry-After`.
-fn refusal(
-    status: StatusCode,
-    code: ErrorCode,
-    message: &str,
-    wait: Duration,
-    media: Media,
-) -> Response {
-    let seconds = retry_after_secs(wait);
-    let body = json!({ "errors": [{
-        "message": message,
-        "extensions": { "code": code.as_str(), "retryAfterSeconds": seconds },
-    }] });
-    let mut response = with_media(axum::Json(body).into_response(), status, media);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
+/// Why a request was not let in, and about how long to wait.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Refusal {
+    OverBudget(Duration),
+    Overloaded(Duration),
+}
+
+impl Refusal {
+    /// The answer: 429 or 503, with `Retry-After`; nothing ran.
+    pub(super) fn response(self, media: Media) -> Response {
+        let (status, code, message, wait) = match self {
+            Self::OverBudget(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "this viewer's budget is spent; retry after the Retry-After seconds",
+                wait,
+            ),
+            Self::Overloaded(wait) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Overloaded,
+                "the server is overloaded; retry after the Retry-After seconds",
+                wait,
+            ),
+        };
+        let seconds = retry_after_secs(wait);
+        let body = json!({ "errors": [{
+            "message": message,
+            "extensions": { "code": code.as_str(), "retryAfterSeconds": seconds },
+        }] });
+        let mut response = with_media(axum::Json(body).into_response(), status, media);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    }
 }
 
 /// The budget's part of the cost extension.

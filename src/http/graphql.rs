@@ -209,10 +209,9 @@ async fn execute(
         );
     }
     let estimated = document.as_ref().map_or(1, |parsed| parsed.estimated_cost);
-    let admission = match Admission::enter(state, viewer.as_ref(), peer, headers, estimated, media)
-    {
+    let admission = match Admission::enter(state, viewer.as_ref(), peer, headers, estimated) {
         Ok(admission) => admission,
-        Err(refused) => return refused,
+        Err(refusal) => return refusal.response(media),
     };
     let started = Instant::now();
     let cost = Arc::new(RequestCost::default());
