@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::{
     agents::create_agent,
+    fixtures::{insert_project, Shape},
     helpers::{Gql, TestApp},
     test_both,
     ws::WsClient,
@@ -150,11 +151,13 @@ test_both! {
 test_both! {
     #[flags("--budget-rate", "1", "--budget-burst", "12")]
     async fn a_subscription_is_charged_when_it_starts(app: TestApp) {
-        let (_, viewer) = app.new_user(false);
+        let (owner, viewer) = app.new_user(false);
+        let project = insert_project(&app, owner, Shape::EVERY_KIND).await.to_string();
         // 1 + 10 fields: 11 of the 12 units.
         let mut socket = WsClient::open(&app, Some(&viewer)).await;
-        let project = uuid::Uuid::now_v7().to_string();
         socket.subscribe("first", &project).await;
+        // It runs: the current readiness comes.
+        socket.readiness("first").await;
         // An HTTP request of the same viewer now finds 1 unit (and a
         // little refill), fewer than its 2.
         let refused = app.post(Some(&viewer), TYPENAME, json!({})).await;
