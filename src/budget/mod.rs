@@ -344,6 +344,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_zero_burst_or_store_is_refused_naming_its_flag() {
+        assert_eq!(
+            config(1, 0).problem().map(|(flag, _)| flag),
+            Some("--budget-burst")
+        );
+        let no_store = BudgetConfig {
+            budget_viewers: 0,
+            ..config(1, 1)
+        };
+        assert_eq!(
+            no_store.problem().map(|(flag, _)| flag),
+            Some("--budget-viewers")
+        );
+        assert_eq!(config(0, 1).problem(), None);
+        assert_eq!(config(5, 1).problem(), None);
+    }
+
+    #[test]
     fn the_estimate_is_one_plus_the_fields() {
         assert_eq!(estimated_cost(0), 1);
         assert_eq!(estimated_cost(12), 13);
