@@ -4,7 +4,8 @@
 //! alone and once beside one abusive viewer sending ten times a normal
 //! viewer's rate, on a server with budgets on. Printed: the normal
 //! viewers' p99 in both phases and their ratio, the abuser's 429s, and
-//! requests/s with server CPU time per request in each phase.
+//! requests/s with server CPU time per request in each phase. A control
+//! phase runs the abuser beside them on a server without budgets.
 
 use std::{
     sync::Arc,
@@ -66,11 +67,12 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// Both phases.
+/// Both phases, and the control: the abuser on a server without budgets.
 #[derive(Debug)]
 pub(crate) struct Abuse {
     pub without: Phase,
     pub with: Phase,
+    pub unbudgeted: Phase,
 }
 
 /// Starts a server with budgets on `database_url` and runs both phases of
@@ -95,11 +97,32 @@ pub(crate) async fn measure(database_url: &str, duration: Duration) -> anyhow::R
         .await?;
         let without = run_phase(&url, &normal, None, duration, &probe).await?;
         let with = run_phase(&url, &normal, Some(&abuser), duration, &probe).await?;
-        anyhow::Ok(Abuse { without, with })
+        anyhow::Ok((without, with))
     }
     .await;
     servers.stop().await;
-    outcome
+    let (without, with) = outcome?;
+    // The control: the same load on a server without budgets.
+    let servers = server::start_with(database_url, &[]).await?;
+    let url = servers.graphql_url.clone();
+    let outcome = async {
+        run_phase(
+            &url,
+            &normal,
+            None,
+            duration.min(Duration::from_secs(1)),
+            &probe,
+        )
+        .await?;
+        run_phase(&url, &normal, Some(&abuser), duration, &probe).await
+    }
+    .await;
+    servers.stop().await;
+    Ok(Abuse {
+        without,
+        with,
+        unbudgeted: outcome?,
+    })
 }
 
 /// What one request came to.
@@ -227,10 +250,13 @@ fn line(abuse: &Abuse) -> String {
     let (without, with) = (abuse.without.p99(), abuse.with.p99());
     format!(
         "{ABUSE_ROW}: {NORMAL_VIEWERS} viewers at {NORMAL_RATE}/s each; normal p99 without the abuser {}, \
-         with it {}, ratio {:.2}; abuser 429s {} of {}; normal viewers refused {} / {}",
+         with it {}, ratio {:.2} (budgets off: {}, ratio {:.2}); abuser 429s {} of {}; \
+         normal viewers refused {} / {}",
         millis(without),
         millis(with),
         with.as_secs_f64() / without.as_secs_f64().max(1e-9),
+        millis(abuse.unbudgeted.p99()),
+        abuse.unbudgeted.p99().as_secs_f64() / without.as_secs_f64().max(1e-9),
         abuse.with.abuser_429,
         abuse.with.abuser_sent,
         abuse.without.normal_refused,
@@ -245,10 +271,12 @@ pub(crate) fn print(abuse: &Abuse) {
         "| {ABUSE_ROW} | normal p50 | normal p99 | normal refused | abuser 429 / sent | req/s | server CPU per request |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (name, phase) in [
+    let phases = [
         ("without the abuser", &abuse.without),
         ("with the abuser (10x)", &abuse.with),
-    ] {
+        ("control: with the abuser, budgets off", &abuse.unbudgeted),
+    ];
+    for (name, phase) in phases {
         println!(
             "| {name} | {} | {} | {} | {} / {} | {:.0} | {} |",
             millis(quantile(&phase.normal, 0.5)),
