@@ -12,6 +12,7 @@ use clap::Args;
 use moka::sync::Cache;
 
 use super::{
+    read_set::{self, ReadKey},
     agent_config::AgentConfigCache,
     fenced::{CacheReport, CacheSettings, Stamp},
     table::CacheInfo,
@@ -103,6 +104,9 @@ impl RuntimeCache {
         agent_name: &str,
     ) -> Result<Option<Arc<AgentRuntime>>, AppError> {
         let key = (user_id, agent_name.to_owned());
+        // A hit reads both sources through their stamps, not their caches.
+        read_set::note(ReadKey::Agent(agent_name));
+        read_set::note(ReadKey::Instructions(user_id, agent_name));
         let sources = (
             self.configs.stamp(agent_name),
             self.instructions.stamp(user_id, agent_name),
@@ -150,7 +154,8 @@ impl SharedCache for RuntimeCache {
             Change::Agent { .. }
             | Change::Membership { .. }
             | Change::Instructions { .. }
-            | Change::ProjectState { .. } => {}
+            | Change::ProjectState { .. }
+            | Change::Circles => {}
         }
     }
 

@@ -17,6 +17,7 @@ pub mod agent_runtime;
 pub mod circle_members;
 mod fenced;
 pub mod project_owner;
+pub mod read_set;
 pub mod readiness;
 pub mod table;
 pub mod user_instructions;
