@@ -213,9 +213,7 @@ impl Subscriber for LiveReadiness {
             Change::Agent { .. }
             | Change::Membership { .. }
             | Change::Instructions { .. }
-            | Change::Circles => {
-                return
-            }
+            | Change::Circles => return,
         }
         drop(watched);
         self.wake.notify_one();

@@ -12,8 +12,8 @@ use clap::Args;
 use tokio::task::JoinHandle;
 
 use super::{
-    read_set::{self, ReadKey},
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache, Stamp},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };

@@ -12,9 +12,9 @@ use clap::Args;
 use moka::sync::Cache;
 
 use super::{
-    read_set::{self, ReadKey},
     agent_config::AgentConfigCache,
     fenced::{CacheReport, CacheSettings, Stamp},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     user_instructions::InstructionsCache,
     SharedCache,

@@ -8,8 +8,8 @@ use std::{sync::Arc, time::Duration};
 use clap::Args;
 
 use super::{
-    read_set::{self, ReadKey},
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };

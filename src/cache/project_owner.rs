@@ -15,8 +15,8 @@ use std::{future::Future, time::Duration};
 use clap::Args;
 
 use super::{
-    read_set::{self, ReadKey},
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };

@@ -11,8 +11,8 @@ use clap::Args;
 use futures::FutureExt;
 
 use super::{
-    read_set::{self, ReadKey},
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };

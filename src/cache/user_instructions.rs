@@ -9,8 +9,8 @@ use std::{sync::Arc, time::Duration};
 use clap::Args;
 
 use super::{
-    read_set::{self, ReadKey},
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache, Stamp},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };

@@ -7,7 +7,11 @@ use async_graphql::Context;
 
 use crate::{
     auth::Viewer,
-    cache::{read_set, Caches}, db::Db, error::AppError, live::LiveReadiness, loaders::Loaders,
+    cache::{read_set, Caches},
+    db::Db,
+    error::AppError,
+    live::LiveReadiness,
+    loaders::Loaders,
 };
 
 /// Process-wide dependencies of the resolvers, shared by all requests.

@@ -17,7 +17,9 @@ use serde_json::{json, Map, Value};
 
 use super::{
     answer,
+    caching::KeptTag,
     documents::ParsedDocument,
+    kept::{self, Before, Keeping},
     not_acceptable, persisted_query_not_found,
     playground::graphiql,
     request::{self, Incoming, Unreadable},
@@ -71,11 +73,34 @@ pub async fn graphql_post(
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
+    let keeping = match kept(&state, &headers, viewer.as_ref(), &incoming, media).await {
+        Before::Hit(response) => return response,
+        Before::Execute(keeping) => keeping,
+    };
     let document = state
         .documents()
         .parse(&incoming.request.query, viewer.is_some());
     remember(&state, &incoming, &document);
-    execute(&state, &headers, viewer, incoming.request, document, media).await
+    let request = incoming.request;
+    execute(&state, &headers, viewer, request, document, media, keeping).await
+}
+
+/// The response cache's answer to `incoming`, before anything else is done
+/// with it (only queries are kept, so a hit is a query's answer).
+async fn kept(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: Option<&Viewer>,
+    incoming: &Incoming,
+    media: Media,
+) -> Before {
+    let started = Instant::now();
+    let cost = |_: &_| {
+        let hit = cost_value(&RequestCost::default(), started.elapsed());
+        with_response_cache(hit, "hit")
+    };
+    let cost: Option<&(dyn Fn(&_) -> _ + Sync)> = wants_cost(state, headers).then_some(&cost);
+    kept::before(state, viewer, &incoming.request, media, cost).await
 }
 
 /// The viewer of the request's bearer token, checked before anything else
@@ -119,6 +144,10 @@ pub async fn graphql_get(
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
+    let keeping = match kept(&state, &headers, viewer.as_ref(), &incoming, media).await {
+        Before::Hit(response) => return response,
+        Before::Execute(keeping) => keeping,
+    };
     let document = state
         .documents()
         .parse(&incoming.request.query, viewer.is_some());
@@ -134,7 +163,8 @@ pub async fn graphql_get(
         return response;
     }
     remember(&state, &incoming, &document);
-    execute(&state, &headers, viewer, incoming.request, document, media).await
+    let request = incoming.request;
+    execute(&state, &headers, viewer, request, document, media, keeping).await
 }
 
 /// Keeps a document sent with a persisted-query hash, once it parsed.
@@ -168,8 +198,11 @@ async fn execute(
     request: async_graphql::Request,
     document: Result<Arc<ParsedDocument>, ServerError>,
     media: Media,
+    keeping: Option<Keeping>,
 ) -> Response {
     let request_id = request_id(headers);
+    // Only a query's answer is kept.
+    let keeping = keeping.filter(|_| is_query_operation(&request, &document));
     let introspection_allowed = introspection_allowed(state, viewer.is_some());
     if needs_token_to_introspect(state, viewer.as_ref(), &document) {
         // Loud, not `__schema: null`: tools that read the schema (codegen,
@@ -202,6 +235,7 @@ async fn execute(
             // Boxed: the schema's future is several kilobytes, and every
             // future that holds it inline would copy it when it moves.
             let execution = Box::pin(state.schema().execute(request));
+            let execution = kept::reading(keeping.as_ref(), execution);
             meter.bounded(RequestCost::scope(Arc::clone(&cost), execution).await)
         }
         Err(refused) => GqlResponse::from_errors(vec![refused]),
@@ -225,11 +259,14 @@ async fn execute(
             .insert("cost".to_owned(), cost_value(&cost, started.elapsed()));
     }
     if executed {
-        return with_media(
-            answer::json_body(&response, max_response_bytes),
-            StatusCode::OK,
-            media,
-        );
+        let body = answer::json_bytes(&response, max_response_bytes);
+        let tag =
+            keeping.and_then(|keeping| kept::after(state, keeping, operation, &response, &body));
+        let mut sent = with_media(answer::with_body(&response, body), StatusCode::OK, media);
+        if let Some(tag) = tag {
+            sent.extensions_mut().insert(KeptTag(tag));
+        }
+        return sent;
     }
     // A request error: nothing ran, so the body has no `data` at all.
     let status = match media {
@@ -364,6 +401,17 @@ fn cost_value(cost: &RequestCost, elapsed: Duration) -> async_graphql::Value {
         "durationMillis": elapsed.as_secs_f64() * 1e3,
     });
     async_graphql::Value::from_json(value).unwrap_or_default()
+}
+
+/// `cost` saying how the response cache answered.
+fn with_response_cache(cost: async_graphql::Value, outcome: &str) -> async_graphql::Value {
+    match cost {
+        async_graphql::Value::Object(mut fields) => {
+            fields.insert(async_graphql::Name::new("responseCache"), outcome.into());
+            async_graphql::Value::Object(fields)
+        }
+        other => other,
+    }
 }
 
 fn wants_cost(state: &AppState, headers: &HeaderMap) -> bool {
