@@ -293,6 +293,15 @@ impl ResponseCache {
         None
     }
 
+    /// The kept answer to `request` for `viewer`, if any, without waiting
+    /// for an execution in progress.
+    pub fn peek(&self, request: &RequestKey, viewer: &Viewer) -> Option<Arc<Answer>> {
+        let inner = self.inner.as_ref()?;
+        let found = self.find(inner, request, viewer);
+        inner.stats.record_lookup(found.is_some());
+        found
+    }
+
     /// The kept answer to `request` for `viewer`, or a miss. When another
     /// execution of the request for the viewer's role is in progress, waits
     /// for it and looks again; otherwise the miss holds the flight.

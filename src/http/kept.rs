@@ -67,7 +67,16 @@ pub(super) async fn before(
         request.operation_name.as_deref(),
         &variables,
     );
-    match cache.lookup(&key, viewer).await {
+    // A request asking what its execution costs is never stored, so it
+    // neither waits for another execution nor makes others wait for its.
+    let looked = match cost {
+        Some(_) => match cache.peek(&key, viewer) {
+            Some(answer) => Lookup::Hit(answer),
+            None => return Before::Execute(None),
+        },
+        None => cache.lookup(&key, viewer).await,
+    };
+    match looked {
         Lookup::Hit(answer) => {
             state.operation_labels().record(
                 RequestOutcome {
