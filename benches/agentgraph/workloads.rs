@@ -233,7 +233,9 @@ impl Bench {
             let plain = Client::plain(&self.graphql_url)?;
             plain.graphql(&self.user_bearer, CIRCLES, json!({})).await?;
             let client = Client::new(&self.graphql_url)?;
-            let kept = client.graphql(&self.user_bearer, CIRCLES, json!({})).await?;
+            let kept = client
+                .graphql(&self.user_bearer, CIRCLES, json!({}))
+                .await?;
             anyhow::ensure!(
                 kept.cost.statements == 0,
                 "the nested circles answer is not kept"
@@ -490,11 +492,20 @@ impl Bench {
         match worker.rng.u32(..100) {
             0..60 => {
                 let agent = self.random_agent(worker).to_owned();
-                timed(worker.plain.graphql(&self.user_bearer, RUNTIME, json!({ "agent": agent })))
-                    .await
+                timed(
+                    worker
+                        .plain
+                        .graphql(&self.user_bearer, RUNTIME, json!({ "agent": agent })),
+                )
+                .await
             }
             60..85 => {
-                timed(worker.plain.graphql(&self.user_bearer, READINESS_PAGE, json!({}))).await
+                timed(
+                    worker
+                        .plain
+                        .graphql(&self.user_bearer, READINESS_PAGE, json!({})),
+                )
+                .await
             }
             85..95 => self.circles_from(&worker.plain).await,
             _ => self.mutation_then_read(worker).await,

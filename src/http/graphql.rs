@@ -100,7 +100,7 @@ async fn kept(
         with_response_cache(hit, "hit")
     };
     let cost: Option<&(dyn Fn(&_) -> _ + Sync)> = wants_cost(state, headers).then_some(&cost);
-    kept::before(state, viewer, &incoming.request, media, cost).await
+    kept::before(state, headers, viewer, &incoming.request, media, cost).await
 }
 
 /// The viewer of the request's bearer token, checked before anything else

@@ -14,11 +14,11 @@ use std::{sync::Arc, time::Instant};
 use async_graphql::Response as GqlResponse;
 use axum::{
     body::{Body, Bytes},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 
-use super::{caching::KeptTag, state::AppState, with_media, Media};
+use super::{caching::KeptTag, compressed, state::AppState, with_media, Media};
 use crate::{
     auth::Viewer,
     cache::{
@@ -51,6 +51,7 @@ pub(super) enum Before {
 /// kept or answered from the cache.
 pub(super) async fn before(
     state: &AppState,
+    headers: &HeaderMap,
     viewer: Option<&Viewer>,
     request: &async_graphql::Request,
     media: Media,
@@ -89,11 +90,21 @@ pub(super) async fn before(
             if let Some(operation) = &answer.operation {
                 tracing::Span::current().record("operation", operation.as_str());
             }
-            let body = match cost {
-                Some(cost) => with_extension(&answer.body, &cost(&answer)),
-                None => answer.body.clone(),
+            let response = match cost {
+                Some(cost) => {
+                    let body = with_extension(&answer.body, &cost(&answer));
+                    sent(body, answer.tag, media)
+                }
+                None => match compressed::form(headers, &answer) {
+                    Some((encoding, body)) => {
+                        // Counted in the entry's weight from now on.
+                        cache.reweigh(&key, viewer, &answer);
+                        compressed::sent(sent(body, answer.tag, media), encoding)
+                    }
+                    None => sent(answer.body.clone(), answer.tag, media),
+                },
             };
-            Before::Hit(sent(body, answer.tag, media))
+            Before::Hit(response)
         }
         Lookup::Miss(flight) => Before::Execute(Some(Keeping {
             request: key,

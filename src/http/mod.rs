@@ -15,6 +15,7 @@
 
 mod answer;
 mod caching;
+mod compressed;
 mod connections;
 mod documents;
 mod graphql;

@@ -321,3 +321,57 @@ async fn a_change_on_one_replica_drops_the_kept_answers_of_another() {
     }
     assert!(stats(&b).invalidations >= 1);
 }
+
+test_both! {
+    async fn a_kept_answer_keeps_its_compressed_forms_and_sends_them_with_their_own_tags(app: TestApp) {
+        use std::io::Read;
+
+        for n in 0..40 {
+            circle(&app, &format!("circle number {n:02} with a name long enough to compress")).await;
+        }
+        let query = "{ circles(first: 40) { nodes { name } } }";
+        let send = |encoding: &'static str| {
+            app.client
+                .post(app.url("/graphql"))
+                .header("authorization", &app.user)
+                .header("accept-encoding", encoding)
+                .json(&json!({ "query": query }))
+                .send()
+        };
+        let raw = send("identity").await.expect("cold").bytes().await.expect("body");
+        assert!(raw.len() > 1024, "large enough to compress: {}", raw.len());
+        let before = stats(&app);
+        let gzip = send("gzip").await.expect("gzip");
+        assert_eq!(gzip.headers()["content-encoding"], "gzip");
+        let gzip = gzip.bytes().await.expect("body");
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gzip[..]).read_to_end(&mut unzipped).expect("gzip");
+        assert_eq!(unzipped, raw);
+        let br = send("br").await.expect("br");
+        assert_eq!(br.headers()["content-encoding"], "br");
+        let br = br.bytes().await.expect("body");
+        let mut unbrotlied = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut unbrotlied).expect("brotli");
+        assert_eq!(unbrotlied, raw);
+        let again = send("gzip").await.expect("gzip again").bytes().await.expect("body");
+        assert_eq!(again, gzip, "the kept form");
+        assert_eq!(stats(&app).hits, before.hits + 3, "every one a hit");
+        // A GET of each form has a tag of its own.
+        let url = format!("{}?query={}", app.url("/graphql"), urlencode(query));
+        let tag = |encoding: &'static str| {
+            let request = app
+                .client
+                .get(&url)
+                .header("authorization", &app.user)
+                .header("accept-encoding", encoding);
+            async move {
+                let sent = request.send().await.expect("sent");
+                sent.headers()["etag"].to_str().expect("ascii").to_owned()
+            }
+        };
+        tag("identity").await;
+        let (plain, zipped) = (tag("identity").await, tag("gzip").await);
+        assert_ne!(plain, zipped);
+        assert!(zipped.ends_with("-gzip\""), "{zipped}");
+    }
+}
