@@ -206,6 +206,14 @@ impl TestApp {
             .await
     }
 
+    /// Another replica with extra command-line flags.
+    #[allow(dead_code, reason = "for the response cache tests only")]
+    pub(crate) async fn spawn_replica_with(&self, flags: &[&str]) -> Self {
+        let mut args = vec!["--jwt-secret", SECRET, "--no-demo-data"];
+        args.extend_from_slice(flags);
+        self.replica(&args).await
+    }
+
     /// Another server on the same database, started the way `agentgraph
     /// serve` starts by default: it loads the demo data set when the
     /// database is empty.

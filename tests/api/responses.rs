@@ -375,3 +375,153 @@ test_both! {
         assert!(zipped.ends_with("-gzip\""), "{zipped}");
     }
 }
+
+/// Queries the generated test asks, with the variables they need.
+const GENERATED_QUERIES: [&str; 6] = [
+    NESTED,
+    "query($c: UUID!) { circle(id: $c) { name members { role isActive agent { name status } } } }",
+    "query($n: String!) { agent(name: $n) { name systemPrompt status } }",
+    "{ agents(first: 10) { nodes { name status systemPrompt } } }",
+    "query($n: String!) { agentRuntime(agentName: $n) { instructions effectiveSystemPrompt } }",
+    "{ viewer { id } }",
+];
+
+/// What a request answered, for comparison: `data`, and the codes of its
+/// errors.
+fn outcome(answer: &Gql) -> Value {
+    let codes: Vec<&Value> = answer.body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| &e["extensions"]["code"]).collect())
+        .unwrap_or_default();
+    json!({ "data": answer.body["data"], "errors": codes })
+}
+
+/// Waits until each of `replicas` applied a notification more than it had
+/// when `before` was read.
+async fn delivered(replicas: &[&TestApp], before: &[u64]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    for (replica, before) in replicas.iter().zip(before) {
+        let listener = replica.state.listener().expect("a PostgreSQL listener");
+        while listener.received() <= *before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the change was delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// Random writes interleaved with random reads by two viewers on two
+/// replicas that keep answers: every answer equals the one a replica
+/// without the response cache gives at that moment (once every replica
+/// applied the last write). `AGENTGRAPH_TEST_SEED` replays a run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(agentgraph_postgres_tests),
+    ignore = "PostgreSQL not configured: set AGENTGRAPH_TEST_POSTGRES_URL"
+)]
+async fn random_writes_and_reads_on_two_replicas_match_a_replica_without_the_cache() {
+    let (a, b) = TestApp::spawn_two_replicas().await;
+    let reference = a.spawn_replica_with(&["--response-cache-bytes", "0"]).await;
+    let seed = std::env::var("AGENTGRAPH_TEST_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("AGENTGRAPH_TEST_SEED={seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let viewers = [a.new_user(false).1, a.new_user(false).1];
+    let replicas = [&a, &b, &reference];
+    let agents = ["ada", "bob", "cyd"];
+    let mut circles: Vec<Value> = Vec::new();
+    let mut step_writes = 0;
+    let mut compared = 0;
+    for step in 0..240 {
+        let on = rng.usize(..2);
+        if step < 5 || rng.u8(..100) < 30 {
+            let before: Vec<u64> = replicas
+                .iter()
+                .map(|r| r.state.listener().map_or(0, |l| l.received()))
+                .collect();
+            let n = step;
+            let agent = agents[rng.usize(..agents.len())];
+            let circle = (!circles.is_empty()).then(|| circles[rng.usize(..circles.len())].clone());
+            let (auth, query, variables) = match (step, rng.u8(..6), circle) {
+                (0..3, _, _) => (
+                    &a.admin,
+                    "mutation($n: String!) { createAgent(input: { name: $n, systemPrompt: \"p\" }) { name } }",
+                    json!({ "n": agents[step] }),
+                ),
+                (_, 0, _) | (_, _, None) => (
+                    &a.admin,
+                    "mutation($n: String!) { createCircle(input: { name: $n }) { id } }",
+                    json!({ "n": format!("circle {n:03}") }),
+                ),
+                (_, 1, Some(c)) => (
+                    &a.admin,
+                    "mutation($c: UUID!, $a: String!) { addCircleMember(circleId: $c, agentName: $a) { role } }",
+                    json!({ "c": c, "a": agent }),
+                ),
+                (_, 2, Some(c)) => (
+                    &a.admin,
+                    "mutation($c: UUID!, $a: String!, $r: String!) { updateCircleMember(circleId: $c, agentName: $a, input: { role: $r }) { role } }",
+                    json!({ "c": c, "a": agent, "r": format!("role {n}") }),
+                ),
+                (_, 3, Some(c)) => (
+                    &a.admin,
+                    "mutation($c: UUID!, $a: String!) { removeCircleMember(circleId: $c, agentName: $a) { role } }",
+                    json!({ "c": c, "a": agent }),
+                ),
+                (_, 4, _) => (
+                    &a.admin,
+                    "mutation($a: String!, $p: String!) { updateAgent(name: $a, input: { systemPrompt: $p }) { name } }",
+                    json!({ "a": agent, "p": format!("prompt {n}") }),
+                ),
+                _ => (
+                    &viewers[rng.usize(..2)],
+                    "mutation($a: String!, $i: String!) { setMyAgentInstructions(agentName: $a, instructions: $i) { agentName } }",
+                    json!({ "a": agent, "i": format!("instructions {n}") }),
+                ),
+            };
+            let written = replicas[on].post(Some(auth), query, variables).await;
+            if written.body["errors"].is_null() {
+                step_writes += 1;
+                if let Some(id) = written.body["data"]["createCircle"]["id"].as_str() {
+                    circles.push(json!(id));
+                }
+                let others: Vec<usize> = (0..3).filter(|&i| i != on).collect();
+                let waiting: Vec<&TestApp> = others.iter().map(|&i| replicas[i]).collect();
+                let before: Vec<u64> = others.iter().map(|&i| before[i]).collect();
+                delivered(&waiting, &before).await;
+            }
+            continue;
+        }
+        let which = rng.usize(..GENERATED_QUERIES.len());
+        let query = GENERATED_QUERIES[which];
+        let variables = json!({
+            "n": agents[rng.usize(..agents.len())],
+            "c": circles.get(rng.usize(..circles.len().max(1))).cloned().unwrap_or(Value::Null),
+        });
+        let variables = match which {
+            1 if circles.is_empty() => continue,
+            1 => json!({ "c": variables["c"] }),
+            2 | 4 => json!({ "n": variables["n"] }),
+            _ => json!({}),
+        };
+        let viewer = &viewers[rng.usize(..2)];
+        let kept = plain(replicas[on], viewer, query, variables.clone()).await;
+        let again = plain(replicas[on], viewer, query, variables.clone()).await;
+        let expected = plain(&reference, viewer, query, variables.clone()).await;
+        for answer in [&kept, &again] {
+            assert_eq!(
+                outcome(answer),
+                outcome(&expected),
+                "seed {seed}, step {step}: {query} {variables} on replica {on}"
+            );
+        }
+        compared += 2;
+    }
+    let hits = stats(&a).hits + stats(&b).hits;
+    println!("{step_writes} writes, {compared} answers compared, {hits} of them kept answers");
+    assert!(hits > 0, "the replicas served kept answers");
+}
