@@ -270,11 +270,14 @@ impl ResponseCache {
     /// The kept answer to `request` for `viewer`, without waiting and
     /// without counting (the hit path counts with [`Self::lookup`]).
     fn find(&self, inner: &Inner, request: &RequestKey, viewer: &Viewer) -> Option<Arc<Answer>> {
+        // The role's first: most answers are shared. (Either one found is
+        // the viewer's to receive: an answer kept for the role read nothing
+        // of its viewer.)
         let scopes = [
-            Scope::Viewer(viewer.id),
             Scope::Role {
                 admin: viewer.is_admin,
             },
+            Scope::Viewer(viewer.id),
         ];
         for scope in scopes {
             let key = (request.hash, scope);
