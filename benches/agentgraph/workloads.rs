@@ -75,11 +75,12 @@ pub(crate) enum Workload {
     MutationThenRead,
     Mixed,
     CirclesKept,
+    CirclesKeptBytes,
     MixedKept,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 15] = [
+    pub(crate) const ALL: [Workload; 16] = [
         Workload::FloorAxum,
         Workload::FloorGraphql,
         Workload::ReadinessCached,
@@ -94,6 +95,7 @@ impl Workload {
         Workload::MutationThenRead,
         Workload::Mixed,
         Workload::CirclesKept,
+        Workload::CirclesKeptBytes,
         Workload::MixedKept,
     ];
 
@@ -113,6 +115,7 @@ impl Workload {
             Workload::MutationThenRead => "mutation then read",
             Workload::Mixed => "mixed",
             Workload::CirclesKept => "circles nested (response cache)",
+            Workload::CirclesKeptBytes => "circles nested (response cache, unparsed)",
             Workload::MixedKept => "mixed (response cache)",
         }
     }
@@ -133,7 +136,8 @@ impl Workload {
             | Workload::RuntimeWarm
             | Workload::AgentWarm
             | Workload::ProjectReadinessWarm
-            | Workload::CirclesKept => Some(0),
+            | Workload::CirclesKept
+            | Workload::CirclesKeptBytes => Some(0),
             Workload::ReadinessCached | Workload::CirclesWarm => Some(1),
             Workload::CirclesCold => Some(2),
             Workload::RuntimeCold | Workload::ReadinessRecompute => Some(3),
@@ -227,7 +231,7 @@ impl Bench {
     /// Untimed set-up before a workload's runs: the mixed load starts with
     /// the bench user's runtime of every agent warm.
     pub(crate) async fn prepare(&self, workload: Workload) -> anyhow::Result<()> {
-        if workload == Workload::CirclesKept {
+        if matches!(workload, Workload::CirclesKept | Workload::CirclesKeptBytes) {
             // Kept by one plain request; a request asking its cost then
             // shows it is served from memory.
             let plain = Client::plain(&self.graphql_url)?;
@@ -313,6 +317,14 @@ impl Bench {
             Workload::MutationThenRead => self.mutation_then_read(worker).await,
             Workload::Mixed => self.mixed(worker).await,
             Workload::CirclesKept => self.circles_from(&worker.plain).await,
+            Workload::CirclesKeptBytes => {
+                timed_bytes(
+                    worker
+                        .plain
+                        .graphql_bytes(&self.user_bearer, CIRCLES, json!({})),
+                )
+                .await
+            }
             Workload::MixedKept => self.mixed_kept(worker).await,
         }
     }
@@ -600,4 +612,16 @@ async fn timed_answer(
         cost: answer.cost,
     };
     Ok((sample, answer))
+}
+
+/// Times a request whose body is read as bytes (its cost reads as zero).
+async fn timed_bytes(
+    request: impl Future<Output = anyhow::Result<usize>>,
+) -> anyhow::Result<Sample> {
+    let started = Instant::now();
+    request.await?;
+    Ok(Sample {
+        latency: started.elapsed(),
+        cost: Cost::default(),
+    })
 }
