@@ -210,9 +210,10 @@ impl Subscriber for LiveReadiness {
                 let all: Vec<ProjectId> = watched.channels.keys().copied().collect();
                 watched.dirty.extend(all);
             }
-            Change::Agent { .. } | Change::Membership { .. } | Change::Instructions { .. } => {
-                return
-            }
+            Change::Agent { .. }
+            | Change::Membership { .. }
+            | Change::Instructions { .. }
+            | Change::Circles => return,
         }
         drop(watched);
         self.wake.notify_one();

@@ -276,9 +276,18 @@ async fn run(args: &Args, database: &ScratchDatabase) -> anyhow::Result<()> {
     for workload in Workload::ALL.into_iter().filter(|w| args.wants(*w)) {
         bench.prepare(workload).await?;
         for &connections in &args.connections {
+            let (hits, misses) = bench.response_cache_counts();
             let row =
                 runner::measure(Arc::clone(&bench), workload, connections, args.duration).await;
             report::print_progress(&row);
+            let (hits_after, misses_after) = bench.response_cache_counts();
+            let (hits, misses) = (hits_after - hits, misses_after - misses);
+            if hits + misses > 0 {
+                println!(
+                    "  response cache: {hits} hits, {misses} misses ({:.1} % hits)",
+                    100.0 * hits as f64 / (hits + misses) as f64
+                );
+            }
             rows.push(row);
         }
     }

@@ -74,10 +74,13 @@ pub(crate) enum Workload {
     DiContext,
     MutationThenRead,
     Mixed,
+    CirclesKept,
+    CirclesKeptBytes,
+    MixedKept,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 13] = [
+    pub(crate) const ALL: [Workload; 16] = [
         Workload::FloorAxum,
         Workload::FloorGraphql,
         Workload::ReadinessCached,
@@ -91,6 +94,9 @@ impl Workload {
         Workload::DiContext,
         Workload::MutationThenRead,
         Workload::Mixed,
+        Workload::CirclesKept,
+        Workload::CirclesKeptBytes,
+        Workload::MixedKept,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -108,6 +114,9 @@ impl Workload {
             Workload::DiContext => "diContext (big project)",
             Workload::MutationThenRead => "mutation then read",
             Workload::Mixed => "mixed",
+            Workload::CirclesKept => "circles nested (response cache)",
+            Workload::CirclesKeptBytes => "circles nested (response cache, unparsed)",
+            Workload::MixedKept => "mixed (response cache)",
         }
     }
 
@@ -126,11 +135,16 @@ impl Workload {
             | Workload::FloorGraphql
             | Workload::RuntimeWarm
             | Workload::AgentWarm
-            | Workload::ProjectReadinessWarm => Some(0),
+            | Workload::ProjectReadinessWarm
+            | Workload::CirclesKept
+            | Workload::CirclesKeptBytes => Some(0),
             Workload::ReadinessCached | Workload::CirclesWarm => Some(1),
             Workload::CirclesCold => Some(2),
             Workload::RuntimeCold | Workload::ReadinessRecompute => Some(3),
-            Workload::DiContext | Workload::MutationThenRead | Workload::Mixed => None,
+            Workload::DiContext
+            | Workload::MutationThenRead
+            | Workload::Mixed
+            | Workload::MixedKept => None,
         }
     }
 }
@@ -207,6 +221,7 @@ impl Bench {
     pub(crate) fn worker(&self, index: usize) -> anyhow::Result<Worker> {
         Ok(Worker {
             client: Client::new(&self.graphql_url)?,
+            plain: Client::plain(&self.graphql_url)?,
             rng: fastrand::Rng::with_seed((index as u64).wrapping_add(1000)),
             own_bearer: bearer(&self.keys, Uuid::now_v7()),
             writes: 0,
@@ -216,7 +231,22 @@ impl Bench {
     /// Untimed set-up before a workload's runs: the mixed load starts with
     /// the bench user's runtime of every agent warm.
     pub(crate) async fn prepare(&self, workload: Workload) -> anyhow::Result<()> {
-        if workload != Workload::Mixed {
+        if matches!(workload, Workload::CirclesKept | Workload::CirclesKeptBytes) {
+            // Kept by one plain request; a request asking its cost then
+            // shows it is served from memory.
+            let plain = Client::plain(&self.graphql_url)?;
+            plain.graphql(&self.user_bearer, CIRCLES, json!({})).await?;
+            let client = Client::new(&self.graphql_url)?;
+            let kept = client
+                .graphql(&self.user_bearer, CIRCLES, json!({}))
+                .await?;
+            anyhow::ensure!(
+                kept.cost.statements == 0,
+                "the nested circles answer is not kept"
+            );
+            return Ok(());
+        }
+        if !matches!(workload, Workload::Mixed | Workload::MixedKept) {
             return Ok(());
         }
         let client = Client::new(&self.graphql_url)?;
@@ -286,6 +316,16 @@ impl Bench {
             Workload::DiContext => self.di_context(worker).await,
             Workload::MutationThenRead => self.mutation_then_read(worker).await,
             Workload::Mixed => self.mixed(worker).await,
+            Workload::CirclesKept => self.circles_from(&worker.plain).await,
+            Workload::CirclesKeptBytes => {
+                timed_bytes(
+                    worker
+                        .plain
+                        .graphql_bytes(&self.user_bearer, CIRCLES, json!({})),
+                )
+                .await
+            }
+            Workload::MixedKept => self.mixed_kept(worker).await,
         }
     }
 
@@ -341,8 +381,12 @@ impl Bench {
     }
 
     async fn circles(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        self.circles_from(&worker.client).await
+    }
+
+    async fn circles_from(&self, client: &Client) -> anyhow::Result<Sample> {
         let (sample, answer) =
-            timed_answer(worker.client.graphql(&self.user_bearer, CIRCLES, json!({}))).await?;
+            timed_answer(client.graphql(&self.user_bearer, CIRCLES, json!({}))).await?;
         anyhow::ensure!(
             answer.data["circles"]["nodes"]
                 .as_array()
@@ -454,6 +498,43 @@ impl Bench {
         }
     }
 
+    /// [`Self::mixed`] as real clients send it (no cost asked): the reads'
+    /// answers may be kept by the response cache.
+    async fn mixed_kept(&self, worker: &mut Worker) -> anyhow::Result<Sample> {
+        match worker.rng.u32(..100) {
+            0..60 => {
+                let agent = self.random_agent(worker).to_owned();
+                timed(
+                    worker
+                        .plain
+                        .graphql(&self.user_bearer, RUNTIME, json!({ "agent": agent })),
+                )
+                .await
+            }
+            60..85 => {
+                timed(
+                    worker
+                        .plain
+                        .graphql(&self.user_bearer, READINESS_PAGE, json!({})),
+                )
+                .await
+            }
+            85..95 => self.circles_from(&worker.plain).await,
+            _ => self.mutation_then_read(worker).await,
+        }
+    }
+
+    /// The response cache's hits and misses so far.
+    pub(crate) fn response_cache_counts(&self) -> (u64, u64) {
+        self.state
+            .services()
+            .caches
+            .stats()
+            .into_iter()
+            .find(|(name, _, _)| *name == "responses")
+            .map_or((0, 0), |(_, stats, _)| (stats.hits, stats.misses))
+    }
+
     /// A document never sent before (document `n` of the process): the
     /// parsed-document and persisted-query stores see only new text.
     pub(crate) async fn distinct_document(
@@ -486,6 +567,9 @@ impl Bench {
 /// its own for writes.
 pub(crate) struct Worker {
     client: Client,
+    /// The same worker's requests without the cost extension (the
+    /// response cache rows), on a connection of their own.
+    plain: Client,
     rng: fastrand::Rng,
     own_bearer: String,
     /// Writes so far, to make every written value unique.
@@ -528,4 +612,16 @@ async fn timed_answer(
         cost: answer.cost,
     };
     Ok((sample, answer))
+}
+
+/// Times a request whose body is read as bytes (its cost reads as zero).
+async fn timed_bytes(
+    request: impl Future<Output = anyhow::Result<usize>>,
+) -> anyhow::Result<Sample> {
+    let started = Instant::now();
+    request.await?;
+    Ok(Sample {
+        latency: started.elapsed(),
+        cost: Cost::default(),
+    })
 }

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::{
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache, Stamp},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };
@@ -89,7 +90,12 @@ impl AgentConfigCache {
     pub fn new(db: Db, settings: &AgentConfigSettings, after_load: Option<AfterLoadHook>) -> Self {
         Self {
             db,
-            entries: FencedCache::new(INFO.name, settings.sizing(), after_load),
+            entries: FencedCache::new(
+                INFO.name,
+                settings.sizing(),
+                |name: &String| read_set::note(ReadKey::Agent(name)),
+                after_load,
+            ),
         }
     }
 
@@ -165,7 +171,8 @@ impl SharedCache for AgentConfigCache {
             Change::Everything => self.entries.invalidate_all(),
             Change::Membership { .. }
             | Change::Instructions { .. }
-            | Change::ProjectState { .. } => {}
+            | Change::ProjectState { .. }
+            | Change::Circles => {}
         }
     }
 

@@ -14,6 +14,7 @@ use moka::sync::Cache;
 use super::{
     agent_config::AgentConfigCache,
     fenced::{CacheReport, CacheSettings, Stamp},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     user_instructions::InstructionsCache,
     SharedCache,
@@ -103,6 +104,9 @@ impl RuntimeCache {
         agent_name: &str,
     ) -> Result<Option<Arc<AgentRuntime>>, AppError> {
         let key = (user_id, agent_name.to_owned());
+        // A hit reads both sources through their stamps, not their caches.
+        read_set::note(ReadKey::Agent(agent_name));
+        read_set::note(ReadKey::Instructions(user_id, agent_name));
         let sources = (
             self.configs.stamp(agent_name),
             self.instructions.stamp(user_id, agent_name),
@@ -150,7 +154,8 @@ impl SharedCache for RuntimeCache {
             Change::Agent { .. }
             | Change::Membership { .. }
             | Change::Instructions { .. }
-            | Change::ProjectState { .. } => {}
+            | Change::ProjectState { .. }
+            | Change::Circles => {}
         }
     }
 

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::{
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };
@@ -76,7 +77,15 @@ impl CircleMembersCache {
     ) -> Self {
         Self {
             db,
-            entries: FencedCache::new(INFO.name, settings.sizing(), after_load),
+            entries: FencedCache::new(
+                INFO.name,
+                settings.sizing(),
+                |circle: &CircleId| {
+                    read_set::note(ReadKey::Membership(*circle));
+                    read_set::note(ReadKey::AgentLists);
+                },
+                after_load,
+            ),
         }
     }
 
@@ -109,7 +118,7 @@ impl SharedCache for CircleMembersCache {
         match change {
             Change::Membership { circle_id } => self.entries.invalidate(circle_id),
             Change::Agent { .. } | Change::Everything => self.entries.invalidate_all(),
-            Change::Instructions { .. } | Change::ProjectState { .. } => {}
+            Change::Instructions { .. } | Change::ProjectState { .. } | Change::Circles => {}
         }
     }
 

@@ -178,6 +178,9 @@ impl<K, V> Clone for FencedCache<K, V> {
 
 struct Inner<K, V> {
     name: &'static str,
+    /// Notes the keys of the data an entry holds in the running request's
+    /// read set (see [`read_set`](super::read_set)).
+    note_read: fn(&K),
     entries: Cache<K, Stamped<V>>,
     fence: Fence,
     in_flight: Mutex<HashMap<K, InFlight<K, V>>>,
@@ -193,6 +196,7 @@ where
     pub fn new(
         name: &'static str,
         settings: CacheSettings,
+        note_read: fn(&K),
         after_load: Option<AfterLoadHook>,
     ) -> Self {
         let stats = Arc::new(CacheStats::default());
@@ -200,6 +204,7 @@ where
         Self {
             inner: Arc::new(Inner {
                 name,
+                note_read,
                 entries,
                 fence: Fence::new(),
                 in_flight: Mutex::new(HashMap::new()),
@@ -229,8 +234,9 @@ where
     }
 
     /// The cached value, if present and loaded under the current stamp.
-    /// Counts a hit or a miss.
+    /// Counts a hit or a miss, and notes the read in the request's read set.
     pub fn get(&self, key: &K) -> Option<V> {
+        (self.inner.note_read)(key);
         let stamp = self.inner.fence.stamp(key);
         let value = self
             .inner
@@ -357,8 +363,10 @@ where
         Fut: Future<Output = Result<Loaded<K, V>, AppError>> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
+        // The load's statements are covered by the keys its requests noted
+        // when they asked (`get`).
         let task = tokio::spawn(observability::cost::charged_to_current_request(
-            async move {
+            super::read_set::covered(async move {
                 // Held across the load: however the task ends, a panic
                 // included, its keys stop pointing at it, so later misses
                 // load afresh instead of joining a dead load.
@@ -378,7 +386,7 @@ where
                     }
                 }
                 result.map(Arc::new)
-            },
+            }),
         ));
         async move {
             task.await.unwrap_or_else(|failed| {
@@ -488,6 +496,7 @@ mod tests {
                 capacity: 100,
                 ttl: Duration::from_secs(60),
             },
+            |_| {},
             None,
         )
     }

@@ -17,7 +17,9 @@ pub mod agent_runtime;
 pub mod circle_members;
 mod fenced;
 pub mod project_owner;
+pub mod read_set;
 pub mod readiness;
+pub mod responses;
 pub mod table;
 pub mod user_instructions;
 
@@ -34,6 +36,7 @@ use self::{
     circle_members::{CircleMembersCache, CircleMembersSettings},
     project_owner::{ProjectOwnerCache, ProjectOwnerSettings},
     readiness::{ReadinessCache, ReadinessSettings},
+    responses::{ResponseCache, ResponseSettings},
     user_instructions::{InstructionsCache, InstructionsSettings},
 };
 use crate::{
@@ -42,13 +45,14 @@ use crate::{
 };
 
 /// Every cache, in the order of the README's table and `/metrics`.
-pub const TABLE: [&CacheInfo; 6] = [
+pub const TABLE: [&CacheInfo; 7] = [
     &agent_config::INFO,
     &user_instructions::INFO,
     &agent_runtime::INFO,
     &readiness::INFO,
     &circle_members::INFO,
     &project_owner::INFO,
+    &responses::INFO,
 ];
 
 /// Every cache's flags.
@@ -66,12 +70,14 @@ pub struct CacheConfig {
     pub circle_members: CircleMembersSettings,
     #[command(flatten)]
     pub project_owner: ProjectOwnerSettings,
+    #[command(flatten)]
+    pub responses: ResponseSettings,
 }
 
 impl CacheConfig {
     /// Each cache's description with its configured capacity and TTL, in
     /// [`TABLE`] order.
-    pub fn sizes(&self) -> [(&'static CacheInfo, CacheSettings); 6] {
+    pub fn sizes(&self) -> [(&'static CacheInfo, CacheSettings); 7] {
         [
             (&agent_config::INFO, self.agent_config.sizing()),
             (&user_instructions::INFO, self.instructions.sizing()),
@@ -79,6 +85,7 @@ impl CacheConfig {
             (&readiness::INFO, self.readiness.sizing()),
             (&circle_members::INFO, self.circle_members.sizing()),
             (&project_owner::INFO, self.project_owner.sizing()),
+            (&responses::INFO, self.responses.sizing()),
         ]
     }
 }
@@ -91,6 +98,8 @@ pub struct Caches {
     pub readiness: ReadinessCache,
     pub circle_members: CircleMembersCache,
     pub project_owners: ProjectOwnerCache,
+    /// Whole answers, over all of the above (see [`responses`]).
+    pub responses: ResponseCache,
 }
 
 impl std::fmt::Debug for Caches {
@@ -119,13 +128,14 @@ impl Caches {
                 after_load.clone(),
             ),
             project_owners: ProjectOwnerCache::new(&config.project_owner, after_load),
+            responses: ResponseCache::new(&config.responses),
             agent_configs,
             instructions,
         })
     }
 
     /// Every cache, in [`TABLE`] order.
-    fn all(&self) -> [&dyn SharedCache; 6] {
+    fn all(&self) -> [&dyn SharedCache; 7] {
         [
             &self.agent_configs,
             &self.instructions,
@@ -133,6 +143,7 @@ impl Caches {
             &self.readiness,
             &self.circle_members,
             &self.project_owners,
+            &self.responses,
         ]
     }
 

@@ -16,6 +16,7 @@ use clap::Args;
 
 use super::{
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };
@@ -78,7 +79,14 @@ pub struct ProjectOwnerCache {
 impl ProjectOwnerCache {
     pub fn new(settings: &ProjectOwnerSettings, after_load: Option<AfterLoadHook>) -> Self {
         Self {
-            entries: FencedCache::new(INFO.name, settings.sizing(), after_load),
+            entries: FencedCache::new(
+                INFO.name,
+                settings.sizing(),
+                |(_, project): &(UserId, ProjectId)| {
+                    read_set::note(ReadKey::ProjectState(*project));
+                },
+                after_load,
+            ),
         }
     }
 
@@ -121,7 +129,8 @@ impl SharedCache for ProjectOwnerCache {
             Change::Agent { .. }
             | Change::Membership { .. }
             | Change::Instructions { .. }
-            | Change::ProjectState { .. } => {}
+            | Change::ProjectState { .. }
+            | Change::Circles => {}
         }
     }
 

@@ -12,6 +12,7 @@ use futures::FutureExt;
 
 use super::{
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };
@@ -73,7 +74,12 @@ impl ReadinessCache {
     pub fn new(db: Db, settings: &ReadinessSettings, after_load: Option<AfterLoadHook>) -> Self {
         Self {
             db,
-            entries: FencedCache::new(INFO.name, settings.sizing(), after_load),
+            entries: FencedCache::new(
+                INFO.name,
+                settings.sizing(),
+                |project: &ProjectId| read_set::note(ReadKey::ProjectState(*project)),
+                after_load,
+            ),
         }
     }
 
@@ -123,7 +129,10 @@ impl SharedCache for ReadinessCache {
         match change {
             Change::ProjectState { project_id } => self.entries.invalidate(project_id),
             Change::Everything => self.entries.invalidate_all(),
-            Change::Agent { .. } | Change::Membership { .. } | Change::Instructions { .. } => {}
+            Change::Agent { .. }
+            | Change::Membership { .. }
+            | Change::Instructions { .. }
+            | Change::Circles => {}
         }
     }
 

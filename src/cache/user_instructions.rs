@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::{
     fenced::{AfterLoadHook, CacheReport, CacheSettings, FencedCache, Stamp},
+    read_set::{self, ReadKey},
     table::CacheInfo,
     SharedCache,
 };
@@ -71,7 +72,12 @@ impl InstructionsCache {
     pub fn new(db: Db, settings: &InstructionsSettings, after_load: Option<AfterLoadHook>) -> Self {
         Self {
             db,
-            entries: FencedCache::new(INFO.name, settings.sizing(), after_load),
+            entries: FencedCache::new(
+                INFO.name,
+                settings.sizing(),
+                |(user, agent): &Key| read_set::note(ReadKey::Instructions(*user, agent)),
+                after_load,
+            ),
         }
     }
 
@@ -107,7 +113,10 @@ impl SharedCache for InstructionsCache {
                 self.entries.invalidate(&(*user_id, agent.clone()));
             }
             Change::Everything => self.entries.invalidate_all(),
-            Change::Agent { .. } | Change::Membership { .. } | Change::ProjectState { .. } => {}
+            Change::Agent { .. }
+            | Change::Membership { .. }
+            | Change::ProjectState { .. }
+            | Change::Circles => {}
         }
     }
 

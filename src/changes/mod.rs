@@ -54,6 +54,10 @@ pub enum Change {
     /// value path, evidence, documents) changed.
     #[serde(alias = "readiness")]
     ProjectState { project_id: ProjectId },
+    /// A circle was created (the set of circles, or a circle's own columns,
+    /// changed). New in the release with the response cache: a release
+    /// before it flushes its caches on reading it.
+    Circles,
     /// Anything may have changed: changes were missed (a lost listener, an
     /// event from a newer release this one cannot read).
     Everything,
@@ -242,5 +246,13 @@ mod tests {
         )
         .expect("an older release's change");
         assert!(matches!(state, Change::ProjectState { .. }));
+    }
+
+    #[test]
+    fn the_circles_change_is_a_kind_of_its_own_on_the_wire() {
+        let wire = serde_json::to_string(&Change::Circles).expect("serializes");
+        assert_eq!(wire, r#"{"kind":"circles"}"#);
+        let read: Change = serde_json::from_str(&wire).expect("reads back");
+        assert_eq!(read, Change::Circles);
     }
 }

@@ -197,8 +197,9 @@ fn apply(payload: &str, bus: &ChangeBus, health: &ListenerHealth) {
     match serde_json::from_str::<Payload>(payload) {
         Ok(payload) if payload.origin == bus.origin() => {}
         Ok(payload) => {
-            health.received.fetch_add(1, Ordering::SeqCst);
             bus.deliver(&payload.events);
+            // Counted once applied: whoever reads the count may rely on it.
+            health.received.fetch_add(1, Ordering::SeqCst);
         }
         Err(error) => {
             // Unknown format (a newer replica?): be safe.

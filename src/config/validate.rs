@@ -189,7 +189,10 @@ impl Config {
         )?;
         positive_duration("--listener-heartbeat", self.listener_heartbeat)?;
         for (cache, sizing) in self.caches.sizes() {
-            positive(cache.capacity_flag, sizing.capacity)?;
+            // The response cache's 0 turns it off; every other cache is needed.
+            if cache.name != crate::cache::responses::INFO.name {
+                positive(cache.capacity_flag, sizing.capacity)?;
+            }
             positive_duration(cache.ttl_flag, sizing.ttl)?;
         }
         Ok(())

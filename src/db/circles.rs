@@ -147,6 +147,7 @@ pub async fn create_circle(
             .insert(txn)
             .await
             .map_err(|e| DataError::on_unique_violation(e, Taken::CircleName(taken)))?;
+            txn.record(Change::Circles);
             Ok(circle)
         }
         .boxed()

@@ -18,6 +18,7 @@ use super::{
     Result,
 };
 use crate::{
+    cache::read_set::{self, ReadKey},
     db::{
         self,
         agents::{AgentConfig, AgentPatch, AgentRow, AgentSummary, ModelRow, NewAgent, ToolSpec},
@@ -250,7 +251,7 @@ impl AgentQuery {
     /// The agent with this name, or null.
     // Served from the agent config cache: no statement when warm.
     async fn agent(&self, ctx: &Context<'_>, name: String) -> Result<Option<Agent>> {
-        ctx.viewer()?;
+        ctx.signed_in()?;
         let config = ctx.loaders()?.agent_configs.load(name).await?;
         Ok(config.map(Agent::from))
     }
@@ -264,17 +265,18 @@ impl AgentQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<String>, Agent>> {
-        ctx.viewer()?;
+        ctx.signed_in()?;
         let size = pagination::page_size(first)?;
         let after = pagination::decode_after::<String>(after.as_deref())?;
         let db = &ctx.services()?.db;
-        let rows = db::agents::list_agents(
+        let page = db::agents::list_agents(
             db.conn(),
             status.map(Into::into),
             after.as_deref(),
             size + 1,
-        )
-        .await?;
+        );
+        // Every agent's change names `AgentLists`.
+        let rows = read_set::keyed(&[ReadKey::AgentLists], page).await?;
         Ok(pagination::connection(
             rows,
             size,

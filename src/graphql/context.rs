@@ -6,7 +6,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_graphql::Context;
 
 use crate::{
-    auth::Viewer, cache::Caches, db::Db, error::AppError, live::LiveReadiness, loaders::Loaders,
+    auth::Viewer,
+    cache::{read_set, Caches},
+    db::Db,
+    error::AppError,
+    live::LiveReadiness,
+    loaders::Loaders,
 };
 
 /// Process-wide dependencies of the resolvers, shared by all requests.
@@ -66,9 +71,20 @@ pub(crate) trait ContextExt {
     fn services(&self) -> Result<&Services, AppError>;
     fn request(&self) -> Result<&RequestContext, AppError>;
 
-    /// The authenticated viewer, or `UNAUTHENTICATED`.
+    /// The authenticated viewer, or `UNAUTHENTICATED`. An answer that asked
+    /// is the viewer's own: the response cache keeps it for that viewer only.
     fn viewer(&self) -> Result<Viewer, AppError> {
+        read_set::note_viewer();
         self.request()?.viewer.ok_or(AppError::Unauthenticated)
+    }
+
+    /// `UNAUTHENTICATED` unless a viewer is signed in; which viewer does
+    /// not matter to the answer (it is the same for every viewer of a role).
+    fn signed_in(&self) -> Result<(), AppError> {
+        self.request()?
+            .viewer
+            .map(|_| ())
+            .ok_or(AppError::Unauthenticated)
     }
 
     /// The authenticated viewer if it is an admin, or the matching error.

@@ -62,6 +62,23 @@ impl Admission {
     }
 }
 
+/// Charges an answer sent from the response cache: one unit, the least a
+/// request costs, kept whole (nothing ran, so nothing is refunded). It uses
+/// no connection, so the pool's queue is not asked.
+pub(super) fn charge_hit(
+    state: &AppState,
+    viewer: Option<&Viewer>,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
+    let budgets = state.budgets();
+    let key = budgets.key(viewer, peer, headers);
+    match budgets.charge(key, 1) {
+        Ok(_kept_whole) => Ok(()),
+        Err(over) => Err(Refusal::OverBudget(over.retry_after)),
+    }
+}
+
 /// Why a request was not let in, and about how long to wait.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Refusal {

@@ -5,16 +5,24 @@
 use std::io::{self, Write};
 
 use async_graphql::Response as GqlResponse;
-use axum::{body::Body, response::Response};
+use axum::{
+    body::{Body, Bytes},
+    response::Response,
+};
 
 use crate::graphql::answer_size;
 
 /// The answer as a JSON body, or, when it would be larger than
 /// `max_bytes`, the refusal of it (`data: null` and one error).
-pub(super) fn json_body(response: &GqlResponse, max_bytes: usize) -> Response {
+pub(super) fn json_bytes(response: &GqlResponse, max_bytes: usize) -> Bytes {
+    Bytes::from(bounded_json(response, max_bytes))
+}
+
+/// `body`, the bytes of `response`, as a response.
+pub(super) fn with_body(response: &GqlResponse, body: Bytes) -> Response {
     // async-graphql's own `Cache-Control` (from `cache_control` on types,
     // which none declares) is not sent: `caching` decides it, by who asked.
-    let mut http = Response::new(Body::from(bounded_json(response, max_bytes)));
+    let mut http = Response::new(Body::from(body));
     http.headers_mut().extend(response.http_headers.clone());
     http
 }

@@ -26,6 +26,11 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Copy)]
 pub(crate) struct GraphqlAnswer;
 
+/// The identity of a kept answer (see `kept`): its `ETag`, without
+/// reading or hashing the body.
+#[derive(Clone, Copy)]
+pub(crate) struct KeptTag(pub(crate) u64);
+
 /// The headers every GraphQL answer varies by.
 const VARIES_BY: [&str; 2] = ["Authorization", "Accept"];
 
@@ -54,14 +59,35 @@ pub(crate) async fn cache_headers(request: Request, next: Next) -> Response {
     if !validated {
         return Response::from_parts(parts, body);
     }
+    if let Some(KeptTag(kept)) = parts.extensions.get::<KeptTag>().copied() {
+        // One tag per encoding sent, as strong tags must.
+        let encoding = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|value| value.to_str().ok())
+            .map(|encoding| format!("-{encoding}"))
+            .unwrap_or_default();
+        let tag = format!("\"k{kept:016x}{encoding}\"");
+        return tagged(parts, body, &tag, if_none_match.as_ref());
+    }
     // The answer is already whole in memory (and bounded by
     // `--max-response-bytes`): collecting it costs no more than sending it.
     let Ok(bytes) = body::to_bytes(body, usize::MAX).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let tag = entity_tag(&bytes);
-    let matched = if_none_match.is_some_and(|value| matches(&value, &tag));
-    if let Ok(value) = HeaderValue::from_str(&tag) {
+    tagged(parts, Body::from(bytes), &tag, if_none_match.as_ref())
+}
+
+/// The answer with its `ETag`, or a `304` when `if_none_match` names it.
+fn tagged(
+    mut parts: axum::http::response::Parts,
+    body: Body,
+    tag: &str,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    let matched = if_none_match.is_some_and(|value| matches(value, tag));
+    if let Ok(value) = HeaderValue::from_str(tag) {
         parts.headers.insert(header::ETAG, value);
     }
     if matched {
@@ -75,7 +101,7 @@ pub(crate) async fn cache_headers(request: Request, next: Next) -> Response {
         }
         return Response::from_parts(parts, Body::empty());
     }
-    Response::from_parts(parts, Body::from(bytes))
+    Response::from_parts(parts, body)
 }
 
 /// One `Vary` header: what inner layers said (compression's

@@ -20,7 +20,9 @@ use serde_json::{json, Map, Value};
 use super::{
     admission::{self, Admission},
     answer,
+    caching::KeptTag,
     documents::ParsedDocument,
+    kept::{self, Before, Keeping},
     not_acceptable, persisted_query_not_found,
     playground::graphiql,
     request::{self, Incoming, Unreadable},
@@ -71,25 +73,73 @@ pub async fn graphql_post(
     let Ok(viewer) = authenticate(&state, &headers) else {
         return unauthorized(media);
     };
+    let caller = Caller::new(viewer, peer);
     let incoming = match read_incoming(&state, request::post_fields(&body)) {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
+    let keeping = match kept(&state, &headers, &caller, &incoming, media).await {
+        Before::Hit(response) => return response,
+        Before::Execute(keeping) => keeping,
+    };
     let document = state
         .documents()
-        .parse(&incoming.request.query, viewer.is_some());
+        .parse(&incoming.request.query, caller.viewer.is_some());
     remember(&state, &incoming, &document);
-    let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
-    execute(
-        &state,
-        &headers,
-        peer,
-        viewer,
-        incoming.request,
-        document,
-        media,
-    )
-    .await
+    let request = incoming.request;
+    execute(&state, &headers, caller, request, document, media, keeping).await
+}
+
+/// Who sent a request: the viewer of its token, and the address it came
+/// from (what the budget is kept by when it has no token).
+struct Caller {
+    viewer: Option<Viewer>,
+    peer: Option<SocketAddr>,
+}
+
+impl Caller {
+    fn new(viewer: Option<Viewer>, peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Self {
+        let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
+        Self { viewer, peer }
+    }
+}
+
+/// The response cache's answer to `incoming`, before anything else is done
+/// with it (only queries are kept, so a hit is a query's answer). A hit is
+/// charged the least a request costs, one unit, to its viewer's budget:
+/// answers from memory are cheap, not free, so a viewer over budget is
+/// refused them too.
+async fn kept(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    incoming: &Incoming,
+    media: Media,
+) -> Before {
+    let viewer = caller.viewer.as_ref();
+    let before = looked_up(state, headers, viewer, incoming, media).await;
+    if let Before::Hit(_) = before {
+        if let Err(refusal) = admission::charge_hit(state, viewer, caller.peer, headers) {
+            return Before::Hit(refusal.response(media));
+        }
+    }
+    before
+}
+
+async fn looked_up(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: Option<&Viewer>,
+    incoming: &Incoming,
+    media: Media,
+) -> Before {
+    let started = Instant::now();
+    let cost = |_: &_| {
+        let hit = cost_value(&RequestCost::default(), started.elapsed());
+        with_response_cache(hit, "hit")
+    };
+    let cost: Option<&(dyn Fn(&_) -> _ + Sync)> = wants_cost(state, headers).then_some(&cost);
+    kept::before(state, headers, viewer, &incoming.request, media, cost).await
 }
 
 /// The viewer of the request's bearer token, checked before anything else
@@ -130,13 +180,18 @@ pub async fn graphql_get(
     let Ok(viewer) = authenticate(&state, &headers) else {
         return unauthorized(media);
     };
+    let caller = Caller::new(viewer, peer);
     let incoming = match read_incoming(&state, request::get_fields(&query)) {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
+    let keeping = match kept(&state, &headers, &caller, &incoming, media).await {
+        Before::Hit(response) => return response,
+        Before::Execute(keeping) => keeping,
+    };
     let document = state
         .documents()
-        .parse(&incoming.request.query, viewer.is_some());
+        .parse(&incoming.request.query, caller.viewer.is_some());
     if !is_query_operation(&incoming.request, &document) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -149,17 +204,8 @@ pub async fn graphql_get(
         return response;
     }
     remember(&state, &incoming, &document);
-    let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
-    execute(
-        &state,
-        &headers,
-        peer,
-        viewer,
-        incoming.request,
-        document,
-        media,
-    )
-    .await
+    let request = incoming.request;
+    execute(&state, &headers, caller, request, document, media, keeping).await
 }
 
 /// Keeps a document sent with a persisted-query hash, once it parsed.
@@ -186,18 +232,21 @@ fn refuse(unreadable: Unreadable, media: Media) -> Response {
 /// Runs one GraphQL request for `viewer`, the bearer of `headers`: its
 /// document, parsed and measured by the caller (or taken from the parsed
 /// documents), is handed to the schema as it is (never parsed again).
-/// Before it runs, its viewer (or the client at `peer`) is charged its
-/// estimated cost and the pool's queue is checked ([`Admission`]).
+/// Before it runs, its caller is charged its estimated cost and the pool's
+/// queue is checked ([`Admission`]).
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-    viewer: Option<Viewer>,
+    caller: Caller,
     request: async_graphql::Request,
     document: Result<Arc<ParsedDocument>, ServerError>,
     media: Media,
+    keeping: Option<Keeping>,
 ) -> Response {
+    let Caller { viewer, peer } = caller;
     let request_id = request_id(headers);
+    // Only a query's answer is kept.
+    let keeping = keeping.filter(|_| is_query_operation(&request, &document));
     let introspection_allowed = introspection_allowed(state, viewer.is_some());
     if needs_token_to_introspect(state, viewer.as_ref(), &document) {
         // Loud, not `__schema: null`: tools that read the schema (codegen,
@@ -235,6 +284,7 @@ async fn execute(
             // Boxed: the schema's future is several kilobytes, and every
             // future that holds it inline would copy it when it moves.
             let execution = Box::pin(state.schema().execute(request));
+            let execution = kept::reading(keeping.as_ref(), execution);
             meter.bounded(RequestCost::scope(Arc::clone(&cost), execution).await)
         }
         Err(refused) => GqlResponse::from_errors(vec![refused]),
@@ -264,11 +314,14 @@ async fn execute(
         response.extensions.insert("cost".to_owned(), value);
     }
     if executed {
-        return with_media(
-            answer::json_body(&response, max_response_bytes),
-            StatusCode::OK,
-            media,
-        );
+        let body = answer::json_bytes(&response, max_response_bytes);
+        let tag =
+            keeping.and_then(|keeping| kept::after(state, keeping, operation, &response, &body));
+        let mut sent = with_media(answer::with_body(&response, body), StatusCode::OK, media);
+        if let Some(tag) = tag {
+            sent.extensions_mut().insert(KeptTag(tag));
+        }
+        return sent;
     }
     // A request error: nothing ran, so the body has no `data` at all.
     let status = match media {
@@ -403,6 +456,17 @@ fn cost_value(cost: &RequestCost, elapsed: Duration) -> async_graphql::Value {
         "durationMillis": elapsed.as_secs_f64() * 1e3,
     });
     async_graphql::Value::from_json(value).unwrap_or_default()
+}
+
+/// `cost` saying how the response cache answered.
+fn with_response_cache(cost: async_graphql::Value, outcome: &str) -> async_graphql::Value {
+    match cost {
+        async_graphql::Value::Object(mut fields) => {
+            fields.insert(async_graphql::Name::new("responseCache"), outcome.into());
+            async_graphql::Value::Object(fields)
+        }
+        other => other,
+    }
 }
 
 fn wants_cost(state: &AppState, headers: &HeaderMap) -> bool {

@@ -4,8 +4,8 @@
 //! documents kept by their text in [`documents`]), the GraphiQL
 //! page and its embedded assets ([`playground`]), health, readiness and
 //! metrics ([`ops`]), subscriptions over WebSocket ([`websocket`]), what
-//! HTTP caches may do with an answer ([`caching`]), and the response shapes
-//! they share.
+//! HTTP caches may do with an answer ([`caching`]), the response cache's
+//! part of a request ([`kept`]), and the response shapes they share.
 //!
 //! GraphQL-over-HTTP rules applied here: POST takes `application/json` only
 //! (else 415); GET runs queries only (a mutation: 405); array batching is
@@ -16,9 +16,11 @@
 mod admission;
 mod answer;
 mod caching;
+mod compressed;
 mod connections;
 mod documents;
 mod graphql;
+mod kept;
 mod ops;
 mod persisted;
 mod playground;

@@ -20,7 +20,10 @@ use std::sync::Arc;
 use entity::{agent_tools, circles};
 
 use crate::{
-    cache::Caches,
+    cache::{
+        read_set::{self, ReadKey},
+        Caches,
+    },
     db::{
         self, agents::AgentConfig, circles::MemberRow, instructions::NamedInstructions,
         readiness::ReadinessSnapshot, Db,
@@ -62,7 +65,12 @@ impl Loaders {
                 let db = db.clone();
                 move |ids| {
                     let db = db.clone();
-                    async move { Ok(db::agents::tools_by_agent(db.conn(), &ids).await?) }
+                    // Tools change with their agent: `AgentLists` (by id,
+                    // the agents' names are not at hand).
+                    async move {
+                        let read = db::agents::tools_by_agent(db.conn(), &ids);
+                        Ok(read_set::keyed(&[ReadKey::AgentLists], read).await?)
+                    }
                 }
             }),
             instructions_by_user: Batcher::new({
@@ -83,7 +91,10 @@ impl Loaders {
                 let db = db.clone();
                 move |ids| {
                     let db = db.clone();
-                    async move { Ok(db::circles::circles_by_id(db.conn(), &ids).await?) }
+                    async move {
+                        let read = db::circles::circles_by_id(db.conn(), &ids);
+                        Ok(read_set::keyed(&[ReadKey::Circles], read).await?)
+                    }
                 }
             }),
             agent_configs: Batcher::isolated({

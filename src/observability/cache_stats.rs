@@ -14,6 +14,7 @@ pub struct CacheStats {
     load_failures: AtomicU64,
     load_micros: AtomicU64,
     evictions: AtomicU64,
+    invalidations: AtomicU64,
     stale_discards: AtomicU64,
 }
 
@@ -27,6 +28,9 @@ pub struct StatsSnapshot {
     pub load_time: Duration,
     /// Entries removed by size or TTL (not by invalidation).
     pub evictions: u64,
+    /// Entries dropped because a change made them wrong (counted by the
+    /// response cache, which finds them on lookup).
+    pub invalidations: u64,
     /// Loads whose result was not stored because an invalidation overtook
     /// them.
     pub stale_discards: u64,
@@ -51,6 +55,10 @@ impl CacheStats {
         self.evictions.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_invalidation(&self) {
+        self.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn record_stale_discard(&self) {
         self.stale_discards.fetch_add(1, Ordering::Relaxed);
     }
@@ -63,6 +71,7 @@ impl CacheStats {
             load_failures: self.load_failures.load(Ordering::Relaxed),
             load_time: Duration::from_micros(self.load_micros.load(Ordering::Relaxed)),
             evictions: self.evictions.load(Ordering::Relaxed),
+            invalidations: self.invalidations.load(Ordering::Relaxed),
             stale_discards: self.stale_discards.load(Ordering::Relaxed),
         }
     }

@@ -62,6 +62,8 @@ pub fn charged_to_current_request<F: std::future::Future>(
     future: F,
 ) -> impl std::future::Future<Output = F::Output> {
     let cost = CURRENT_COST.try_with(Arc::clone).ok();
+    // What the work reads counts for the request's answer too.
+    let future = crate::cache::read_set::propagated(future);
     async move {
         match cost {
             Some(cost) => CURRENT_COST.scope(cost, future).await,
@@ -71,9 +73,11 @@ pub fn charged_to_current_request<F: std::future::Future>(
 }
 
 /// Charges one executed SQL statement to the current request, if any, and
-/// to the process-wide metrics.
+/// to the process-wide metrics; outside a keyed read it also makes the
+/// request's answer not keepable (see [`read_set`](crate::cache::read_set)).
 pub fn record_statement(elapsed: Duration, failed: bool) {
     super::metrics::record_statement(elapsed, failed);
+    crate::cache::read_set::note_statement();
     let _ = CURRENT_COST.try_with(|cost| {
         cost.statements.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);

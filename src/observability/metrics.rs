@@ -5,7 +5,8 @@
 //! - `sql_statements_total{outcome}`, `sql_statement_duration_seconds`;
 //! - `cache_hits_total`, `cache_misses_total`, `cache_loads_total`,
 //!   `cache_load_failures_total`, `cache_load_seconds_total`,
-//!   `cache_evictions_total`, `cache_stale_discards_total`, `cache_entries`,
+//!   `cache_evictions_total`, `cache_invalidations_total`,
+//!   `cache_stale_discards_total`, `cache_entries`,
 //!   each by `cache`;
 //! - `db_pool_connections{state="in_use"|"idle"}`;
 //! - `requests_over_budget_total`: requests (and subscription starts)
@@ -244,7 +245,7 @@ pub fn render(
 
     let mut text = handle().render();
     type Read = fn(&StatsSnapshot) -> String;
-    let families: [(&str, &str, Read); 7] = [
+    let families: [(&str, &str, Read); 8] = [
         ("agentgraph_cache_hits_total", "counter", |s| {
             s.hits.to_string()
         }),
@@ -262,6 +263,9 @@ pub fn render(
         }),
         ("agentgraph_cache_evictions_total", "counter", |s| {
             s.evictions.to_string()
+        }),
+        ("agentgraph_cache_invalidations_total", "counter", |s| {
+            s.invalidations.to_string()
         }),
         ("agentgraph_cache_stale_discards_total", "counter", |s| {
             s.stale_discards.to_string()

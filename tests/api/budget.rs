@@ -227,14 +227,17 @@ test_both! {
         let first = app.post(Some(&app.user), AGENTS, json!({})).await;
         assert_eq!(first.status, 200, "{}", first.body);
         let held = take_the_connection(&app).await;
-        // Three requests queue for the one connection.
-        let queued: Vec<_> = (0..3)
-            .map(|_| {
+        // Three requests queue for the one connection: three different
+        // pages, so that the response cache does not let the later ones
+        // wait for the first one's answer instead of the pool.
+        let queued: Vec<_> = (1..=3)
+            .map(|first| {
+                let query = format!("{{ agents(first: {first}) {{ nodes {{ name }} }} }}");
                 let request = app
                     .client
                     .post(app.url("/graphql"))
                     .header("authorization", &app.user)
-                    .json(&json!({ "query": AGENTS }));
+                    .json(&json!({ "query": query }));
                 tokio::spawn(async move { request.send().await.expect("sent").status().as_u16() })
             })
             .collect();
@@ -262,5 +265,29 @@ test_both! {
         let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics");
         let text = metrics.text().await.expect("text");
         assert!(text.contains("agentgraph_requests_shed_total"), "{text}");
+    }
+}
+
+test_both! {
+    #[flags("--budget-rate", "1", "--budget-burst", "6")]
+    async fn answers_from_the_response_cache_are_charged_one_unit_and_refused_over_budget(app: TestApp) {
+        let (_, viewer) = app.new_user(false);
+        // Stored by the first request (2 up front, 1 kept), then served
+        // from memory at 1 unit each: 6 units answer the first and about
+        // five hits (the refill adds a little meanwhile); then a request
+        // is refused although nothing would run for it.
+        let mut answered = 0;
+        let refused = loop {
+            let answer = crate::responses::plain(&app, &viewer, TYPENAME, json!({})).await;
+            if answer.status != 200 {
+                break answer;
+            }
+            answered += 1;
+            assert!(answered < 20, "hits are charged: no refusal after {answered}");
+        };
+        assert_rate_limited(&refused);
+        assert!((6..12).contains(&answered), "{answered} answered first");
+        let kept = crate::responses::stats(&app);
+        assert!(kept.hits >= 5, "the later requests were hits: {kept:?}");
     }
 }

@@ -206,6 +206,14 @@ impl TestApp {
             .await
     }
 
+    /// Another replica with extra command-line flags.
+    #[allow(dead_code, reason = "for the response cache tests only")]
+    pub(crate) async fn spawn_replica_with(&self, flags: &[&str]) -> Self {
+        let mut args = vec!["--jwt-secret", SECRET, "--no-demo-data"];
+        args.extend_from_slice(flags);
+        self.replica(&args).await
+    }
+
     /// Another server on the same database, started the way `agentgraph
     /// serve` starts by default: it loads the demo data set when the
     /// database is empty.
@@ -274,16 +282,33 @@ impl TestApp {
 
     /// Runs `query` as an admin and returns `data`, failing on any error.
     pub(crate) async fn admin_ok(&self, query: &str, variables: Value) -> Value {
-        self.post(Some(&self.admin), query, variables)
+        self.post_for_data(&self.admin, query, variables)
             .await
             .data_ok()
     }
 
     /// Runs `query` as the plain user and returns `data`, failing on any error.
     pub(crate) async fn user_ok(&self, query: &str, variables: Value) -> Value {
-        self.post(Some(&self.user), query, variables)
+        self.post_for_data(&self.user, query, variables)
             .await
             .data_ok()
+    }
+
+    /// A request whose `data` only is read: sent without the cost extension,
+    /// so the response cache keeps and serves its answer, and every read
+    /// after a write in the suite checks the cache's invalidation too.
+    /// `AGENTGRAPH_TEST_KEEP_READS=0` sends it with the cost extension (never
+    /// stored): the suite in its other mode.
+    async fn post_for_data(&self, auth: &str, query: &str, variables: Value) -> Gql {
+        if std::env::var("AGENTGRAPH_TEST_KEEP_READS").map_or(true, |v| v != "0") {
+            let request = self
+                .client
+                .post(self.url("/graphql"))
+                .header("authorization", auth)
+                .json(&json!({ "query": query, "variables": variables }));
+            return self.send(request).await;
+        }
+        self.post(Some(auth), query, variables).await
     }
 
     /// `SELECT COUNT(*) FROM table`, read directly.

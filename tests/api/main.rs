@@ -32,6 +32,7 @@ mod projects;
 mod protocol;
 mod readiness;
 mod replicas;
+mod responses;
 mod runtime;
 mod schema;
 mod startup;

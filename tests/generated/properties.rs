@@ -59,7 +59,9 @@ pub(crate) struct Bounds {
 
 impl Bounds {
     pub(crate) fn derive(limits: &Limits, warm_rss: u64) -> Self {
-        let stores = limits.persisted_queries_bytes + limits.document_cache_bytes;
+        let stores = limits.persisted_queries_bytes
+            + limits.document_cache_bytes
+            + limits.response_cache_bytes.unwrap_or(0);
         let transient = TRANSIENT_BYTES_PER_BODY_BYTE * limits.body_limit_bytes as u64
             + 2 * limits.response_bytes.unwrap_or(0);
         Self {

@@ -37,6 +37,8 @@ pub(crate) struct Limits {
     pub document_cache_bytes: u64,
     /// Bytes of one answer, where the server has such a limit.
     pub response_bytes: Option<u64>,
+    /// Bytes of kept answers, where the server keeps them.
+    pub response_cache_bytes: Option<u64>,
 }
 
 impl Limits {
@@ -47,6 +49,7 @@ impl Limits {
             persisted_queries_bytes: 4 * 1024 * 1024,
             document_cache_bytes: 4 * 1024 * 1024,
             response_bytes: None,
+            response_cache_bytes: None,
         }
     }
 }
@@ -228,7 +231,11 @@ fn server_flags(limits: &mut Limits, database_url: &str) -> Vec<String> {
         if waits_for_a_client {
             flags.extend([flag.clone(), timeout.clone()]);
         }
-        if flag.contains("response") && flag.contains("bytes") {
+        if flag == "--response-cache-bytes" {
+            let bytes = 4 * 1024 * 1024;
+            limits.response_cache_bytes = Some(bytes);
+            flags.extend([flag.clone(), bytes.to_string()]);
+        } else if flag.contains("response") && flag.contains("bytes") {
             let bytes = 4 * limits.body_limit_bytes as u64;
             limits.response_bytes = Some(bytes);
             flags.extend([flag.clone(), bytes.to_string()]);

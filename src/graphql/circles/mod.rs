@@ -22,6 +22,7 @@ use super::{
     Result,
 };
 use crate::{
+    cache::read_set::{self, ReadKey},
     db::{self, circles::MemberPatch, circles::MemberRow},
     error::AppError,
 };
@@ -136,9 +137,10 @@ pub(super) struct CircleQuery;
 impl CircleQuery {
     /// The circle with this id, or null.
     async fn circle(&self, ctx: &Context<'_>, id: CircleId) -> Result<Option<Circle>> {
-        ctx.viewer()?;
+        ctx.signed_in()?;
         let db = &ctx.services()?.db;
-        let circle = db::circles::find_circle(db.conn(), id).await?;
+        let find = db::circles::find_circle(db.conn(), id);
+        let circle = read_set::keyed(&[ReadKey::Circles], find).await?;
         Ok(circle.map(Circle::from))
     }
 
@@ -150,11 +152,14 @@ impl CircleQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<OpaqueCursor<String>, Circle>> {
-        ctx.viewer()?;
+        ctx.signed_in()?;
         let size = pagination::page_size(first)?;
         let after = pagination::decode_after::<String>(after.as_deref())?;
         let db = &ctx.services()?.db;
-        let rows = db::circles::list_circles(db.conn(), after.as_deref(), size + 1).await?;
+        // Every change to the set of circles names `Circles`: the page is
+        // kept with the answer.
+        let page = db::circles::list_circles(db.conn(), after.as_deref(), size + 1);
+        let rows = read_set::keyed(&[ReadKey::Circles], page).await?;
         Ok(pagination::connection(
             rows,
             size,
