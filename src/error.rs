@@ -38,6 +38,13 @@ pub enum ErrorCode {
     /// its document: send it again with the document (message
     /// `PersistedQueryNotFound`, as Apollo's protocol expects).
     PersistedQueryNotFound,
+    /// The server runs trusted documents only (`--trusted-documents-only`)
+    /// and the request named none: send the document's id instead of its
+    /// text.
+    TrustedDocumentRequired,
+    /// The request named a trusted document by an id the server's manifest
+    /// does not hold (an older or newer client build than the server's).
+    TrustedDocumentNotFound,
 }
 
 impl ErrorCode {
@@ -50,6 +57,8 @@ impl ErrorCode {
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::TrustedDocumentRequired => "TRUSTED_DOCUMENT_REQUIRED",
+            Self::TrustedDocumentNotFound => "TRUSTED_DOCUMENT_NOT_FOUND",
         }
     }
 }

@@ -146,6 +146,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub live: LiveConfig,
+
+    /// Trusted documents (declared with their module).
+    #[command(flatten)]
+    pub trusted: crate::http::TrustedConfig,
 }
 
 /// GraphQL subscriptions over WebSocket (`graphql-transport-ws` on

@@ -20,10 +20,11 @@ use super::{
     documents::ParsedDocument,
     not_acceptable, persisted_query_not_found,
     playground::graphiql,
+    refused,
     request::{self, Incoming, Unreadable},
     request_error,
     state::AppState,
-    unauthenticated, unauthorized, with_media, Media,
+    trusted, unauthenticated, unauthorized, with_media, Media,
 };
 use crate::{
     auth::{InvalidToken, Viewer},
@@ -67,13 +68,11 @@ pub async fn graphql_post(
     let Ok(viewer) = authenticate(&state, &headers) else {
         return unauthorized(media);
     };
-    let incoming = match read_incoming(&state, request::post_fields(&body)) {
-        Ok(incoming) => incoming,
-        Err(unreadable) => return refuse(unreadable, media),
-    };
-    let document = state
-        .documents()
-        .parse(&incoming.request.query, viewer.is_some());
+    let (incoming, document) =
+        match read_incoming(&state, request::post_fields(&body), viewer.as_ref()) {
+            Ok(read) => read,
+            Err(unreadable) => return refuse(unreadable, media),
+        };
     remember(&state, &incoming, &document);
     execute(&state, &headers, viewer, incoming.request, document, media).await
 }
@@ -89,14 +88,24 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>,
 }
 
 /// The request in `fields` (read from a POST body or GET parameters), with
-/// its persisted query resolved.
+/// its document: a trusted one by id, or its text (perhaps a persisted
+/// query's) parsed.
 fn read_incoming(
     state: &AppState,
     fields: Result<request::Fields, String>,
-) -> Result<Incoming, Unreadable> {
-    fields
-        .map_err(Unreadable::from)
-        .and_then(|fields| request::incoming(fields, state.persisted_queries()))
+    viewer: Option<&Viewer>,
+) -> Result<(Incoming, Result<Arc<ParsedDocument>, ServerError>), Unreadable> {
+    let incoming = fields.map_err(Unreadable::from).and_then(|fields| {
+        trusted::incoming(
+            state.trusted_documents(),
+            state.persisted_queries(),
+            state.config().introspection_policy(),
+            fields,
+            viewer,
+        )
+    })?;
+    let document = trusted::document(state.documents(), &incoming, viewer.is_some())?;
+    Ok((incoming, document))
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query in the URL.
@@ -115,13 +124,11 @@ pub async fn graphql_get(
     let Ok(viewer) = authenticate(&state, &headers) else {
         return unauthorized(media);
     };
-    let incoming = match read_incoming(&state, request::get_fields(&query)) {
-        Ok(incoming) => incoming,
-        Err(unreadable) => return refuse(unreadable, media),
-    };
-    let document = state
-        .documents()
-        .parse(&incoming.request.query, viewer.is_some());
+    let (incoming, document) =
+        match read_incoming(&state, request::get_fields(&query), viewer.as_ref()) {
+            Ok(read) => read,
+            Err(unreadable) => return refuse(unreadable, media),
+        };
     if !is_query_operation(&incoming.request, &document) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -155,6 +162,16 @@ fn refuse(unreadable: Unreadable, media: Media) -> Response {
     match unreadable {
         Unreadable::Malformed(message) => request_error(StatusCode::BAD_REQUEST, media, &message),
         Unreadable::PersistedQueryNotFound => persisted_query_not_found(media),
+        Unreadable::TrustedDocumentRequired => refused(
+            media,
+            ErrorCode::TrustedDocumentRequired,
+            trusted::REQUIRED_MESSAGE,
+        ),
+        Unreadable::TrustedDocumentNotFound => refused(
+            media,
+            ErrorCode::TrustedDocumentNotFound,
+            "no trusted document has this id",
+        ),
     }
 }
 
