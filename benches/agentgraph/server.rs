@@ -102,8 +102,21 @@ struct Started {
 /// all on the servers' runtime: the pool, the caches' background tasks and
 /// the listening sockets belong to it.
 pub(crate) async fn start(database_url: &str) -> anyhow::Result<Servers> {
+    // The trusted documents' rows name the circles page by id.
+    let manifest = std::env::temp_dir().join(format!(
+        "agentgraph-bench-trusted-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&manifest, crate::workloads::trusted_manifest())
+        .context("writing the trusted documents' manifest")?;
+    let manifest = manifest
+        .to_str()
+        .context("a UTF-8 temporary directory")?
+        .to_owned();
     let config = Config::from_flags([
         "agentgraph",
+        "--trusted-documents",
+        &manifest,
         "--database-url",
         database_url,
         "--jwt-secret",

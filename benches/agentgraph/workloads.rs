@@ -48,7 +48,7 @@ const RUNTIME: &str = "query ($agent: String!) { agentRuntime(agentName: $agent)
      effectiveSystemPrompt instructions agent { name } model { modelName } provider { name } \
      tools { name toolType config } } }";
 /// What a frontend's circle page asks for.
-const CIRCLES: &str = "{ circles(first: 20) { nodes { members { role agent { name \
+pub(crate) const CIRCLES: &str = "{ circles(first: 20) { nodes { members { role agent { name \
      model { modelName provider { name } } } } } } }";
 const AGENT: &str =
     "query ($name: String!) { agent(name: $name) { name model { modelName provider { name } } } }";
@@ -74,10 +74,15 @@ pub(crate) enum Workload {
     DiContext,
     MutationThenRead,
     Mixed,
+    /// The circles page sent as text, beside [`Workload::TrustedId`]: what
+    /// naming a trusted document saves the server.
+    TrustedText,
+    /// The same document by its trusted id (`documentId`).
+    TrustedId,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 13] = [
+    pub(crate) const ALL: [Workload; 15] = [
         Workload::FloorAxum,
         Workload::FloorGraphql,
         Workload::ReadinessCached,
@@ -91,6 +96,8 @@ impl Workload {
         Workload::DiContext,
         Workload::MutationThenRead,
         Workload::Mixed,
+        Workload::TrustedText,
+        Workload::TrustedId,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -108,6 +115,8 @@ impl Workload {
             Workload::DiContext => "diContext (big project)",
             Workload::MutationThenRead => "mutation then read",
             Workload::Mixed => "mixed",
+            Workload::TrustedText => "trusted: circles as text (warm)",
+            Workload::TrustedId => "trusted: circles by id (warm)",
         }
     }
 
@@ -127,7 +136,10 @@ impl Workload {
             | Workload::RuntimeWarm
             | Workload::AgentWarm
             | Workload::ProjectReadinessWarm => Some(0),
-            Workload::ReadinessCached | Workload::CirclesWarm => Some(1),
+            Workload::ReadinessCached
+            | Workload::CirclesWarm
+            | Workload::TrustedText
+            | Workload::TrustedId => Some(1),
             Workload::CirclesCold => Some(2),
             Workload::RuntimeCold | Workload::ReadinessRecompute => Some(3),
             Workload::DiContext | Workload::MutationThenRead | Workload::Mixed => None,
@@ -286,6 +298,8 @@ impl Bench {
             Workload::DiContext => self.di_context(worker).await,
             Workload::MutationThenRead => self.mutation_then_read(worker).await,
             Workload::Mixed => self.mixed(worker).await,
+            Workload::TrustedText => self.circles(worker).await,
+            Workload::TrustedId => self.circles_by_id(worker).await,
         }
     }
 
@@ -348,6 +362,24 @@ impl Bench {
                 .as_array()
                 .is_some_and(|n| !n.is_empty()),
             "circles(first: 20) came back empty"
+        );
+        Ok(sample)
+    }
+
+    /// The circles page by its id in the server's trusted documents.
+    async fn circles_by_id(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let id = trusted_id(CIRCLES);
+        let (sample, answer) = timed_answer(worker.client.graphql_by_id(
+            &self.user_bearer,
+            &id,
+            json!({}),
+        ))
+        .await?;
+        anyhow::ensure!(
+            answer.data["circles"]["nodes"]
+                .as_array()
+                .is_some_and(|n| !n.is_empty()),
+            "circles(first: 20) by id came back empty"
         );
         Ok(sample)
     }
@@ -528,4 +560,19 @@ async fn timed_answer(
         cost: answer.cost,
     };
     Ok((sample, answer))
+}
+
+/// A document's id in the trusted documents' manifest: its sha256, hex.
+pub(crate) fn trusted_id(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The manifest the bench server loads: the circles page, as a codegen
+/// `persisted-documents.json` would hold it.
+pub(crate) fn trusted_manifest() -> String {
+    json!({ trusted_id(CIRCLES): CIRCLES }).to_string()
 }
