@@ -175,6 +175,8 @@ impl Application {
         let schema = graphql::schema_builder(&config.limits)
             .data(services.clone())
             .finish();
+        let trusted_documents =
+            http::TrustedDocuments::load(&config.trusted, &config.limits, &schema).await?;
         let playground = http::Playground::new(dev_token.as_deref());
         let persisted_queries = http::PersistedQueries::new(config.http.persisted_queries_bytes);
         let documents =
@@ -190,6 +192,7 @@ impl Application {
             playground,
             persisted_queries,
             documents,
+            trusted_documents,
             request_hook: hooks.in_handler,
         });
         Ok(Self { state, dev_token })
@@ -418,6 +421,32 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// Reloads the trusted documents' manifest on every SIGHUP, for as long as
+/// the returned task runs (a bad manifest is logged and the one in use
+/// stays). Without a manifest, SIGHUP keeps its default meaning.
+pub fn reload_on_hangup(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    state.config().trusted.trusted_documents.as_ref()?;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGHUP; the manifest will not reload");
+                return None;
+            }
+        };
+        Some(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                // Errors are logged by the reload.
+                let _ = state.reload_trusted_documents().await;
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Completes on SIGTERM or Ctrl-C.

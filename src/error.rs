@@ -44,6 +44,13 @@ pub enum ErrorCode {
     /// The server cannot take more work now (HTTP 503): retry after the
     /// `Retry-After` seconds, here or on another replica.
     Overloaded,
+    /// The server runs trusted documents only (`--trusted-documents-only`)
+    /// and the request named none: send the document's id instead of its
+    /// text.
+    TrustedDocumentRequired,
+    /// The request named a trusted document by an id the server's manifest
+    /// does not hold (an older or newer client build than the server's).
+    TrustedDocumentNotFound,
 }
 
 impl ErrorCode {
@@ -58,6 +65,8 @@ impl ErrorCode {
             Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::RateLimited => "RATE_LIMITED",
             Self::Overloaded => "OVERLOADED",
+            Self::TrustedDocumentRequired => "TRUSTED_DOCUMENT_REQUIRED",
+            Self::TrustedDocumentNotFound => "TRUSTED_DOCUMENT_NOT_FOUND",
         }
     }
 }

@@ -58,7 +58,11 @@ async fn serve(config: agentgraph::config::Config) -> anyhow::Result<()> {
         println!("{{\"Authorization\": \"Bearer {token}\"}}");
         println!();
     }
+    let reloading = app::reload_on_hangup(application.state.clone());
     app::serve(listener, application.state, app::shutdown_signal()).await?;
+    if let Some(task) = reloading {
+        task.abort();
+    }
     Ok(())
 }
 

@@ -98,13 +98,29 @@ impl Client {
         query: &str,
         variables: Value,
     ) -> anyhow::Result<Answer> {
+        self.send(bearer, json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// Runs the trusted document `id` (`documentId`) as `bearer`.
+    pub(crate) async fn graphql_by_id(
+        &self,
+        bearer: &str,
+        id: &str,
+        variables: Value,
+    ) -> anyhow::Result<Answer> {
+        self.send(bearer, json!({ "documentId": id, "variables": variables }))
+            .await
+    }
+
+    async fn send(&self, bearer: &str, body: Value) -> anyhow::Result<Answer> {
         let mut request = self.http.post(&self.graphql_url);
         if self.asks_cost {
             request = request.header("x-agentgraph-cost", "1");
         }
         let response = request
             .header("authorization", bearer)
-            .json(&json!({ "query": query, "variables": variables }))
+            .json(&body)
             .send()
             .await
             .context("sending a GraphQL request")?;

@@ -108,8 +108,21 @@ pub(crate) async fn start(database_url: &str) -> anyhow::Result<Servers> {
 /// [`start`] with `extra` server flags (the abusive-viewer row's budget).
 pub(crate) async fn start_with(database_url: &str, extra: &[&str]) -> anyhow::Result<Servers> {
     let subscriptions = SUBSCRIPTIONS_PER_CONNECTION.to_string();
+    // The trusted documents' rows name the circles page by id.
+    let manifest = std::env::temp_dir().join(format!(
+        "agentgraph-bench-trusted-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&manifest, crate::workloads::trusted_manifest())
+        .context("writing the trusted documents' manifest")?;
+    let manifest = manifest
+        .to_str()
+        .context("a UTF-8 temporary directory")?
+        .to_owned();
     let mut flags = vec![
         "agentgraph",
+        "--trusted-documents",
+        &manifest,
         "--database-url",
         database_url,
         "--jwt-secret",

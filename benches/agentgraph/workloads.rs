@@ -48,7 +48,7 @@ const RUNTIME: &str = "query ($agent: String!) { agentRuntime(agentName: $agent)
      effectiveSystemPrompt instructions agent { name } model { modelName } provider { name } \
      tools { name toolType config } } }";
 /// What a frontend's circle page asks for.
-const CIRCLES: &str = "{ circles(first: 20) { nodes { members { role agent { name \
+pub(crate) const CIRCLES: &str = "{ circles(first: 20) { nodes { members { role agent { name \
      model { modelName provider { name } } } } } } }";
 const AGENT: &str =
     "query ($name: String!) { agent(name: $name) { name model { modelName provider { name } } } }";
@@ -77,10 +77,15 @@ pub(crate) enum Workload {
     CirclesKept,
     CirclesKeptBytes,
     MixedKept,
+    /// The circles page sent as text, beside [`Workload::TrustedId`]: what
+    /// naming a trusted document saves the server.
+    TrustedText,
+    /// The same document by its trusted id (`documentId`).
+    TrustedId,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 16] = [
+    pub(crate) const ALL: [Workload; 18] = [
         Workload::FloorAxum,
         Workload::FloorGraphql,
         Workload::ReadinessCached,
@@ -97,6 +102,8 @@ impl Workload {
         Workload::CirclesKept,
         Workload::CirclesKeptBytes,
         Workload::MixedKept,
+        Workload::TrustedText,
+        Workload::TrustedId,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -117,6 +124,8 @@ impl Workload {
             Workload::CirclesKept => "circles nested (response cache)",
             Workload::CirclesKeptBytes => "circles nested (response cache, unparsed)",
             Workload::MixedKept => "mixed (response cache)",
+            Workload::TrustedText => "trusted: circles as text (warm)",
+            Workload::TrustedId => "trusted: circles by id (warm)",
         }
     }
 
@@ -138,7 +147,10 @@ impl Workload {
             | Workload::ProjectReadinessWarm
             | Workload::CirclesKept
             | Workload::CirclesKeptBytes => Some(0),
-            Workload::ReadinessCached | Workload::CirclesWarm => Some(1),
+            Workload::ReadinessCached
+            | Workload::CirclesWarm
+            | Workload::TrustedText
+            | Workload::TrustedId => Some(1),
             Workload::CirclesCold => Some(2),
             Workload::RuntimeCold | Workload::ReadinessRecompute => Some(3),
             Workload::DiContext
@@ -326,6 +338,8 @@ impl Bench {
                 .await
             }
             Workload::MixedKept => self.mixed_kept(worker).await,
+            Workload::TrustedText => self.circles(worker).await,
+            Workload::TrustedId => self.circles_by_id(worker).await,
         }
     }
 
@@ -392,6 +406,24 @@ impl Bench {
                 .as_array()
                 .is_some_and(|n| !n.is_empty()),
             "circles(first: 20) came back empty"
+        );
+        Ok(sample)
+    }
+
+    /// The circles page by its id in the server's trusted documents.
+    async fn circles_by_id(&self, worker: &Worker) -> anyhow::Result<Sample> {
+        let id = trusted_id(CIRCLES);
+        let (sample, answer) = timed_answer(worker.client.graphql_by_id(
+            &self.user_bearer,
+            &id,
+            json!({}),
+        ))
+        .await?;
+        anyhow::ensure!(
+            answer.data["circles"]["nodes"]
+                .as_array()
+                .is_some_and(|n| !n.is_empty()),
+            "circles(first: 20) by id came back empty"
         );
         Ok(sample)
     }
@@ -624,4 +656,19 @@ async fn timed_bytes(
         latency: started.elapsed(),
         cost: Cost::default(),
     })
+}
+
+/// A document's id in the trusted documents' manifest: its sha256, hex.
+pub(crate) fn trusted_id(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The manifest the bench server loads: the circles page, as a codegen
+/// `persisted-documents.json` would hold it.
+pub(crate) fn trusted_manifest() -> String {
+    json!({ trusted_id(CIRCLES): CIRCLES }).to_string()
 }

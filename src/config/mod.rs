@@ -150,6 +150,9 @@ pub struct Config {
     /// The budget per viewer (see [`crate::budget`]).
     #[command(flatten)]
     pub budget: crate::budget::BudgetConfig,
+    /// Trusted documents (declared with their module).
+    #[command(flatten)]
+    pub trusted: crate::http::TrustedConfig,
 }
 
 /// GraphQL subscriptions over WebSocket (`graphql-transport-ws` on

@@ -25,10 +25,11 @@ use super::{
     kept::{self, Before, Keeping},
     not_acceptable, persisted_query_not_found,
     playground::graphiql,
+    refused,
     request::{self, Incoming, Unreadable},
     request_error,
     state::AppState,
-    unauthenticated, unauthorized, with_media, Media,
+    trusted, unauthenticated, unauthorized, with_media, Media,
 };
 use crate::{
     auth::{InvalidToken, Viewer},
@@ -74,7 +75,8 @@ pub async fn graphql_post(
         return unauthorized(media);
     };
     let caller = Caller::new(viewer, peer);
-    let incoming = match read_incoming(&state, request::post_fields(&body)) {
+    let incoming = match read_incoming(&state, request::post_fields(&body), caller.viewer.as_ref())
+    {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
@@ -82,9 +84,11 @@ pub async fn graphql_post(
         Before::Hit(response) => return response,
         Before::Execute(keeping) => keeping,
     };
-    let document = state
-        .documents()
-        .parse(&incoming.request.query, caller.viewer.is_some());
+    let authenticated = caller.viewer.is_some();
+    let document = match trusted::document(state.documents(), &incoming, authenticated) {
+        Ok(document) => document,
+        Err(unreadable) => return refuse(unreadable, media),
+    };
     remember(&state, &incoming, &document);
     let request = incoming.request;
     execute(&state, &headers, caller, request, document, media, keeping).await
@@ -139,7 +143,11 @@ async fn looked_up(
         with_response_cache(hit, "hit")
     };
     let cost: Option<&(dyn Fn(&_) -> _ + Sync)> = wants_cost(state, headers).then_some(&cost);
-    kept::before(state, headers, viewer, &incoming.request, media, cost).await
+    let Some(text) = incoming.text_to_keep_by() else {
+        return Before::Execute(None);
+    };
+    let request = &incoming.request;
+    kept::before(state, headers, viewer, request, text, media, cost).await
 }
 
 /// The viewer of the request's bearer token, checked before anything else
@@ -152,15 +160,23 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>,
         .inspect_err(|error| tracing::info!(%error, "refused a bearer token"))
 }
 
-/// The request in `fields` (read from a POST body or GET parameters), with
-/// its persisted query resolved.
+/// The request in `fields` (read from a POST body or GET parameters): a
+/// trusted document by id, or text (perhaps a persisted query's), not yet
+/// parsed ([`trusted::document`] does that, after the response cache).
 fn read_incoming(
     state: &AppState,
     fields: Result<request::Fields, String>,
+    viewer: Option<&Viewer>,
 ) -> Result<Incoming, Unreadable> {
-    fields
-        .map_err(Unreadable::from)
-        .and_then(|fields| request::incoming(fields, state.persisted_queries()))
+    fields.map_err(Unreadable::from).and_then(|fields| {
+        trusted::incoming(
+            state.trusted_documents(),
+            state.persisted_queries(),
+            state.config().introspection_policy(),
+            fields,
+            viewer,
+        )
+    })
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query in the URL.
@@ -181,7 +197,8 @@ pub async fn graphql_get(
         return unauthorized(media);
     };
     let caller = Caller::new(viewer, peer);
-    let incoming = match read_incoming(&state, request::get_fields(&query)) {
+    let incoming = match read_incoming(&state, request::get_fields(&query), caller.viewer.as_ref())
+    {
         Ok(incoming) => incoming,
         Err(unreadable) => return refuse(unreadable, media),
     };
@@ -189,9 +206,11 @@ pub async fn graphql_get(
         Before::Hit(response) => return response,
         Before::Execute(keeping) => keeping,
     };
-    let document = state
-        .documents()
-        .parse(&incoming.request.query, caller.viewer.is_some());
+    let authenticated = caller.viewer.is_some();
+    let document = match trusted::document(state.documents(), &incoming, authenticated) {
+        Ok(document) => document,
+        Err(unreadable) => return refuse(unreadable, media),
+    };
     if !is_query_operation(&incoming.request, &document) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -226,6 +245,16 @@ fn refuse(unreadable: Unreadable, media: Media) -> Response {
     match unreadable {
         Unreadable::Malformed(message) => request_error(StatusCode::BAD_REQUEST, media, &message),
         Unreadable::PersistedQueryNotFound => persisted_query_not_found(media),
+        Unreadable::TrustedDocumentRequired => refused(
+            media,
+            ErrorCode::TrustedDocumentRequired,
+            trusted::REQUIRED_MESSAGE,
+        ),
+        Unreadable::TrustedDocumentNotFound => refused(
+            media,
+            ErrorCode::TrustedDocumentNotFound,
+            "no trusted document has this id",
+        ),
     }
 }
 

@@ -47,13 +47,14 @@ pub(super) enum Before {
     Execute(Option<Keeping>),
 }
 
-/// Looks `request` up for `viewer`: only signed-in viewers' requests are
-/// kept or answered from the cache.
+/// Looks `request`, whose document is `text`, up for `viewer`: only
+/// signed-in viewers' requests are kept or answered from the cache.
 pub(super) async fn before(
     state: &AppState,
     headers: &HeaderMap,
     viewer: Option<&Viewer>,
     request: &async_graphql::Request,
+    text: &str,
     media: Media,
     cost: Option<&(dyn Fn(&Answer) -> async_graphql::Value + Sync)>,
 ) -> Before {
@@ -63,11 +64,7 @@ pub(super) async fn before(
     };
     let started = Instant::now();
     let variables = serde_json::to_vec(&request.variables).unwrap_or_default();
-    let key = RequestKey::new(
-        &request.query,
-        request.operation_name.as_deref(),
-        &variables,
-    );
+    let key = RequestKey::new(text, request.operation_name.as_deref(), &variables);
     // A request asking what its execution costs is never stored, so it
     // neither waits for another execution nor makes others wait for its.
     let looked = match cost {

@@ -1,7 +1,8 @@
 //! HTTP: open connections and their limits ([`connections`]), the
 //! GraphQL-over-HTTP endpoint ([`graphql`], reading requests in
 //! [`request`], automatic persisted queries in [`persisted`], parsed
-//! documents kept by their text in [`documents`]), the GraphiQL
+//! documents kept by their text in [`documents`], trusted documents by id
+//! in [`trusted`]), the GraphiQL
 //! page and its embedded assets ([`playground`]), health, readiness and
 //! metrics ([`ops`]), subscriptions over WebSocket ([`websocket`]), what
 //! HTTP caches may do with an answer ([`caching`]), the response cache's
@@ -26,6 +27,7 @@ mod persisted;
 mod playground;
 mod request;
 mod state;
+mod trusted;
 mod websocket;
 
 use axum::{
@@ -43,6 +45,7 @@ pub use ops::{healthz, metrics, readyz};
 pub use persisted::PersistedQueries;
 pub use playground::{graphiql, graphiql_asset, Playground};
 pub use state::{AppState, StateParts};
+pub use trusted::{TrustedConfig, TrustedDocuments};
 pub use websocket::graphql_get_or_websocket;
 
 use crate::error::ErrorCode;
@@ -142,9 +145,20 @@ pub(crate) fn unauthenticated(media: Media, message: &str, challenge: &'static s
 /// document. Nothing ran, so it is a request error (200 under
 /// `application/json`, 400 under `application/graphql-response+json`).
 pub(crate) fn persisted_query_not_found(media: Media) -> Response {
+    refused(
+        media,
+        ErrorCode::PersistedQueryNotFound,
+        "PersistedQueryNotFound",
+    )
+}
+
+/// A request refused before anything ran, with `code`: a request error
+/// (200 under `application/json`, 400 under
+/// `application/graphql-response+json`).
+pub(crate) fn refused(media: Media, code: ErrorCode, message: &str) -> Response {
     let body = json!({ "errors": [{
-        "message": "PersistedQueryNotFound",
-        "extensions": { "code": ErrorCode::PersistedQueryNotFound.as_str() },
+        "message": message,
+        "extensions": { "code": code.as_str() },
     }] });
     let status = match media {
         Media::GraphqlResponse => StatusCode::BAD_REQUEST,

@@ -17,6 +17,9 @@ use moka::sync::Cache;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The only version of the protocol.
+pub(super) const PERSISTED_QUERY_VERSION: i64 = 1;
+
 /// A document's SHA-256.
 pub(crate) type DocumentHash = [u8; 32];
 
@@ -97,7 +100,7 @@ pub(crate) fn requested_hash(
     let Some(persisted) = extensions.and_then(|extensions| extensions.get("persistedQuery")) else {
         return Ok(None);
     };
-    if persisted.get("version").and_then(Value::as_i64) != Some(1) {
+    if persisted.get("version").and_then(Value::as_i64) != Some(PERSISTED_QUERY_VERSION) {
         return Err(PersistedQueryError::Invalid(
             "unsupported persisted query version: only version 1 is supported",
         ));

@@ -4,7 +4,10 @@
 use async_graphql::Variables;
 use serde_json::Value;
 
-use super::persisted::{self, DocumentHash, PersistedQueries, PersistedQueryError};
+use super::{
+    persisted::{self, DocumentHash, PersistedQueries, PersistedQueryError},
+    trusted::Source,
+};
 
 /// The members of a request, as sent.
 #[derive(Debug, Default)]
@@ -12,7 +15,17 @@ pub(super) struct Fields {
     query: Option<Value>,
     variables: Option<Value>,
     operation_name: Option<Value>,
-    extensions: Option<Value>,
+    pub(super) extensions: Option<Value>,
+    /// A trusted document's id: `documentId` (GraphQL over HTTP, codegen)
+    /// or `doc_id` (Relay).
+    pub(super) document_id: Option<Value>,
+}
+
+impl Fields {
+    /// Whether a document was sent as text.
+    pub(super) fn has_query_text(&self) -> bool {
+        matches!(&self.query, Some(Value::String(query)) if !query.trim().is_empty())
+    }
 }
 
 /// A request ready to run.
@@ -21,6 +34,23 @@ pub(super) struct Incoming {
     /// Set when the document came with a persisted-query hash: once it
     /// parses, it is remembered under this hash.
     pub persist: Option<DocumentHash>,
+    /// Where its document comes from.
+    pub source: Source,
+}
+
+impl Incoming {
+    /// The text of its document, by which the response cache keeps its
+    /// answers (a trusted document's own text when it came by id), or
+    /// `None` when its answers are not looked up there: text that
+    /// trusted-only mode lets through only to introspect must not be
+    /// answered with what a trusted document of the same text was.
+    pub(super) fn text_to_keep_by(&self) -> Option<&str> {
+        match &self.source {
+            Source::Text => Some(&self.request.query),
+            Source::Trusted(document) => Some(&document.text),
+            Source::IntrospectionText => None,
+        }
+    }
 }
 
 /// Why a request cannot run.
@@ -30,6 +60,10 @@ pub(super) enum Unreadable {
     Malformed(String),
     /// A hash-only request whose document is not stored.
     PersistedQueryNotFound,
+    /// Trusted-only mode, and the request names no trusted document.
+    TrustedDocumentRequired,
+    /// The request names a trusted document by an id the manifest lacks.
+    TrustedDocumentNotFound,
 }
 
 impl From<String> for Unreadable {
@@ -49,6 +83,9 @@ pub(super) fn post_fields(body: &[u8]) -> Result<Fields, String> {
             variables: fields.remove("variables"),
             operation_name: fields.remove("operationName"),
             extensions: fields.remove("extensions"),
+            document_id: fields
+                .remove("documentId")
+                .or_else(|| fields.remove("doc_id")),
         }),
         Value::Array(_) => Err(
             "batched requests (a JSON array) are not supported; send one request per POST".into(),
@@ -80,16 +117,19 @@ pub(super) fn get_fields(raw: &str) -> Result<Fields, String> {
         variables: json_param("variables")?,
         operation_name: param("operationName").map(Value::String),
         extensions: json_param("extensions")?,
+        document_id: param("documentId")
+            .or_else(|| param("doc_id"))
+            .map(Value::String),
     })
 }
 
 /// The request `fields` describe, its document taken from `persisted` when
 /// only a hash was sent.
 pub(super) fn incoming(
-    fields: Fields,
+    mut fields: Fields,
     persisted: &PersistedQueries,
 ) -> Result<Incoming, Unreadable> {
-    let query = match fields.query {
+    let query = match fields.query.take() {
         Some(Value::String(query)) if !query.trim().is_empty() => Some(query),
         Some(Value::String(_)) | None | Some(Value::Null) => None,
         Some(_) => return Err(Unreadable::Malformed("`query` must be a string".into())),
@@ -116,6 +156,20 @@ pub(super) fn incoming(
         }
         Err(PersistedQueryError::NotFound) => return Err(Unreadable::PersistedQueryNotFound),
     };
+    let request = with_document(query, fields)?;
+    Ok(Incoming {
+        request,
+        persist,
+        source: Source::Text,
+    })
+}
+
+/// A request for `query` with the variables, operation name and
+/// extensions of `fields`, checked.
+pub(super) fn with_document(
+    query: String,
+    fields: Fields,
+) -> Result<async_graphql::Request, Unreadable> {
     let mut request = async_graphql::Request::new(query);
     match fields.variables {
         None | Some(Value::Null) => {}
@@ -133,7 +187,7 @@ pub(super) fn incoming(
         None | Some(Value::Null) | Some(Value::Object(_)) => {}
         Some(_) => return Err("`extensions` must be a JSON object".to_owned().into()),
     }
-    Ok(Incoming { request, persist })
+    Ok(request)
 }
 
 #[cfg(test)]

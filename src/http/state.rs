@@ -12,7 +12,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::{ParsedDocuments, PersistedQueries, Playground};
+use super::{ParsedDocuments, PersistedQueries, Playground, TrustedDocuments};
 use crate::{
     app::RequestHook,
     auth::TokenKeys,
@@ -40,6 +40,7 @@ pub struct StateParts {
     pub playground: Playground,
     pub persisted_queries: PersistedQueries,
     pub documents: ParsedDocuments,
+    pub trusted_documents: TrustedDocuments,
     /// A test seam run before every handler; `None` in production.
     pub request_hook: Option<RequestHook>,
 }
@@ -69,6 +70,8 @@ struct StateInner {
     persisted_queries: PersistedQueries,
     /// Parsed documents by their text, bounded.
     documents: ParsedDocuments,
+    /// The trusted documents' manifest (reloadable) and mode.
+    trusted_documents: TrustedDocuments,
     /// One permit per open WebSocket connection: bounds them, and tells
     /// shutdown when the last one has closed.
     websockets: Arc<Semaphore>,
@@ -103,6 +106,7 @@ impl AppState {
             config: parts.config,
             persisted_queries: parts.persisted_queries,
             documents: parts.documents,
+            trusted_documents: parts.trusted_documents,
             request_hook: parts.request_hook,
         }))
     }
@@ -146,6 +150,29 @@ impl AppState {
 
     pub(crate) fn budgets(&self) -> &Budgets {
         &self.0.budgets
+    }
+
+    pub fn trusted_documents(&self) -> &TrustedDocuments {
+        &self.0.trusted_documents
+    }
+
+    /// Loads the trusted documents' manifest again and puts it in use
+    /// (what SIGHUP does); on error the one in use stays. Returns how many
+    /// documents it holds.
+    pub async fn reload_trusted_documents(&self) -> anyhow::Result<usize> {
+        let reloaded = self
+            .0
+            .trusted_documents
+            .reload(&self.0.config.limits, &self.0.schema)
+            .await;
+        match &reloaded {
+            Ok(documents) => tracing::info!(documents, "trusted documents reloaded"),
+            Err(error) => tracing::error!(
+                error = format!("{error:#}"),
+                "trusted documents not reloaded; the manifest in use stays"
+            ),
+        }
+        reloaded
     }
 
     pub(crate) fn request_hook(&self) -> Option<RequestHook> {

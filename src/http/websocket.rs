@@ -245,14 +245,16 @@ impl Executor for Operations {
     ) -> BoxStream<'static, GqlResponse> {
         let viewer = self.session.viewer.get().copied().flatten();
         let mut estimated = 1;
-        let prepared = self
-            .state
-            .documents()
-            .parse(&request.query, viewer.is_some())
-            .and_then(|parsed| {
-                estimated = parsed.estimated_cost;
-                parsed.prepare(request)
-            });
+        let prepared = super::trusted::subscription_document(
+            self.state.trusted_documents(),
+            self.state.documents(),
+            &request,
+            viewer.as_ref(),
+        )
+        .and_then(|parsed| {
+            estimated = parsed.estimated_cost;
+            parsed.prepare(request)
+        });
         let request = match prepared {
             Ok(request) => request,
             Err(refused) => return self.refuse(refused),

@@ -37,5 +37,6 @@ mod runtime;
 mod schema;
 mod startup;
 mod subscriptions;
+mod trusted;
 mod ws;
 mod ws_limits;
