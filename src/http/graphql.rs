@@ -75,23 +75,53 @@ pub async fn graphql_post(
         return unauthorized(media);
     };
     let caller = Caller::new(viewer, peer);
-    let incoming = match read_incoming(&state, request::post_fields(&body), caller.viewer.as_ref())
-    {
-        Ok(incoming) => incoming,
-        Err(unreadable) => return refuse(unreadable, media),
-    };
-    let keeping = match kept(&state, &headers, &caller, &incoming, media).await {
-        Before::Hit(response) => return response,
-        Before::Execute(keeping) => keeping,
-    };
-    let authenticated = caller.viewer.is_some();
-    let document = match trusted::document(state.documents(), &incoming, authenticated) {
-        Ok(document) => document,
-        Err(unreadable) => return refuse(unreadable, media),
+    let fields = request::post_fields(&body);
+    let Read {
+        incoming,
+        keeping,
+        document,
+    } = match read(&state, &headers, &caller, fields, media).await {
+        Ok(read) => read,
+        Err(answered) => return answered,
     };
     remember(&state, &incoming, &document);
     let request = incoming.request;
     execute(&state, &headers, caller, request, document, media, keeping).await
+}
+
+/// A request read, not answered from the response cache, its document
+/// parsed (or trusted): what remains is to execute it.
+struct Read {
+    incoming: Incoming,
+    keeping: Option<Keeping>,
+    document: Result<Arc<ParsedDocument>, ServerError>,
+}
+
+/// Reads the request in `fields` for `caller`: its document named by id or
+/// sent as text, then the response cache's kept answer (all there is to
+/// send, if there is one), then its document parsed. `Err` is the answer
+/// already made: a refusal or a kept answer.
+async fn read(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    fields: Result<request::Fields, String>,
+    media: Media,
+) -> Result<Read, Response> {
+    let viewer = caller.viewer.as_ref();
+    let incoming =
+        read_incoming(state, fields, viewer).map_err(|refused| refuse(refused, media))?;
+    let keeping = match kept(state, headers, caller, &incoming, media).await {
+        Before::Hit(response) => return Err(response),
+        Before::Execute(keeping) => keeping,
+    };
+    let document = trusted::document(state.documents(), &incoming, viewer.is_some())
+        .map_err(|refused| refuse(refused, media))?;
+    Ok(Read {
+        incoming,
+        keeping,
+        document,
+    })
 }
 
 /// Who sent a request: the viewer of its token, and the address it came
@@ -197,19 +227,14 @@ pub async fn graphql_get(
         return unauthorized(media);
     };
     let caller = Caller::new(viewer, peer);
-    let incoming = match read_incoming(&state, request::get_fields(&query), caller.viewer.as_ref())
-    {
-        Ok(incoming) => incoming,
-        Err(unreadable) => return refuse(unreadable, media),
-    };
-    let keeping = match kept(&state, &headers, &caller, &incoming, media).await {
-        Before::Hit(response) => return response,
-        Before::Execute(keeping) => keeping,
-    };
-    let authenticated = caller.viewer.is_some();
-    let document = match trusted::document(state.documents(), &incoming, authenticated) {
-        Ok(document) => document,
-        Err(unreadable) => return refuse(unreadable, media),
+    let fields = request::get_fields(&query);
+    let Read {
+        incoming,
+        keeping,
+        document,
+    } = match read(&state, &headers, &caller, fields, media).await {
+        Ok(read) => read,
+        Err(answered) => return answered,
     };
     if !is_query_operation(&incoming.request, &document) {
         let mut response = request_error(
