@@ -71,16 +71,13 @@ pub async fn graphql_post(
             "POST requests must have `Content-Type: application/json`",
         );
     }
-    let Ok(viewer) = authenticate(&state, &headers) else {
-        return unauthorized(media);
-    };
-    let caller = Caller::new(viewer, peer);
-    let fields = request::post_fields(&body);
+    let fields = || request::post_fields(&body);
     let Read {
+        caller,
         incoming,
         keeping,
         document,
-    } = match read(&state, &headers, &caller, fields, media).await {
+    } = match read(&state, &headers, peer, fields, media).await {
         Ok(read) => read,
         Err(answered) => return answered,
     };
@@ -92,32 +89,39 @@ pub async fn graphql_post(
 /// A request read, not answered from the response cache, its document
 /// parsed (or trusted): what remains is to execute it.
 struct Read {
+    caller: Caller,
     incoming: Incoming,
     keeping: Option<Keeping>,
     document: Result<Arc<ParsedDocument>, ServerError>,
 }
 
-/// Reads the request in `fields` for `caller`: its document named by id or
-/// sent as text, then the response cache's kept answer (all there is to
-/// send, if there is one), then its document parsed. `Err` is the answer
-/// already made: a refusal or a kept answer.
+/// Reads a request: its bearer first (a bad token is answered 401 before
+/// anything else of the request is read, SPEC 10), then its `fields`, its
+/// document named by id or sent as text, the response cache's kept answer
+/// (all there is to send, if there is one), and its document parsed. `Err`
+/// is the answer already made: a refusal or a kept answer.
 async fn read(
     state: &AppState,
     headers: &HeaderMap,
-    caller: &Caller,
-    fields: Result<request::Fields, String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    fields: impl FnOnce() -> Result<request::Fields, String>,
     media: Media,
 ) -> Result<Read, Response> {
+    let Ok(viewer) = authenticate(state, headers) else {
+        return Err(unauthorized(media));
+    };
+    let caller = Caller::new(viewer, peer);
     let viewer = caller.viewer.as_ref();
     let incoming =
-        read_incoming(state, fields, viewer).map_err(|refused| refuse(refused, media))?;
-    let keeping = match kept(state, headers, caller, &incoming, media).await {
+        read_incoming(state, fields(), viewer).map_err(|refused| refuse(refused, media))?;
+    let keeping = match kept(state, headers, &caller, &incoming, media).await {
         Before::Hit(response) => return Err(response),
         Before::Execute(keeping) => keeping,
     };
     let document = trusted::document(state.documents(), &incoming, viewer.is_some())
         .map_err(|refused| refuse(refused, media))?;
     Ok(Read {
+        caller,
         incoming,
         keeping,
         document,
@@ -223,16 +227,13 @@ pub async fn graphql_get(
     let Some(media) = Media::negotiate(&headers) else {
         return not_acceptable();
     };
-    let Ok(viewer) = authenticate(&state, &headers) else {
-        return unauthorized(media);
-    };
-    let caller = Caller::new(viewer, peer);
-    let fields = request::get_fields(&query);
+    let fields = || request::get_fields(&query);
     let Read {
+        caller,
         incoming,
         keeping,
         document,
-    } = match read(&state, &headers, &caller, fields, media).await {
+    } = match read(&state, &headers, peer, fields, media).await {
         Ok(read) => read,
         Err(answered) => return answered,
     };
